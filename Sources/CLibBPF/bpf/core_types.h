@@ -1,0 +1,52 @@
+/* The few kernel types the iterator reads, declared by hand instead of a full vmlinux.h.
+ * preserve_access_index makes every field access a CO-RE relocation, so libbpf fixes the
+ * offsets against the running kernel's BTF at load time. */
+#ifndef SHIPPER_CORE_TYPES_H
+#define SHIPPER_CORE_TYPES_H
+
+typedef signed char __s8;
+typedef unsigned char __u8;
+typedef short __s16;
+typedef unsigned short __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long __s64;
+typedef unsigned long long __u64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u64 __be64;
+typedef __u32 __wsum;
+
+/* UAPI values: stable across kernels, so plain constants are safe here. */
+enum bpf_map_type {
+    BPF_MAP_TYPE_HASH = 1,
+    BPF_MAP_TYPE_PERCPU_HASH = 5,
+    BPF_MAP_TYPE_LRU_HASH = 9,
+    BPF_MAP_TYPE_LRU_PERCPU_HASH = 10,
+    BPF_MAP_TYPE_HASH_OF_MAPS = 13,
+};
+
+struct seq_file;
+
+struct bpf_map {
+    enum bpf_map_type map_type;
+    __u32 key_size;
+    __u32 value_size;
+    __u32 max_entries;
+    __u32 map_flags;
+    __u32 id;
+    char name[16];
+} __attribute__((preserve_access_index));
+
+struct bpf_iter_meta {
+    struct seq_file *seq;
+    __u64 session_id;
+    __u64 seq_num;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__bpf_map {
+    struct bpf_iter_meta *meta;
+    struct bpf_map *map;
+} __attribute__((preserve_access_index));
+
+#endif

@@ -1,0 +1,341 @@
+/* The only file that includes libbpf and the generated skeleton. */
+#include "CLibBPF.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "map_iter.skel.h"
+
+struct clibbpf_iterator {
+    struct map_iter *skeleton;
+};
+
+static clibbpf_log_sink log_sink;
+
+static int forward_libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
+{
+    char message[1024];
+    int length;
+
+    if (!log_sink)
+        return 0;
+    length = vsnprintf(message, sizeof(message), format, args);
+    if (length < 0)
+        return 0;
+    if ((size_t)length >= sizeof(message))
+        length = sizeof(message) - 1;
+    while (length > 0 && message[length - 1] == '\n')
+        message[--length] = '\0';
+    log_sink((int32_t)level, message);
+    return 0;
+}
+
+void clibbpf_set_log_sink(clibbpf_log_sink sink)
+{
+    log_sink = sink;
+    libbpf_set_print(sink ? forward_libbpf_print : NULL);
+}
+
+int32_t clibbpf_iterator_open(clibbpf_iterator **out)
+{
+    struct clibbpf_iterator *iterator;
+    int err;
+
+    iterator = calloc(1, sizeof(*iterator));
+    if (!iterator)
+        return -ENOMEM;
+    iterator->skeleton = map_iter__open_and_load();
+    if (!iterator->skeleton) {
+        err = errno ? -errno : -EINVAL;
+        free(iterator);
+        return err;
+    }
+    err = map_iter__attach(iterator->skeleton);
+    if (err) {
+        map_iter__destroy(iterator->skeleton);
+        free(iterator);
+        return err < 0 ? err : -EINVAL;
+    }
+    *out = iterator;
+    return 0;
+}
+
+void clibbpf_iterator_close(clibbpf_iterator *iterator)
+{
+    if (!iterator)
+        return;
+    map_iter__destroy(iterator->skeleton);
+    free(iterator);
+}
+
+int32_t clibbpf_iterator_read(clibbpf_iterator *iterator, uint8_t *buffer, size_t capacity, size_t *length)
+{
+    int fd = bpf_iter_create(bpf_link__fd(iterator->skeleton->links.dump_map_records));
+    size_t used = 0;
+    int err = 0;
+
+    if (fd < 0)
+        return fd;
+    for (;;) {
+        ssize_t got;
+
+        if (used == capacity) {
+            err = -ENOSPC;
+            break;
+        }
+        got = read(fd, buffer + used, capacity - used);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            err = -errno;
+            break;
+        }
+        if (got == 0)
+            break;
+        used += (size_t)got;
+    }
+    close(fd);
+    *length = used;
+    return err;
+}
+
+int32_t clibbpf_map_next_id(uint32_t after, uint32_t *next)
+{
+    return bpf_map_get_next_id(after, next);
+}
+
+int32_t clibbpf_map_open(uint32_t id)
+{
+    return bpf_map_get_fd_by_id(id);
+}
+
+int32_t clibbpf_map_describe(int32_t fd, struct clibbpf_map_record *record)
+{
+    struct bpf_map_info info;
+    __u32 length = sizeof(info);
+    int err;
+
+    memset(&info, 0, sizeof(info));
+    err = bpf_obj_get_info_by_fd(fd, &info, &length);
+    if (err)
+        return err;
+    memset(record, 0, sizeof(*record));
+    record->id = info.id;
+    record->type = info.type;
+    record->flags = info.map_flags;
+    record->max_entries = info.max_entries;
+    record->key_size = info.key_size;
+    record->value_size = info.value_size;
+    record->entries = CLIBBPF_ENTRIES_UNCOUNTED;
+    memcpy(record->name, info.name, sizeof(record->name));
+    return 0;
+}
+
+static int is_per_cpu(__u32 type)
+{
+    return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+           type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+int32_t clibbpf_map_count_batch(int32_t fd, const struct clibbpf_map_record *map, uint64_t *count)
+{
+    size_t value_size = map->value_size;
+    __u32 batch = 4096;
+    uint64_t total = 0;
+    void *keys = NULL, *values = NULL;
+    __u64 token_in = 0, token_out = 0;
+    void *in = NULL;
+    int err = 0;
+
+    if (is_per_cpu(map->type)) {
+        int cpus = libbpf_num_possible_cpus();
+        if (cpus < 0)
+            return cpus;
+        value_size = ((value_size + 7) & ~(size_t)7) * (size_t)cpus;
+    }
+    /* The hash tables' batch token is a bucket index, so 8 bytes hold it. */
+    for (;;) {
+        __u32 got = batch;
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+        if (!keys) {
+            keys = malloc((size_t)batch * map->key_size);
+            values = malloc((size_t)batch * value_size);
+            if (!keys || !values) {
+                err = -ENOMEM;
+                break;
+            }
+        }
+        err = bpf_map_lookup_batch(fd, in, &token_out, keys, values, &got, &opts);
+        if (err == -ENOSPC && got == 0) {
+            /* One bucket holds more elements than the batch: grow it and retry the same bucket. */
+            free(keys);
+            free(values);
+            keys = values = NULL;
+            batch *= 4;
+            err = 0;
+            continue;
+        }
+        if (err && err != -ENOENT)
+            break;
+        total += got;
+        if (err == -ENOENT) {
+            err = 0;
+            break;
+        }
+        token_in = token_out;
+        in = &token_in;
+    }
+    free(keys);
+    free(values);
+    if (!err)
+        *count = total;
+    return err;
+}
+
+int32_t clibbpf_map_count_walk(int32_t fd, const struct clibbpf_map_record *map, uint64_t max_keys, uint64_t *count)
+{
+    size_t key_size = map->key_size ? map->key_size : 1;
+    unsigned char *first = malloc(key_size), *key = malloc(key_size), *next = malloc(key_size);
+    uint64_t total = 0;
+    int err;
+
+    if (!first || !key || !next) {
+        err = -ENOMEM;
+        goto out;
+    }
+    err = bpf_map_get_next_key(fd, NULL, first);
+    if (err == -ENOENT) {
+        err = 0;
+        goto done;
+    }
+    if (err)
+        goto out;
+    memcpy(key, first, key_size);
+    total = 1;
+    for (;;) {
+        err = bpf_map_get_next_key(fd, key, next);
+        if (err == -ENOENT) {
+            err = 0;
+            break;
+        }
+        if (err)
+            goto out;
+        /* A deleted current key sends the hash tables and the trie back to their first key. */
+        if (memcmp(next, first, key_size) == 0 || total >= map->max_entries) {
+            err = -EAGAIN;
+            goto out;
+        }
+        if (total >= max_keys) {
+            err = -E2BIG;
+            goto out;
+        }
+        total++;
+        memcpy(key, next, key_size);
+    }
+done:
+    *count = total;
+out:
+    free(first);
+    free(key);
+    free(next);
+    return err;
+}
+
+int32_t clibbpf_map_memory(int32_t fd, uint64_t *bytes)
+{
+    char path[64], text[1024];
+    const char *line;
+    ssize_t got;
+    int info;
+
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    info = open(path, O_RDONLY | O_CLOEXEC);
+    if (info < 0)
+        return -errno;
+    got = read(info, text, sizeof(text) - 1);
+    close(info);
+    if (got < 0)
+        return -errno;
+    text[got] = '\0';
+    line = strstr(text, "\nmemlock:");
+    if (!line)
+        return -ENODATA;
+    *bytes = strtoull(line + strlen("\nmemlock:"), NULL, 10);
+    return 0;
+}
+
+int32_t clibbpf_pinned_map_id(const char *path, uint32_t *id)
+{
+    struct bpf_map_info info;
+    __u32 length = sizeof(info);
+    char link[64], target[64];
+    ssize_t got;
+    int fd, err;
+
+    fd = bpf_obj_get(path);
+    if (fd < 0)
+        return fd;
+    /* bpf_obj_get also opens pinned programs and links; the anon inode name tells them apart. */
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    got = readlink(link, target, sizeof(target) - 1);
+    if (got < 0) {
+        err = -errno;
+        close(fd);
+        return err;
+    }
+    target[got] = '\0';
+    if (strcmp(target, "anon_inode:bpf-map") != 0) {
+        close(fd);
+        return 0;
+    }
+    memset(&info, 0, sizeof(info));
+    err = bpf_obj_get_info_by_fd(fd, &info, &length);
+    close(fd);
+    if (err)
+        return err;
+    *id = info.id;
+    return 1;
+}
+
+int32_t clibbpf_prog_next_id(uint32_t after, uint32_t *next)
+{
+    return bpf_prog_get_next_id(after, next);
+}
+
+int32_t clibbpf_prog_describe(uint32_t id, char name[16], uint32_t *map_ids, uint32_t capacity, uint32_t *count)
+{
+    struct bpf_prog_info info;
+    __u32 length = sizeof(info);
+    int fd, err;
+
+    fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0)
+        return fd;
+    memset(&info, 0, sizeof(info));
+    info.nr_map_ids = capacity;
+    info.map_ids = (__u64)(uintptr_t)map_ids;
+    err = bpf_obj_get_info_by_fd(fd, &info, &length);
+    close(fd);
+    if (err)
+        return err;
+    memcpy(name, info.name, 16);
+    name[15] = '\0';
+    *count = info.nr_map_ids;
+    return info.nr_map_ids > capacity ? -ENOSPC : 0;
+}
+
+void clibbpf_close(int32_t fd)
+{
+    if (fd >= 0)
+        close(fd);
+}

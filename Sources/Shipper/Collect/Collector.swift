@@ -1,0 +1,189 @@
+import Logging
+
+/// Settings of the collector; `list` options now, the config's `maps` section later.
+public struct CollectorOptions: Sendable {
+    public var method: CollectionMethod
+    /// Upper bound on keys read per map per cycle when a map must be walked.
+    public var maxWalkKeys: UInt64
+    /// bpffs mount points to search for pins; nil for every bpffs in /proc/mounts.
+    public var bpffsMounts: [String]?
+    public var filter: MapFilter
+
+    public static let defaultMaxWalkKeys: UInt64 = 1_000_000
+
+    public init(
+        method: CollectionMethod = .auto, maxWalkKeys: UInt64 = defaultMaxWalkKeys,
+        bpffsMounts: [String]? = nil, filter: MapFilter = MapFilter()
+    ) {
+        self.method = method
+        self.maxWalkKeys = maxWalkKeys
+        self.bpffsMounts = bpffsMounts
+        self.filter = filter
+    }
+}
+
+/// Counts the elements of every eBPF map on the host and gathers their metadata.
+///
+/// Primary path: the BPF iterator, one read for all maps, with kernel-maintained counts for the
+/// hash types, so the cost does not grow with the number of elements. Fallback (kernels before
+/// 6.6, or forced): enumerate with system calls and count with batch lookups or a bounded walk.
+/// A map that vanishes mid-cycle is skipped; a failure on one map never fails the cycle.
+///
+/// Not Sendable: it owns the loaded iterator and is driven by one thread.
+public final class Collector {
+    private let options: CollectorOptions
+    private let filter: MapFilter.Compiled
+    private let iterator: MapIterator?
+    private let logger: Logger
+    /// Memory figures of maps whose memory is fixed at creation, by map id (ids are not reused).
+    private var fixedMemory: [UInt32: UInt64] = [:]
+    /// What was already logged once: walked types, and maps whose walk hit the bound.
+    private var announcedWalkTypes: Set<MapType> = []
+    private var warnedTruncated: Set<UInt32> = []
+
+    /// Loads the iterator (unless the fallback is forced). Throws on missing privileges, on a
+    /// bad filter, and in `iterator` mode when the iterator cannot load.
+    public init(options: CollectorOptions = CollectorOptions(), logger: Logger) throws {
+        self.options = options
+        self.logger = logger
+        self.filter = try options.filter.compiled()
+        LibbpfLog.route(to: logger)
+        switch options.method {
+        case .fallback:
+            try KernelObjects.probeAccess()
+            iterator = nil
+        case .iterator:
+            iterator = try MapIterator()
+        case .auto:
+            do throws(BPFError) {
+                iterator = try LibbpfLog.quietly { () throws(BPFError) in try MapIterator() }
+            } catch where error.isPermission {
+                throw error
+            } catch {
+                logger.info(
+                    "BPF iterator unavailable; counting maps through bpf(2) system calls instead",
+                    metadata: ["collect.method": "fallback", "error": "\(error.errno)",
+                               "hint": "the iterator needs Linux >= 6.6 with BTF (/sys/kernel/btf/vmlinux)"])
+                try KernelObjects.probeAccess()
+                iterator = nil
+            }
+        }
+    }
+
+    /// The path in use after `auto` resolved.
+    public var activeMethod: CollectionMethod { iterator == nil ? .fallback : .iterator }
+
+    /// One full collection, sorted by map id.
+    public func collect() throws(BPFError) -> [MapStats] {
+        var stats: [MapStats] = []
+        if let iterator {
+            for record in try iterator.read() where filter.matches(record) {
+                if let map = try measure(record, handle: nil) { stats.append(map) }
+            }
+        } else {
+            for id in try KernelObjects.mapIDs() {
+                guard let handle = try MapHandle(id: id) else { continue }
+                let record = try handle.describe()
+                guard filter.matches(record) else { continue }
+                if let map = try measure(record, handle: handle) { stats.append(map) }
+            }
+        }
+        try attachMetadata(to: &stats)
+        return stats
+    }
+
+    /// Counts one map and reads its memory. nil when the map vanished meanwhile.
+    private func measure(_ record: MapRecord, handle existing: MapHandle?) throws(BPFError) -> MapStats? {
+        var handle = existing
+        func open() throws(BPFError) -> MapHandle? {
+            if handle == nil { handle = try MapHandle(id: record.id) }
+            return handle
+        }
+        var stats = MapStats(
+            id: record.id, name: record.name, type: record.type, flags: record.flags, keySize: record.keySize,
+            valueSize: record.valueSize, maxEntries: record.maxEntries, entries: nil, countMethod: nil,
+            memoryBytes: nil, pinned: [], programs: [])
+        do throws(BPFError) {
+            switch record.type.counting {
+            case .none:
+                break
+            case .kernelCounter where record.kernelCount != nil:
+                stats.entries = record.kernelCount
+                stats.countMethod = .kfunc
+            case .kernelCounter:
+                guard let map = try open() else { return nil }
+                if let count = try map.countBatch(record) {
+                    stats.entries = count
+                    stats.countMethod = .batch
+                } else {
+                    try walk(record, map, into: &stats)
+                }
+            case .keyWalk:
+                guard let map = try open() else { return nil }
+                try walk(record, map, into: &stats)
+            }
+            if let memory = fixedMemory[record.id] {
+                stats.memoryBytes = memory
+            } else {
+                guard let map = try open() else { return nil }
+                let memory = try map.memoryBytes()
+                stats.memoryBytes = memory
+                if !record.type.memoryTracksEntries(flags: record.flags) { fixedMemory[record.id] = memory }
+            }
+        } catch where error.isPermission {
+            throw error
+        } catch {
+            logger.warning(
+                "could not count map; reporting it without a count this cycle",
+                metadata: ["map.id": "\(record.id)", "map.name": "\(record.name)", "error": "\(error)"])
+        }
+        return stats
+    }
+
+    private func walk(_ record: MapRecord, _ map: MapHandle, into stats: inout MapStats) throws(BPFError) {
+        if announcedWalkTypes.insert(record.type).inserted {
+            logger.debug(
+                "counting maps of this type by walking their keys",
+                metadata: ["map.type": "\(record.type)", "walk.max_keys": "\(options.maxWalkKeys)"])
+        }
+        // One retry: a restart means keys were deleted under the walk, which rarely happens twice.
+        for _ in 0..<2 {
+            switch try map.countWalk(record, maxKeys: options.maxWalkKeys) {
+            case .counted(let count):
+                stats.entries = count
+                stats.countMethod = .walk
+                return
+            case .restarted:
+                continue
+            case .tooManyKeys:
+                if warnedTruncated.insert(record.id).inserted {
+                    logger.warning(
+                        "map has more keys than one walk may read; its count is not reported",
+                        metadata: ["map.id": "\(record.id)", "map.name": "\(record.name)",
+                                   "walk.max_keys": "\(options.maxWalkKeys)",
+                                   "hint": "raise the walk bound (list --max-walk-keys)"])
+                }
+                return
+            }
+        }
+        logger.debug("key walk restarted twice under concurrent deletes", metadata: ["map.id": "\(record.id)"])
+    }
+
+    /// Adds pins and program names, and forgets cached figures of maps that are gone.
+    private func attachMetadata(to stats: inout [MapStats]) throws(BPFError) {
+        let live = Set(stats.map(\.id))
+        fixedMemory = fixedMemory.filter { live.contains($0.key) }
+        warnedTruncated.formIntersection(live)
+        guard !stats.isEmpty else { return }
+
+        let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
+        var users: [UInt32: [String]] = [:]
+        for program in try KernelObjects.programs() {
+            for id in Set(program.mapIDs) where live.contains(id) { users[id, default: []].append(program.name) }
+        }
+        for index in stats.indices {
+            stats[index].pinned = pins[stats[index].id] ?? []
+            stats[index].programs = users[stats[index].id]?.sorted() ?? []
+        }
+    }
+}

@@ -1,0 +1,241 @@
+internal import CLibBPF
+import Logging
+import Synchronization
+import SystemPackage
+
+/// One map as the kernel describes it, before counting and metadata are added.
+struct MapRecord: Sendable, Equatable {
+    var id: UInt32
+    var type: MapType
+    var flags: UInt32
+    var maxEntries: UInt32
+    var keySize: UInt32
+    var valueSize: UInt32
+    /// Set by the iterator's kfunc for the types the kernel counts; nil otherwise.
+    var kernelCount: UInt64?
+    var name: String
+}
+
+/// The loaded BPF iterator program (`iter/bpf_map`). One `read()` runs it over every map in
+/// the kernel and returns one fixed-size binary record per map.
+///
+/// This file is the only one that imports CLibBPF: every pointer crossing into C stays here.
+final class MapIterator {
+    private let handle: OpaquePointer
+    /// Reused across reads; grows when the host gains maps and never shrinks.
+    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+    init() throws(BPFError) {
+        var handle: OpaquePointer?
+        try check(clibbpf_iterator_open(&handle), "load the map iterator")
+        guard let handle else { throw BPFError("load the map iterator", errno: .invalidArgument) }
+        self.handle = handle
+    }
+
+    deinit { clibbpf_iterator_close(handle) }
+
+    func read() throws(BPFError) -> [MapRecord] {
+        while true {
+            var length = 0
+            let result = buffer.withUnsafeMutableBufferPointer {
+                clibbpf_iterator_read(handle, $0.baseAddress, $0.count, &length)
+            }
+            if result == -Errno.noSpace.rawValue {
+                buffer = [UInt8](repeating: 0, count: buffer.count * 2)
+                continue
+            }
+            try check(result, "read the map iterator")
+            let size = MemoryLayout<clibbpf_map_record>.size
+            return buffer.withUnsafeBytes { raw in
+                (0..<length / size).map { MapRecord(raw.loadUnaligned(fromByteOffset: $0 * size, as: clibbpf_map_record.self)) }
+            }
+        }
+    }
+}
+
+extension MapRecord {
+    fileprivate init(_ record: clibbpf_map_record) {
+        id = record.id
+        type = MapType(rawValue: record.type)
+        flags = record.flags
+        maxEntries = record.max_entries
+        keySize = record.key_size
+        valueSize = record.value_size
+        kernelCount = record.entries >= 0 ? UInt64(record.entries) : nil
+        name = withUnsafeBytes(of: record.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    fileprivate var cRecord: clibbpf_map_record {
+        var record = clibbpf_map_record()
+        record.id = id
+        record.type = type.rawValue
+        record.flags = flags
+        record.max_entries = maxEntries
+        record.key_size = keySize
+        record.value_size = valueSize
+        return record
+    }
+}
+
+/// An open file descriptor for one map, held for one cycle only: holding it longer would keep
+/// a map alive after its owner is gone.
+final class MapHandle {
+    let fd: Int32
+
+    /// Opens the map with this id; nil when the map vanished, which is normal.
+    init?(id: UInt32) throws(BPFError) {
+        let fd = clibbpf_map_open(id)
+        if fd == -Errno.noSuchFileOrDirectory.rawValue { return nil }
+        try check(fd, "open map \(id)")
+        self.fd = fd
+    }
+
+    deinit { clibbpf_close(fd) }
+
+    func describe() throws(BPFError) -> MapRecord {
+        var record = clibbpf_map_record()
+        try check(clibbpf_map_describe(fd, &record), "describe map")
+        return MapRecord(record)
+    }
+
+    /// The element count via BPF_MAP_LOOKUP_BATCH; nil when the type has no batch operations.
+    func countBatch(_ map: MapRecord) throws(BPFError) -> UInt64? {
+        var count: UInt64 = 0
+        var record = map.cRecord
+        let result = clibbpf_map_count_batch(fd, &record, &count)
+        if result == -Errno.invalidArgument.rawValue || result == -Errno.notSupported.rawValue
+            || result == -524  // ENOTSUPP, the kernel-internal "operation not supported"
+        {
+            return nil
+        }
+        try check(result, "batch-count map \(map.id)")
+        return count
+    }
+
+    /// The outcome of a bounded key walk.
+    enum WalkResult: Equatable {
+        case counted(UInt64)
+        /// More keys than the bound allows in one cycle.
+        case tooManyKeys
+        /// Concurrent deletes sent the walk back to the start; the count would be wrong.
+        case restarted
+    }
+
+    func countWalk(_ map: MapRecord, maxKeys: UInt64) throws(BPFError) -> WalkResult {
+        var count: UInt64 = 0
+        var record = map.cRecord
+        let result = clibbpf_map_count_walk(fd, &record, maxKeys, &count)
+        switch result {
+        case -Errno.argListTooLong.rawValue: return .tooManyKeys
+        case -Errno.resourceTemporarilyUnavailable.rawValue: return .restarted
+        default:
+            try check(result, "walk the keys of map \(map.id)")
+            return .counted(count)
+        }
+    }
+
+    func memoryBytes() throws(BPFError) -> UInt64 {
+        var bytes: UInt64 = 0
+        try check(clibbpf_map_memory(fd, &bytes), "read fdinfo of map")
+        return bytes
+    }
+}
+
+/// The system calls that enumerate maps and programs and resolve pins.
+enum KernelObjects {
+    /// Every map id, in order, through BPF_MAP_GET_NEXT_ID.
+    static func mapIDs() throws(BPFError) -> [UInt32] {
+        try ids(clibbpf_map_next_id, "list maps")
+    }
+
+    /// Fails with a permission error when bpf(2) enumeration is not allowed to this process.
+    static func probeAccess() throws(BPFError) {
+        var next: UInt32 = 0
+        let result = clibbpf_map_next_id(0, &next)
+        if result != -Errno.noSuchFileOrDirectory.rawValue { try check(result, "list maps") }
+    }
+
+    /// Every loaded program's name with the ids of the maps it uses.
+    static func programs() throws(BPFError) -> [(name: String, mapIDs: [UInt32])] {
+        var programs: [(name: String, mapIDs: [UInt32])] = []
+        for id in try ids(clibbpf_prog_next_id, "list programs") {
+            var capacity: UInt32 = 64  // MAX_USED_MAPS; BPF_PROG_BIND_MAP may add more
+            while true {
+                var name = [CChar](repeating: 0, count: 16)
+                var mapIDs = [UInt32](repeating: 0, count: Int(capacity))
+                var count: UInt32 = 0
+                let result = clibbpf_prog_describe(id, &name, &mapIDs, capacity, &count)
+                if result == -Errno.noSpace.rawValue {
+                    capacity = count
+                    continue
+                }
+                if result == -Errno.noSuchFileOrDirectory.rawValue { break }  // unloaded meanwhile
+                try check(result, "describe program \(id)")
+                let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                programs.append((text, Array(mapIDs.prefix(Int(count)))))
+                break
+            }
+        }
+        return programs
+    }
+
+    /// The id of the map pinned at `path`; nil if the file pins a program or a link.
+    static func pinnedMapID(path: String) throws(BPFError) -> UInt32? {
+        var id: UInt32 = 0
+        let result = clibbpf_pinned_map_id(path, &id)
+        try check(result, "open pinned object \(path)")
+        return result == 1 ? id : nil
+    }
+
+    private static func ids(
+        _ next: (UInt32, UnsafeMutablePointer<UInt32>?) -> Int32, _ operation: String
+    ) throws(BPFError) -> [UInt32] {
+        var ids: [UInt32] = []
+        var id: UInt32 = 0
+        while true {
+            let result = next(id, &id)
+            if result == -Errno.noSuchFileOrDirectory.rawValue { return ids }
+            try check(result, operation)
+            ids.append(id)
+        }
+    }
+}
+
+/// Routes libbpf's messages into swift-log. libbpf keeps one global callback, so this is global too.
+enum LibbpfLog {
+    private struct Sink {
+        var logger: Logger
+        /// Expected failures (probing the iterator in `auto` mode) are logged at debug.
+        var quiet: Bool
+    }
+
+    private static let sink = Mutex<Sink?>(nil)
+
+    static func route(to logger: Logger) {
+        sink.withLock { $0 = Sink(logger: logger, quiet: false) }
+        clibbpf_set_log_sink { level, message in
+            guard let message else { return }
+            let text = String(cString: message)
+            LibbpfLog.sink.withLock { sink in
+                guard let sink else { return }
+                let mapped: Logger.Level =
+                    if sink.quiet || level >= 2 { .debug } else if level == 1 { .info } else { .warning }
+                sink.logger.log(level: mapped, "\(text)", metadata: ["source": "libbpf"])
+            }
+        }
+    }
+
+    /// Runs `body` with libbpf's warnings demoted to debug.
+    static func quietly<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        sink.withLock { $0?.quiet = true }
+        defer { sink.withLock { $0?.quiet = false } }
+        return try body()
+    }
+}
+
+/// Maps libbpf's `0 or -errno` convention to a thrown `BPFError`; returns non-negative results.
+@discardableResult
+private func check(_ result: Int32, _ operation: @autoclosure () -> String) throws(BPFError) -> Int32 {
+    if result < 0 { throw BPFError(operation(), errno: Errno(rawValue: -result)) }
+    return result
+}

@@ -1,0 +1,26 @@
+/// What one collection knows about one map.
+public struct MapStats: Sendable, Equatable {
+    public var id: UInt32
+    public var name: String
+    public var type: MapType
+    public var flags: UInt32
+    public var keySize: UInt32
+    public var valueSize: UInt32
+    public var maxEntries: UInt32
+    /// nil where the type keeps no meaningful count, or the count could not be taken this cycle.
+    public var entries: UInt64?
+    /// nil exactly when `entries` is nil.
+    public var countMethod: CountMethod?
+    /// The kernel's own accounting (fdinfo `memlock`); nil if the map could not be opened.
+    public var memoryBytes: UInt64?
+    /// Every bpffs path the map is pinned at, sorted.
+    public var pinned: [String]
+    /// Names of the loaded programs that use the map, sorted.
+    public var programs: [String]
+
+    /// entries / max_entries, where both are meaningful.
+    public var pressure: Double? {
+        guard let entries, maxEntries > 0 else { return nil }
+        return Double(entries) / Double(maxEntries)
+    }
+}

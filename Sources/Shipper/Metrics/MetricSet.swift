@@ -1,0 +1,52 @@
+/// A metric name with its HELP text and type. Every name the shipper emits is declared below.
+public struct Metric: Sendable, Hashable {
+    public enum Kind: String, Sendable { case gauge, counter }
+
+    public let name: String
+    public let help: String
+    public let kind: Kind
+}
+
+extension Metric {
+    public static let mapEntries = Metric(
+        name: "ebpf_map_entries",
+        help: "Elements in the eBPF map; only for map types that hold a meaningful count.", kind: .gauge)
+    public static let mapMaxEntries = Metric(
+        name: "ebpf_map_max_entries", help: "Configured capacity (max_entries) of the eBPF map.", kind: .gauge)
+    public static let mapPressure = Metric(
+        name: "ebpf_map_pressure",
+        help: "ebpf_map_entries / ebpf_map_max_entries; at 1 further inserts into the map fail.", kind: .gauge)
+    public static let mapMemoryBytes = Metric(
+        name: "ebpf_map_memory_bytes", help: "Memory the kernel accounts to the eBPF map (fdinfo memlock).",
+        kind: .gauge)
+    public static let mapInfo = Metric(
+        name: "ebpf_map_info",
+        help: "Constant 1; labels describe the map: sizes, flags, bpffs pins and the programs using it.",
+        kind: .gauge)
+
+    /// The per-map metrics, in exposition order.
+    public static let mapMetrics: [Metric] = [.mapEntries, .mapMaxEntries, .mapPressure, .mapMemoryBytes, .mapInfo]
+}
+
+/// Turns map statistics into samples of the metric set.
+public enum MetricSet {
+    public static func samples(for maps: [MapStats]) -> [Sample] {
+        var samples: [Sample] = []
+        samples.reserveCapacity(maps.count * Metric.mapMetrics.count)
+        for map in maps {
+            let labels = LabelSet(["map_id": "\(map.id)", "map_name": map.name, "map_type": map.type.name])
+            if let entries = map.entries { samples.append(Sample(.mapEntries, labels, Double(entries))) }
+            samples.append(Sample(.mapMaxEntries, labels, Double(map.maxEntries)))
+            if let pressure = map.pressure { samples.append(Sample(.mapPressure, labels, pressure)) }
+            if let memory = map.memoryBytes { samples.append(Sample(.mapMemoryBytes, labels, Double(memory))) }
+            var info = labels
+            info["key_size"] = "\(map.keySize)"
+            info["value_size"] = "\(map.valueSize)"
+            info["flags"] = "0x" + String(map.flags, radix: 16)
+            info["pinned_path"] = map.pinned.joined(separator: ",")
+            info["programs"] = map.programs.joined(separator: ",")
+            samples.append(Sample(.mapInfo, info, 1))
+        }
+        return samples
+    }
+}

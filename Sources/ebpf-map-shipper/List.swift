@@ -1,0 +1,90 @@
+import ArgumentParser
+import Shipper
+
+extension EBPFMapShipper {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print every eBPF map on this host with its element count, capacity and memory.",
+            discussion: """
+                Every map in the kernel is listed, pinned or not, whoever loaded it. ENTRIES is shown \
+                only for types with a meaningful count (hash maps, LRU maps, LPM tries, sockhash, \
+                devmap_hash, stack_trace); arrays, rings and storage maps show "-". PRESSURE is \
+                ENTRIES / MAX: at 100% the map rejects inserts. The table lists the most-pressured \
+                maps first.
+
+                Examples:
+                  ebpf-map-shipper list
+                  ebpf-map-shipper list --type hash --type lru_hash --name '^cilium_'
+                  ebpf-map-shipper list --format json | jq '.[] | select(.entries != null)'
+                  ebpf-map-shipper list --format prometheus
+                """
+        )
+
+        enum Format: String, ExpressibleByArgument, CaseIterable {
+            case table, json, prometheus
+        }
+
+        @Option(help: "Output format: table, json (one object per map) or prometheus (text exposition).")
+        var format: Format = .table
+
+        @Option(
+            name: .customLong("name"),
+            help: ArgumentHelp(
+                "Only maps whose name matches this regex (unanchored; repeat to allow several).",
+                valueName: "regex"))
+        var names: [String] = []
+
+        @Option(
+            name: .customLong("type"),
+            help: ArgumentHelp("Only maps of this type, as bpftool spells it, e.g. hash (repeatable).", valueName: "type"))
+        var types: [String] = []
+
+        @Option(help: "Counting path: auto (iterator, else system calls), iterator, or fallback.")
+        var method: CollectionMethod = .auto
+
+        @Option(help: "At most this many keys are read per map when a map's keys must be walked.")
+        var maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys
+
+        @Option(
+            name: .customLong("bpffs"),
+            help: ArgumentHelp(
+                "A bpffs mount point to search for pins (repeatable). Default: every bpffs in /proc/mounts.",
+                valueName: "path"))
+        var bpffsMounts: [String] = []
+
+        @OptionGroup var logging: LoggingOptions
+
+        func validate() throws {
+            for type in types where MapType(name: type) == nil {
+                throw ValidationError(
+                    "unknown map type '\(type)'; expected one of: \(MapType.known.map(\.name).joined(separator: ", "))")
+            }
+            for pattern in names {
+                do { _ = try Regex(pattern) } catch {
+                    throw ValidationError("invalid --name regex '\(pattern)': \(error)")
+                }
+            }
+            if maxWalkKeys == 0 { throw ValidationError("--max-walk-keys must be at least 1") }
+        }
+
+        func run() throws {
+            let logger = logging.makeLogger()
+            let options = CollectorOptions(
+                method: method, maxWalkKeys: maxWalkKeys, bpffsMounts: bpffsMounts.isEmpty ? nil : bpffsMounts,
+                filter: MapFilter(include: names, types: Set(types.compactMap(MapType.init(name:)))))
+            let maps: [MapStats]
+            do {
+                maps = try Collector(options: options, logger: logger).collect()
+            } catch {
+                throw fail("\(error)")
+            }
+            switch format {
+            case .table: print(MapTable.render(maps), terminator: "")
+            case .json: print(try MapStats.json(maps))
+            case .prometheus: print(TextExposition.render(MetricSet.samples(for: maps)), terminator: "")
+            }
+        }
+    }
+}
+
+extension CollectionMethod: ExpressibleByArgument {}

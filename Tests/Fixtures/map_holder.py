@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Creates real eBPF maps through libbpf and holds them for as long as its standard input is open.
+
+The tests and the benchmarks start it as a separate process: its maps are "maps of another
+program", unpinned unless asked, exactly what the shipper must find. One JSON command per line
+on stdin, one JSON answer per line on stdout:
+
+  {"op": "create", "type": "hash", "key_size": 4, "value_size": 8, "max_entries": 64,
+   "flags": 0, "name": "t_hash", "fill": 10}                    -> {"id": 17}
+  {"op": "create_many", "count": 10000, ...same keys as create}   -> {"ids": [..]}
+  {"op": "delete", "id": 17, "count": 3}   deletes keys 0..2    -> {"ok": true}
+  {"op": "pin", "id": 17, "path": "/sys/fs/bpf/x"}              -> {"ok": true}
+  {"op": "close", "id": 17}                closes the only fd   -> {"ok": true}
+Errors answer {"error": "..."}. Keys are the integers 0..fill-1.
+"""
+import ctypes
+import json
+import os
+import socket
+import sys
+
+TYPES = {
+    "hash": 1, "array": 2, "percpu_hash": 5, "percpu_array": 6, "stack_trace": 7,
+    "lru_hash": 9, "lru_percpu_hash": 10, "lpm_trie": 11, "array_of_maps": 12,
+    "hash_of_maps": 13, "sockhash": 18, "queue": 22, "devmap_hash": 25, "ringbuf": 27,
+    "bloom_filter": 30,
+}
+PER_CPU = {"percpu_hash", "lru_percpu_hash", "percpu_array"}
+BATCH_FILL = {"hash", "percpu_hash", "lru_hash", "lru_percpu_hash"}
+
+
+class CreateOpts(ctypes.Structure):
+    _fields_ = [
+        ("sz", ctypes.c_size_t), ("btf_fd", ctypes.c_uint32), ("btf_key_type_id", ctypes.c_uint32),
+        ("btf_value_type_id", ctypes.c_uint32), ("btf_vmlinux_value_type_id", ctypes.c_uint32),
+        ("inner_map_fd", ctypes.c_uint32), ("map_flags", ctypes.c_uint32), ("map_extra", ctypes.c_uint64),
+        ("numa_node", ctypes.c_uint32), ("map_ifindex", ctypes.c_uint32),
+    ]
+
+
+class MapInfo(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("rest", ctypes.c_uint8 * 256)]
+
+
+lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
+lib.bpf_map_create.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32,
+                               ctypes.c_uint32, ctypes.POINTER(CreateOpts)]
+lib.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
+lib.bpf_map_update_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                     ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
+lib.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
+lib.bpf_obj_pin.argtypes = [ctypes.c_int, ctypes.c_char_p]
+lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
+CPUS = lib.libbpf_num_possible_cpus()
+
+maps = {}       # id -> (fd, spec)
+keepalive = []  # inner maps and sockets the maps refer to
+
+
+def check(result, what):
+    if result < 0:
+        raise OSError(-result, f"{what}: {os.strerror(-result)}")
+    return result
+
+
+def key_bytes(spec, i):
+    if spec["type"] == "lpm_trie":  # struct { u32 prefixlen; u8 addr[4]; }
+        return (32).to_bytes(4, "little") + i.to_bytes(4, "big") + bytes(spec["key_size"] - 8)
+    return i.to_bytes(spec["key_size"], "little")
+
+
+def value_bytes(spec):
+    size = spec["value_size"]
+    if spec["type"] in PER_CPU:
+        size = (size + 7) // 8 * 8 * CPUS
+    if spec["type"] == "hash_of_maps":
+        return spec["inner_fd"].to_bytes(4, "little")
+    if spec["type"] == "devmap_hash":
+        return socket.if_nametoindex("lo").to_bytes(4, "little") + bytes(size - 4)
+    if spec["type"] == "sockhash":
+        left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        keepalive.extend([left, right])
+        return left.fileno().to_bytes(size, "little")
+    return bytes(size)
+
+
+def create(spec):
+    opts = CreateOpts(sz=ctypes.sizeof(CreateOpts), map_flags=spec.get("flags", 0))
+    if spec["type"] in ("hash_of_maps", "array_of_maps"):
+        inner = check(lib.bpf_map_create(TYPES["array"], b"inner", 4, 4, 1, None), "create inner map")
+        keepalive.append(inner)
+        opts.inner_map_fd = spec["inner_fd"] = inner
+    fd = check(lib.bpf_map_create(TYPES[spec["type"]], spec.get("name", "").encode(), spec["key_size"],
+                                  spec["value_size"], spec["max_entries"], ctypes.byref(opts)), "create map")
+    fill(fd, spec, spec.get("fill", 0))
+    info, length = MapInfo(), ctypes.c_uint32(ctypes.sizeof(MapInfo))
+    check(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(length)), "map info")
+    maps[info.id] = (fd, spec)
+    return info.id
+
+
+def fill(fd, spec, count):
+    if count == 0:
+        return
+    if spec["type"] in BATCH_FILL:
+        value = value_bytes(spec)
+        keys = b"".join(key_bytes(spec, i) for i in range(count))
+        values = value * count
+        done = ctypes.c_uint32(count)
+        check(lib.bpf_map_update_batch(fd, keys, values, ctypes.byref(done), None), "batch update")
+        return
+    for i in range(count):
+        check(lib.bpf_map_update_elem(fd, key_bytes(spec, i), value_bytes(spec), 0), "update")
+
+
+def handle(command):
+    op = command["op"]
+    if op == "create":
+        return {"id": create(command)}
+    if op == "create_many":
+        spec = {k: v for k, v in command.items() if k not in ("op", "count")}
+        return {"ids": [create(dict(spec)) for _ in range(command["count"])]}
+    fd, spec = maps[command["id"]]
+    if op == "delete":
+        for i in range(command["count"]):
+            check(lib.bpf_map_delete_elem(fd, key_bytes(spec, i)), "delete")
+    elif op == "pin":
+        check(lib.bpf_obj_pin(fd, command["path"].encode()), "pin")
+    elif op == "close":
+        os.close(fd)
+        del maps[command["id"]]
+    else:
+        raise ValueError(f"unknown op {op}")
+    return {"ok": True}
+
+
+def main():
+    for line in sys.stdin:
+        try:
+            answer = handle(json.loads(line))
+        except Exception as error:  # the caller reads the message and fails its test
+            answer = {"error": f"{type(error).__name__}: {error}"}
+        print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    main()
