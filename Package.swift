@@ -43,7 +43,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ShipperTests",
-            dependencies: ["Shipper"]
+            dependencies: [
+                "Shipper",
+                // Built so the CLI tests can run the real binary.
+                "ebpf-map-shipper",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["../Fixtures"]
         ),
     ]
 )

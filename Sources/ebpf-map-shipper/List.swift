@@ -80,7 +80,7 @@ extension EBPFMapShipper {
             }
             switch format {
             case .table: print(MapTable.render(maps), terminator: "")
-            case .json: print(try MapStats.json(maps))
+            case .json: print(MapStats.json(maps))
             case .prometheus: print(TextExposition.render(MetricSet.samples(for: maps)), terminator: "")
             }
         }

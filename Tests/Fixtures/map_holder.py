@@ -11,6 +11,9 @@ on stdin, one JSON answer per line on stdout:
   {"op": "delete", "id": 17, "count": 3}   deletes keys 0..2    -> {"ok": true}
   {"op": "pin", "id": 17, "path": "/sys/fs/bpf/x"}              -> {"ok": true}
   {"op": "close", "id": 17}                closes the only fd   -> {"ok": true}
+  {"op": "memlock", "id": 17}              fdinfo memlock now   -> {"memlock": 1234}
+  {"op": "load_prog", "name": "p", "map_ids": [17]}
+      loads a socket filter that references those maps         -> {"ok": true}
 Errors answer {"error": "..."}. Keys are the integers 0..fill-1.
 """
 import ctypes
@@ -50,6 +53,8 @@ lib.bpf_map_update_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_voi
                                      ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
 lib.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
 lib.bpf_obj_pin.argtypes = [ctypes.c_int, ctypes.c_char_p]
+lib.bpf_prog_load.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
+                              ctypes.c_void_p]
 lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
 CPUS = lib.libbpf_num_possible_cpus()
 
@@ -113,6 +118,27 @@ def fill(fd, spec, count):
         check(lib.bpf_map_update_elem(fd, key_bytes(spec, i), value_bytes(spec), 0), "update")
 
 
+def load_prog(name, map_ids):
+    """A socket filter that loads each map's address into r1 and returns 0: enough to use the maps."""
+    insns = b""
+    for map_id in map_ids:
+        fd = maps[map_id][0]
+        # BPF_LD | BPF_DW | BPF_IMM, dst r1, src BPF_PSEUDO_MAP_FD; the second half carries the upper 32 bits.
+        insns += bytes([0x18, 0x11, 0, 0]) + fd.to_bytes(4, "little") + bytes(8)
+    insns += bytes([0xB7, 0, 0, 0, 0, 0, 0, 0])  # r0 = 0
+    insns += bytes([0x95, 0, 0, 0, 0, 0, 0, 0])  # exit
+    fd = check(lib.bpf_prog_load(1, name.encode(), b"GPL", insns, len(insns) // 8, None), "load program")
+    keepalive.append(fd)
+
+
+def memlock(fd):
+    with open(f"/proc/self/fdinfo/{fd}") as info:
+        for line in info:
+            if line.startswith("memlock:"):
+                return int(line.split()[1])
+    raise ValueError("no memlock line")
+
+
 def handle(command):
     op = command["op"]
     if op == "create":
@@ -120,10 +146,15 @@ def handle(command):
     if op == "create_many":
         spec = {k: v for k, v in command.items() if k not in ("op", "count")}
         return {"ids": [create(dict(spec)) for _ in range(command["count"])]}
+    if op == "load_prog":
+        load_prog(command["name"], command["map_ids"])
+        return {"ok": True}
     fd, spec = maps[command["id"]]
     if op == "delete":
         for i in range(command["count"]):
             check(lib.bpf_map_delete_elem(fd, key_bytes(spec, i)), "delete")
+    elif op == "memlock":
+        return {"memlock": memlock(fd)}
     elif op == "pin":
         check(lib.bpf_obj_pin(fd, command["path"].encode()), "pin")
     elif op == "close":

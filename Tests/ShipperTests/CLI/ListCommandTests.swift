@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// The real binary against real maps held by another process.
+@Suite(.requiresBPF)
+struct ListCommandTests {
+    @Test func jsonHasExactlyTheDocumentedKeysAndValues() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let hash = try holder.create("hash", name: prefix + "hash", maxEntries: 8, flags: 1, fill: 3)
+        let array = try holder.create("array", name: prefix + "array", valueSize: 16, maxEntries: 4)
+        try holder.loadProgram(name: prefix + "prog", using: [hash])
+
+        let result = try ShipperBinary.run(["list", "--format", "json", "--name", "^" + prefix])
+        #expect(result.status == 0, "\(result.stderr)")
+
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+        #expect(objects.count == 2)
+        let keys: Set = [
+            "id", "name", "type", "key_size", "value_size", "max_entries", "flags", "entries", "count_method",
+            "memory_bytes", "pinned", "programs",
+        ]
+        for object in objects { #expect(Set(object.keys) == keys) }
+        let byName = Dictionary(uniqueKeysWithValues: objects.map { ($0["name"] as! String, $0) })
+
+        let h = try #require(byName[prefix + "hash"])
+        #expect(h["id"] as? Int == Int(hash))
+        #expect(h["type"] as? String == "hash")
+        #expect(h["key_size"] as? Int == 4)
+        #expect(h["value_size"] as? Int == 8)
+        #expect(h["max_entries"] as? Int == 8)
+        #expect(h["flags"] as? Int == 1)
+        #expect(h["entries"] as? Int == 3)
+        #expect(h["count_method"] as? String == "kfunc")
+        #expect(h["memory_bytes"] as? UInt64 == (try holder.memlock(id: hash)))
+        #expect(h["pinned"] as? [String] == [])
+        #expect(h["programs"] as? [String] == [prefix + "prog"])
+
+        let a = try #require(byName[prefix + "array"])
+        #expect(a["id"] as? Int == Int(array))
+        #expect(a["type"] as? String == "array")
+        #expect(a["value_size"] as? Int == 16)
+        #expect(a["entries"] is NSNull)
+        #expect(a["count_method"] is NSNull)
+        #expect(a["memory_bytes"] as? UInt64 == (try holder.memlock(id: array)))
+        #expect(a["programs"] as? [String] == [])
+    }
+
+    @Test func prometheusFormatIsTheMetricSet() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try holder.create("lru_hash", name: prefix + "lru", maxEntries: 8, fill: 2)
+        let memory = try holder.memlock(id: id)
+
+        let result = try ShipperBinary.run(["list", "--format", "prometheus", "--name", "^" + prefix])
+        #expect(result.status == 0, "\(result.stderr)")
+        let labels = "map_id=\"\(id)\",map_name=\"\(prefix)lru\",map_type=\"lru_hash\""
+        #expect(
+            result.stdout == """
+                # HELP ebpf_map_entries Elements in the eBPF map; only for map types that hold a meaningful count.
+                # TYPE ebpf_map_entries gauge
+                ebpf_map_entries{\(labels)} 2
+                # HELP ebpf_map_max_entries Configured capacity (max_entries) of the eBPF map.
+                # TYPE ebpf_map_max_entries gauge
+                ebpf_map_max_entries{\(labels)} 8
+                # HELP ebpf_map_pressure ebpf_map_entries / ebpf_map_max_entries; at 1 further inserts into the map fail.
+                # TYPE ebpf_map_pressure gauge
+                ebpf_map_pressure{\(labels)} 0.25
+                # HELP ebpf_map_memory_bytes Memory the kernel accounts to the eBPF map (fdinfo memlock).
+                # TYPE ebpf_map_memory_bytes gauge
+                ebpf_map_memory_bytes{\(labels)} \(memory)
+                # HELP ebpf_map_info Constant 1; labels describe the map: sizes, flags, bpffs pins and the programs using it.
+                # TYPE ebpf_map_info gauge
+                ebpf_map_info{flags="0x0",key_size="4",\(labels),value_size="8"} 1
+
+                """)
+    }
+
+    @Test func tableListsTheMostPressuredFirst() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        try holder.create("hash", name: prefix + "calm", maxEntries: 8, fill: 1)
+        try holder.create("hash", name: prefix + "full", maxEntries: 8, fill: 8)
+        try holder.create("array", name: prefix + "arr", maxEntries: 8)
+
+        let result = try ShipperBinary.run(["list", "--name", "^" + prefix])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(rows.map { $0[2] } == ["NAME", "\(prefix)full", "\(prefix)calm", "\(prefix)arr"])
+        #expect(rows.map { $0[5] } == ["PRESSURE", "100.0%", "12.5%", "-"])
+    }
+
+    @Test func withoutPrivilegesItSaysWhatIsMissingInOneLine() throws {
+        // Root with an empty capability bounding set: uid 0, but no CAP_BPF, CAP_PERFMON or CAP_SYS_ADMIN.
+        let result = try ShipperBinary.run(
+            ["list"], prefix: ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"])
+        #expect(result.status == 1)
+        #expect(result.stdout == "")
+        #expect(
+            result.stderr == "ebpf-map-shipper: error: cannot load the map iterator: reading eBPF maps needs root, "
+                + "or CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN: run it with sudo, or grant them with "
+                + "`setcap cap_bpf,cap_perfmon,cap_sys_admin+ep <binary>`\n")
+    }
+}
+
+/// Argument errors need no privileges.
+struct ListArgumentTests {
+    @Test func unknownTypeNamesTheValidOnes() throws {
+        let result = try ShipperBinary.run(["list", "--type", "hashh"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("unknown map type 'hashh'; expected one of: hash, array, prog_array"))
+    }
+
+    @Test func badRegexIsRejectedBeforeTouchingTheKernel() throws {
+        let result = try ShipperBinary.run(["list", "--name", "("])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("invalid --name regex '('"))
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+@testable import Shipper
+import Testing
+
+/// Real maps, created by a separate process through libbpf, counted through both paths.
+@Suite(.requiresBPF)
+struct CollectorTests {
+    /// (type, flags, fill, max_entries) for every countable type, plus types that have no count.
+    static let specs: [(type: String, suffix: String, flags: Int, fill: Int, max: Int, keySize: Int, valueSize: Int)] = [
+        ("hash", "hash", 0, 10, 64, 4, 8),
+        ("hash", "noprea", 1, 7, 64, 4, 8),  // BPF_F_NO_PREALLOC
+        ("lru_hash", "lru", 0, 5, 32, 4, 8),
+        ("percpu_hash", "pcpu", 0, 3, 16, 4, 8),
+        ("lru_percpu_hash", "lrupcpu", 0, 4, 16, 4, 8),
+        ("hash_of_maps", "hom", 0, 3, 8, 4, 4),
+        ("lpm_trie", "lpm", 1, 6, 16, 8, 4),
+        ("sockhash", "sock", 0, 2, 8, 4, 4),
+        ("devmap_hash", "dev", 0, 2, 8, 4, 4),
+        ("stack_trace", "stack", 0, 0, 8, 4, 64),
+        ("array", "array", 0, 0, 4, 4, 8),
+        ("queue", "queue", 0, 0, 4, 0, 8),
+    ]
+
+    @Test("exact counts for every countable type, through the iterator and the fallback",
+          arguments: [CollectionMethod.iterator, .fallback])
+    func countsEveryType(method: CollectionMethod) throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        var ids: [String: UInt32] = [:]
+        for spec in Self.specs {
+            ids[prefix + spec.suffix] = try holder.create(
+                spec.type, name: prefix + spec.suffix, keySize: spec.keySize, valueSize: spec.valueSize,
+                maxEntries: spec.max, flags: spec.flags, fill: spec.fill)
+        }
+
+        let maps = try collect(prefix, method: method)
+
+        let kernelCounted: CountMethod = method == .iterator ? .kfunc : .batch
+        let expected: [String: (UInt64?, CountMethod?)] = [
+            "hash": (10, kernelCounted), "noprea": (7, kernelCounted), "lru": (5, kernelCounted),
+            "pcpu": (3, kernelCounted), "lrupcpu": (4, kernelCounted), "hom": (3, kernelCounted),
+            "lpm": (6, .walk), "sock": (2, .walk), "dev": (2, .walk), "stack": (0, .walk),
+            "array": (nil, nil), "queue": (nil, nil),
+        ]
+        #expect(Set(maps.keys) == Set(expected.keys.map { prefix + $0 }))
+        for spec in Self.specs {
+            let name = prefix + spec.suffix
+            let map = try #require(maps[name])
+            #expect(map.id == ids[name])
+            #expect(map.type.name == spec.type)
+            #expect(map.entries == expected[spec.suffix]!.0, "\(name)")
+            #expect(map.countMethod == expected[spec.suffix]!.1, "\(name)")
+            #expect(map.maxEntries == UInt32(spec.max))
+            #expect(map.keySize == UInt32(spec.keySize))
+            #expect(map.valueSize == UInt32(spec.valueSize))
+            // The kernel adds BPF_F_RDONLY_PROG to device maps: programs read them but never write.
+            #expect(map.flags == UInt32(spec.flags) | (spec.type == "devmap_hash" ? 0x80 : 0), "\(name)")
+            #expect(map.memoryBytes == (try holder.memlock(id: map.id)), "\(name)")
+            // Held by the holder process only, never pinned: the case nothing but this tool reports.
+            #expect(map.pinned == [])
+        }
+        #expect(maps[prefix + "hash"]?.pressure == 10.0 / 64.0)
+        #expect(maps[prefix + "array"]?.pressure == nil)
+    }
+
+    @Test("deleting elements lowers the count on the next collection", arguments: [CollectionMethod.iterator, .fallback])
+    func deletionLowersCount(method: CollectionMethod) throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let hash = try holder.create("hash", name: prefix + "hash", maxEntries: 64, fill: 20)
+        let lru = try holder.create("lru_hash", name: prefix + "lru", maxEntries: 64, fill: 12)
+        let trie = try holder.create("lpm_trie", name: prefix + "lpm", keySize: 8, valueSize: 4, maxEntries: 16,
+                                     flags: 1, fill: 6)
+        let before = try collect(prefix, method: method)
+        #expect(before[prefix + "hash"]?.entries == 20)
+        #expect(before[prefix + "lru"]?.entries == 12)
+        #expect(before[prefix + "lpm"]?.entries == 6)
+
+        try holder.delete(id: hash, count: 5)
+        try holder.delete(id: lru, count: 12)
+        try holder.delete(id: trie, count: 2)
+
+        let after = try collect(prefix, method: method)
+        #expect(after[prefix + "hash"]?.entries == 15)
+        #expect(after[prefix + "lru"]?.entries == 0)
+        #expect(after[prefix + "lpm"]?.entries == 4)
+    }
+
+    @Test func pinnedMapReportsEveryPath() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try holder.create("hash", name: prefix + "pinned", maxEntries: 8, fill: 1)
+        let directory = "/sys/fs/bpf/\(prefix)dir"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try holder.pin(id: id, at: directory + "/first")
+        try holder.pin(id: id, at: directory + "/second")
+
+        let maps = try collect(prefix)
+        #expect(maps[prefix + "pinned"]?.pinned == [directory + "/first", directory + "/second"])
+    }
+
+    @Test func programsUsingAMapAreNamed() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let shared = try holder.create("hash", name: prefix + "shared", maxEntries: 8)
+        let own = try holder.create("array", name: prefix + "own", maxEntries: 8)
+        try holder.loadProgram(name: prefix + "a", using: [shared])
+        try holder.loadProgram(name: prefix + "b", using: [shared, own])
+
+        let maps = try collect(prefix)
+        #expect(maps[prefix + "shared"]?.programs == [prefix + "a", prefix + "b"])
+        #expect(maps[prefix + "own"]?.programs == [prefix + "b"])
+    }
+
+    @Test("a closed map is gone from the next collection", arguments: [CollectionMethod.iterator, .fallback])
+    func vanishedMapIsSkipped(method: CollectionMethod) throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let options = CollectorOptions(method: method, filter: MapFilter(include: ["^" + prefix]))
+        let collector = try Collector(options: options, logger: BPFGate.quietLogger)
+        let doomed = try holder.create("hash", name: prefix + "doomed", maxEntries: 8, fill: 3)
+        try holder.create("hash", name: prefix + "stays", maxEntries: 8, fill: 2)
+        #expect(try collector.collect().map(\.name).sorted() == [prefix + "doomed", prefix + "stays"])
+
+        try holder.close(id: doomed)
+
+        let after = try collector.collect()
+        #expect(after.map(\.name) == [prefix + "stays"])
+        #expect(after.first?.entries == 2)
+    }
+
+    @Test func walkStopsAtItsBound() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        try holder.create("lpm_trie", name: prefix + "big", keySize: 8, valueSize: 4, maxEntries: 64, flags: 1, fill: 20)
+        try holder.create("lpm_trie", name: prefix + "small", keySize: 8, valueSize: 4, maxEntries: 64, flags: 1, fill: 10)
+
+        let maps = try collect(prefix, maxWalkKeys: 10)
+        #expect(maps[prefix + "big"]?.entries == nil)
+        #expect(maps[prefix + "big"]?.countMethod == nil)
+        #expect(maps[prefix + "small"]?.entries == 10)
+    }
+
+    @Test func filtersByTypeAndName() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        try holder.create("hash", name: prefix + "keep", maxEntries: 8)
+        try holder.create("hash", name: prefix + "drop", maxEntries: 8)
+        try holder.create("array", name: prefix + "keeparr", maxEntries: 8)
+        let options = CollectorOptions(
+            filter: MapFilter(include: ["^" + prefix + "keep"], exclude: ["arr$"], types: [MapType(name: "hash")!]))
+        let maps = try Collector(options: options, logger: BPFGate.quietLogger).collect()
+        #expect(maps.map(\.name) == [prefix + "keep"])
+    }
+
+    @Test func autoPrefersTheIterator() throws {
+        let collector = try Collector(options: CollectorOptions(method: .auto), logger: BPFGate.quietLogger)
+        #expect(collector.activeMethod == .iterator)
+    }
+}

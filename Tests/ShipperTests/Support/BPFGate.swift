@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+@testable import Shipper
+import Testing
+
+/// Privileged tests run only where the BPF iterator really loads, not merely where uid is 0.
+/// With SHIPPER_REQUIRE_BPF=1 (as in CI) they always run, so a missing privilege fails them.
+enum BPFGate {
+    static let required = ProcessInfo.processInfo.environment["SHIPPER_REQUIRE_BPF"] == "1"
+
+    static let available: Bool = {
+        mountBPFFSIfNeeded()
+        return (try? Collector(options: CollectorOptions(method: .iterator), logger: quietLogger)) != nil
+    }()
+
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// The pin tests need a bpffs; mount the usual one when nothing is mounted (as root only).
+    static func mountBPFFSIfNeeded() {
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        if mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst(2).first == "bpf" }) {
+            return
+        }
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "bpf", "bpf", "/sys/fs/bpf"]
+        try? mount.run()
+        mount.waitUntilExit()
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Gates a test on loading the BPF iterator; see `BPFGate`.
+    static var requiresBPF: Self {
+        .enabled("needs privileges to load the BPF map iterator (SHIPPER_REQUIRE_BPF=1 makes this a failure)") {
+            BPFGate.required || BPFGate.available
+        }
+    }
+}
+
+/// A map-name prefix unique to one test, so tests running in parallel see only their own maps.
+/// Map names hold at most 15 characters.
+func uniquePrefix() -> String {
+    "t" + String((0..<5).map { _ in "abcdefghijklmnopqrstuvwxyz".randomElement()! }) + "_"
+}
+
+/// One collection of the maps whose names start with `prefix`, keyed by map name.
+func collect(
+    _ prefix: String, method: CollectionMethod = .auto, maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys
+) throws -> [String: MapStats] {
+    let options = CollectorOptions(
+        method: method, maxWalkKeys: maxWalkKeys, filter: MapFilter(include: ["^" + prefix]))
+    let maps = try Collector(options: options, logger: BPFGate.quietLogger).collect()
+    return Dictionary(uniqueKeysWithValues: maps.map { ($0.name, $0) })
+}

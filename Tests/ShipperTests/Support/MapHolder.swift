@@ -1,0 +1,92 @@
+import Foundation
+
+/// A separate process that creates real eBPF maps through libbpf and holds them until it is
+/// stopped: the "maps of another program" the shipper exists to find. Drives
+/// Tests/Fixtures/map_holder.py over one JSON line per command.
+final class MapHolder {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private var pending = Data()
+
+    init() throws {
+        let script = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/map_holder.py")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path]
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+    }
+
+    deinit {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Creates a map and inserts keys 0..<fill; returns the kernel's map id.
+    @discardableResult
+    func create(
+        _ type: String, name: String, keySize: Int = 4, valueSize: Int = 8, maxEntries: Int, flags: Int = 0,
+        fill: Int = 0
+    ) throws -> UInt32 {
+        let answer = try send([
+            "op": "create", "type": type, "name": name, "key_size": keySize, "value_size": valueSize,
+            "max_entries": maxEntries, "flags": flags, "fill": fill,
+        ])
+        return (answer["id"] as! NSNumber).uint32Value
+    }
+
+    /// Creates `count` identical maps; returns their ids.
+    func createMany(_ count: Int, type: String, name: String, maxEntries: Int, fill: Int = 0) throws -> [UInt32] {
+        let answer = try send([
+            "op": "create_many", "count": count, "type": type, "name": name, "key_size": 4, "value_size": 8,
+            "max_entries": maxEntries, "fill": fill,
+        ])
+        return (answer["ids"] as! [NSNumber]).map(\.uint32Value)
+    }
+
+    /// Deletes keys 0..<count.
+    func delete(id: UInt32, count: Int) throws { try send(["op": "delete", "id": id, "count": count]) }
+    func pin(id: UInt32, at path: String) throws { try send(["op": "pin", "id": id, "path": path]) }
+    /// Closes the holder's only descriptor: the map vanishes from the kernel.
+    func close(id: UInt32) throws { try send(["op": "close", "id": id]) }
+    func loadProgram(name: String, using ids: [UInt32]) throws {
+        try send(["op": "load_prog", "name": name, "map_ids": ids])
+    }
+
+    /// The kernel's memory figure for the map, as /proc/<holder>/fdinfo shows it now.
+    func memlock(id: UInt32) throws -> UInt64 {
+        (try send(["op": "memlock", "id": id])["memlock"] as! NSNumber).uint64Value
+    }
+
+    @discardableResult
+    private func send(_ command: [String: Any]) throws -> [String: Any] {
+        var line = try JSONSerialization.data(withJSONObject: command)
+        line.append(UInt8(ascii: "\n"))
+        try input.fileHandleForWriting.write(contentsOf: line)
+        let answer = try JSONSerialization.jsonObject(with: try readLine()) as! [String: Any]
+        if let error = answer["error"] as? String { throw Failure(description: "map holder: \(error)") }
+        return answer
+    }
+
+    private func readLine() throws -> Data {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending[..<newline]
+                pending = Data(pending[(newline + 1)...])
+                return Data(line)
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { throw Failure(description: "map holder exited (is python3 installed?)") }
+            pending.append(chunk)
+        }
+    }
+}
