@@ -149,7 +149,8 @@ static int is_per_cpu(__u32 type)
 int32_t clibbpf_map_count_batch(int32_t fd, const struct clibbpf_map_record *map, uint64_t *count)
 {
     size_t value_size = map->value_size;
-    __u32 batch = 4096;
+    /* Small maps get a small buffer: a batch never needs more room than the map's capacity. */
+    __u32 batch = map->max_entries < 4096 ? (map->max_entries ? map->max_entries : 1) : 4096;
     uint64_t total = 0;
     void *keys = NULL, *values = NULL;
     __u64 token_in = 0, token_out = 0;
@@ -251,15 +252,33 @@ out:
     return err;
 }
 
+/* /proc/self/fdinfo, opened once: resolving "/proc/self" for every map costs more than the read. */
+static int fdinfo_directory(void)
+{
+    static int directory = -1;
+    int opened, expected = -1;
+
+    if (__atomic_load_n(&directory, __ATOMIC_ACQUIRE) >= 0)
+        return directory;
+    opened = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (opened < 0)
+        return -errno;
+    if (!__atomic_compare_exchange_n(&directory, &expected, opened, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        close(opened);
+    return directory;
+}
+
 int32_t clibbpf_map_memory(int32_t fd, uint64_t *bytes)
 {
-    char path[64], text[1024];
+    char name[16], text[1024];
     const char *line;
     ssize_t got;
-    int info;
+    int directory = fdinfo_directory(), info;
 
-    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-    info = open(path, O_RDONLY | O_CLOEXEC);
+    if (directory < 0)
+        return directory;
+    snprintf(name, sizeof(name), "%d", fd);
+    info = openat(directory, name, O_RDONLY | O_CLOEXEC);
     if (info < 0)
         return -errno;
     got = read(info, text, sizeof(text) - 1);

@@ -35,11 +35,21 @@ public final class Collector {
     private let filter: MapFilter.Compiled
     private let iterator: MapIterator?
     private let logger: Logger
-    /// Memory figures of maps whose memory is fixed at creation, by map id (ids are not reused).
-    private var fixedMemory: [UInt32: UInt64] = [:]
-    /// What was already logged once: walked types, and maps whose walk hit the bound.
+    /// What is remembered per map id between cycles. Map ids are never reused, and a map's name,
+    /// type and flags never change, so these stay true for the map's lifetime.
+    private struct Known {
+        /// The filter's verdict: regex matching every map every cycle would cost more than the
+        /// iterator read itself.
+        var selected: Bool
+        /// The memory figure of a map whose memory is fixed at creation.
+        var fixedMemory: UInt64? = nil
+        /// Whether a walk that hit its bound was already logged.
+        var warnedTruncated = false
+    }
+    /// Rebuilt each cycle from the maps that still exist, so it never outgrows the host's maps.
+    private var known: [UInt32: Known] = [:]
+    /// Map types whose walk was already announced.
     private var announcedWalkTypes: Set<MapType> = []
-    private var warnedTruncated: Set<UInt32> = []
 
     /// Loads the iterator (unless the fallback is forced). Throws on missing privileges, on a
     /// bad filter, and in `iterator` mode when the iterator cannot load.
@@ -76,24 +86,39 @@ public final class Collector {
     /// One full collection, sorted by map id.
     public func collect() throws(BPFError) -> [MapStats] {
         var stats: [MapStats] = []
-        if let iterator {
-            for record in try iterator.read() where filter.matches(record) {
-                if let map = try measure(record, handle: nil) { stats.append(map) }
+        var next: [UInt32: Known] = [:]
+        next.reserveCapacity(known.count)
+        func visit(_ record: MapRecord, _ handle: MapHandle?) throws(BPFError) {
+            var entry = known[record.id] ?? Known(selected: filter.matches(record))
+            if entry.selected, let map = try measure(record, handle: handle, remembering: &entry) {
+                stats.append(map)
             }
+            next[record.id] = entry
+        }
+        if let iterator {
+            for record in try iterator.read() { try visit(record, nil) }
         } else {
             for id in try KernelObjects.mapIDs() {
                 guard let handle = try MapHandle(id: id) else { continue }
-                let record = try handle.describe()
-                guard filter.matches(record) else { continue }
-                if let map = try measure(record, handle: handle) { stats.append(map) }
+                try visit(try handle.describe(), handle)
             }
         }
+        known = next
         try attachMetadata(to: &stats)
         return stats
     }
 
+    /// One run of the iterator with no counting or metadata: the floor a collection is measured
+    /// against (bench/collect). Returns the number of maps.
+    public func rawIteratorRead() throws(BPFError) -> Int {
+        guard let iterator else { throw BPFError("read the map iterator", errno: .notSupported) }
+        return try iterator.read().count
+    }
+
     /// Counts one map and reads its memory. nil when the map vanished meanwhile.
-    private func measure(_ record: MapRecord, handle existing: MapHandle?) throws(BPFError) -> MapStats? {
+    private func measure(
+        _ record: MapRecord, handle existing: MapHandle?, remembering entry: inout Known
+    ) throws(BPFError) -> MapStats? {
         var handle = existing
         func open() throws(BPFError) -> MapHandle? {
             if handle == nil { handle = try MapHandle(id: record.id) }
@@ -116,19 +141,19 @@ public final class Collector {
                     stats.entries = count
                     stats.countMethod = .batch
                 } else {
-                    try walk(record, map, into: &stats)
+                    try walk(record, map, into: &stats, remembering: &entry)
                 }
             case .keyWalk:
                 guard let map = try open() else { return nil }
-                try walk(record, map, into: &stats)
+                try walk(record, map, into: &stats, remembering: &entry)
             }
-            if let memory = fixedMemory[record.id] {
+            if let memory = entry.fixedMemory {
                 stats.memoryBytes = memory
             } else {
                 guard let map = try open() else { return nil }
                 let memory = try map.memoryBytes()
                 stats.memoryBytes = memory
-                if !record.type.memoryTracksEntries(flags: record.flags) { fixedMemory[record.id] = memory }
+                if !record.type.memoryTracksEntries(flags: record.flags) { entry.fixedMemory = memory }
             }
         } catch where error.isPermission {
             throw error
@@ -140,7 +165,9 @@ public final class Collector {
         return stats
     }
 
-    private func walk(_ record: MapRecord, _ map: MapHandle, into stats: inout MapStats) throws(BPFError) {
+    private func walk(
+        _ record: MapRecord, _ map: MapHandle, into stats: inout MapStats, remembering entry: inout Known
+    ) throws(BPFError) {
         if announcedWalkTypes.insert(record.type).inserted {
             logger.debug(
                 "counting maps of this type by walking their keys",
@@ -156,7 +183,8 @@ public final class Collector {
             case .restarted:
                 continue
             case .tooManyKeys:
-                if warnedTruncated.insert(record.id).inserted {
+                if !entry.warnedTruncated {
+                    entry.warnedTruncated = true
                     logger.warning(
                         "map has more keys than one walk may read; its count is not reported",
                         metadata: ["map.id": "\(record.id)", "map.name": "\(record.name)",
@@ -169,12 +197,10 @@ public final class Collector {
         logger.debug("key walk restarted twice under concurrent deletes", metadata: ["map.id": "\(record.id)"])
     }
 
-    /// Adds pins and program names, and forgets cached figures of maps that are gone.
+    /// Adds pins and the names of the programs using each map.
     private func attachMetadata(to stats: inout [MapStats]) throws(BPFError) {
-        let live = Set(stats.map(\.id))
-        fixedMemory = fixedMemory.filter { live.contains($0.key) }
-        warnedTruncated.formIntersection(live)
         guard !stats.isEmpty else { return }
+        let live = Set(stats.map(\.id))
 
         let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
         var users: [UInt32: [String]] = [:]
