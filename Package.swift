@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -25,12 +27,37 @@ let package = Package(
             dependencies: ["SystemLibbpf"],
             exclude: ["bpf"]
         ),
+        .systemLibrary(
+            name: "SystemProtobufC",
+            path: "Sources/SystemLibraries/libprotobuf-c",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        .systemLibrary(
+            name: "SystemSnappy",
+            path: "Sources/SystemLibraries/snappy",
+            pkgConfig: "snappy",
+            providers: [.apt(["libsnappy-dev"])]
+        ),
+        .systemLibrary(
+            name: "SystemCurl",
+            path: "Sources/SystemLibraries/libcurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "CRemoteWrite",
+            dependencies: ["SystemProtobufC", "SystemSnappy", "SystemCurl"]
+        ),
         .target(
             name: "Shipper",
             dependencies: [
                 "CLibBPF",
+                "CRemoteWrite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(

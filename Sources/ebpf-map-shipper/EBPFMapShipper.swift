@@ -14,13 +14,36 @@ struct EBPFMapShipper: AsyncParsableCommand {
             or not, whoever loaded it, with a BPF iterator and the bpf_map_sum_elem_count kfunc \
             (Linux >= 6.6), falling back to bpf(2) system calls on older kernels.
 
+            The counts are pushed as Prometheus remote-write (protobuf + snappy) to Prometheus, \
+            Mimir, Thanos or VictoriaMetrics: nothing needs to reach the host, so it works behind NAT.
+
             Needs root, or CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN.
 
-            Start with:  ebpf-map-shipper list
+            Start with:
+              ebpf-map-shipper list                              what is on this host
+              ebpf-map-shipper check-config shipper.yml          validate a config
+              ebpf-map-shipper once --config shipper.yml         collect and push once
+              ebpf-map-shipper run --config shipper.yml          the daemon
             """,
         version: ShipperVersion.current,
-        subcommands: [List.self]
+        subcommands: [Run.self, Once.self, CheckConfig.self, List.self]
     )
+}
+
+/// `--config`, shared by the commands that push.
+struct ConfigOptions: ParsableArguments {
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp(
+            "The YAML config file. Without it: every map, every 15s, to http://127.0.0.1:9090/api/v1/write.",
+            valueName: "file"))
+    var file: String?
+
+    /// The config, or one clear line and exit 1.
+    func load() throws -> Config {
+        guard let file else { return Config.defaults() }
+        do { return try Config.load(file: file) } catch { throw fail("\(error)") }
+    }
 }
 
 /// Options every subcommand shares.
@@ -28,19 +51,19 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical. Logs go to stderr.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log lines as text (logfmt) or json.")
+    var logFormat: LineLogHandler.Format = .text
+
     /// Sets up swift-log once and returns the process's logger.
     func makeLogger() -> Logger {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let (level, format) = (logLevel, logFormat)
+        LoggingSystem.bootstrap { _ in LineLogHandler(format: format, level: level) }
         return Logger(label: "ebpf-map-shipper")
     }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension LineLogHandler.Format: ExpressibleByArgument {}
 
 /// Prints one line to stderr and exits non-zero: how fatal errors reach the operator.
 func fail(_ message: String) -> ExitCode {

@@ -73,15 +73,20 @@ extension EBPFMapShipper {
                 method: method, maxWalkKeys: maxWalkKeys, bpffsMounts: bpffsMounts.isEmpty ? nil : bpffsMounts,
                 filter: MapFilter(include: names, types: Set(types.compactMap(MapType.init(name:)))))
             let maps: [MapStats]
+            let metrics = SelfMetrics()
             do {
-                maps = try Collector(options: options, logger: logger).collect()
+                let collector = try Collector(options: options, logger: logger)
+                let started = ContinuousClock.now
+                maps = try collector.collect()
+                metrics.collected(in: started.duration(to: .now))
             } catch {
                 throw fail("\(error)")
             }
             switch format {
             case .table: print(MapTable.render(maps), terminator: "")
             case .json: print(MapStats.json(maps))
-            case .prometheus: print(TextExposition.render(MetricSet.samples(for: maps)), terminator: "")
+            case .prometheus:
+                print(TextExposition.render(MetricSet.samples(for: maps) + metrics.samples()), terminator: "")
             }
         }
     }

@@ -22,6 +22,14 @@ public struct LabelSet: Sendable, Hashable, Sequence {
         }
     }
 
+    /// Label names as Prometheus allows them: `[a-zA-Z_][a-zA-Z0-9_]*`.
+    public static func isValidName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20 >= 97 && first | 0x20 <= 122) else {
+            return false
+        }
+        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20 >= 97 && $0 | 0x20 <= 122) || ($0 >= 48 && $0 <= 57) }
+    }
+
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { pairs.makeIterator() }
 
     public static func == (lhs: LabelSet, rhs: LabelSet) -> Bool {

@@ -24,9 +24,35 @@ extension Metric {
         help: "Constant 1; labels describe the map: sizes, flags, bpffs pins and the programs using it.",
         kind: .gauge)
 
+    public static let samplesSent = Metric(
+        name: "ebpf_map_shipper_samples_sent_total",
+        help: "Samples the endpoint accepted (2xx).", kind: .counter)
+    public static let samplesDropped = Metric(
+        name: "ebpf_map_shipper_samples_dropped_total",
+        help: "Samples given up on, by reason: http_4xx (refused by the receiver), queue_full.", kind: .counter)
+    public static let sendFailures = Metric(
+        name: "ebpf_map_shipper_send_failures_total",
+        help: "Failed send attempts, by endpoint and reason (http_5xx, http_429, http_4xx, connect, timeout, tls).",
+        kind: .counter)
+    public static let collectDuration = Metric(
+        name: "ebpf_map_shipper_collect_duration_seconds",
+        help: "Wall time of the last collection of every map.", kind: .gauge)
+    public static let lastSendSuccess = Metric(
+        name: "ebpf_map_shipper_last_send_success_timestamp_seconds",
+        help: "Unix time of the endpoint's last accepted request.", kind: .gauge)
+    public static let buildInfo = Metric(
+        name: "ebpf_map_shipper_build_info", help: "Constant 1, labelled with the shipper's version.", kind: .gauge)
+
     /// The per-map metrics, in exposition order.
     public static let mapMetrics: [Metric] = [.mapEntries, .mapMaxEntries, .mapPressure, .mapMemoryBytes, .mapInfo]
+
+    /// Every metric the shipper emits, for remote-write metadata.
+    public static let allMetrics: [Metric] =
+        mapMetrics + [.samplesSent, .samplesDropped, .sendFailures, .collectDuration, .lastSendSuccess, .buildInfo]
 }
+
+/// Sent with every request: the IEEE NaN Prometheus reads as "this series ended".
+public let staleMarker = Double(bitPattern: 0x7ff0_0000_0000_0002)
 
 /// Turns map statistics into samples of the metric set.
 public enum MetricSet {

@@ -1,0 +1,234 @@
+/* HTTP over libcurl: the only file that includes curl. Options are set through typed
+ * functions, never through the variadic curl_easy_setopt from Swift. */
+#include "CRemoteWrite.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+struct crw_http {
+    CURL *curl;
+    struct curl_slist *headers;
+    /* Where the current response goes. */
+    uint8_t *response_body;
+    size_t response_capacity;
+    crw_response *response;
+};
+
+static pthread_once_t global_init = PTHREAD_ONCE_INIT;
+
+static void init_curl(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t on_body(char *data, size_t size, size_t count, void *context)
+{
+    struct crw_http *http = context;
+    size_t bytes = size * count, room = http->response_capacity - http->response->body_length;
+
+    /* Keep what fits (receivers' error messages); accept the rest so the connection survives. */
+    if (room > 0) {
+        size_t kept = bytes < room ? bytes : room;
+        memcpy(http->response_body + http->response->body_length, data, kept);
+        http->response->body_length += kept;
+    }
+    return bytes;
+}
+
+static size_t on_header(char *data, size_t size, size_t count, void *context)
+{
+    struct crw_http *http = context;
+    size_t bytes = size * count;
+    static const char name[] = "retry-after:";
+    char value[128];
+    size_t length;
+    char *start, *end;
+
+    if (bytes <= sizeof(name) - 1 || strncasecmp(data, name, sizeof(name) - 1) != 0)
+        return bytes;
+    length = bytes - (sizeof(name) - 1);
+    if (length >= sizeof(value))
+        length = sizeof(value) - 1;
+    memcpy(value, data + sizeof(name) - 1, length);
+    value[length] = '\0';
+    start = value;
+    while (isspace((unsigned char)*start))
+        start++;
+    end = start + strlen(start);
+    while (end > start && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    if (*start && strspn(start, "0123456789") == strlen(start)) {
+        http->response->retry_after_seconds = strtoll(start, NULL, 10);
+    } else {
+        time_t when = curl_getdate(start, NULL);
+        if (when != -1) {
+            time_t now = time(NULL);
+            http->response->retry_after_seconds = when > now ? (int64_t)(when - now) : 0;
+        }
+    }
+    return bytes;
+}
+
+crw_http *crw_http_new(void)
+{
+    struct crw_http *http;
+
+    pthread_once(&global_init, init_curl);
+    http = calloc(1, sizeof(*http));
+    if (!http)
+        return NULL;
+    http->curl = curl_easy_init();
+    if (!http->curl) {
+        free(http);
+        return NULL;
+    }
+    /* Worker threads: no signals for timeouts. */
+    curl_easy_setopt(http->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(http->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(http->curl, CURLOPT_WRITEDATA, http);
+    curl_easy_setopt(http->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(http->curl, CURLOPT_HEADERDATA, http);
+    curl_easy_setopt(http->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Never follow redirects: a redirected POST would silently drop or resend data. */
+    curl_easy_setopt(http->curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(http->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    return http;
+}
+
+void crw_http_free(crw_http *http)
+{
+    if (!http)
+        return;
+    curl_slist_free_all(http->headers);
+    curl_easy_cleanup(http->curl);
+    free(http);
+}
+
+int32_t crw_http_set_url(crw_http *http, const char *url)
+{
+    return curl_easy_setopt(http->curl, CURLOPT_URL, url) == CURLE_OK ? 0 : CRW_HTTP_ERR_SETUP;
+}
+
+void crw_http_set_timeouts(crw_http *http, int64_t connect_ms, int64_t total_ms)
+{
+    curl_easy_setopt(http->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
+    curl_easy_setopt(http->curl, CURLOPT_TIMEOUT_MS, (long)total_ms);
+}
+
+void crw_http_set_version(crw_http *http, crw_http_version version)
+{
+    long value = CURL_HTTP_VERSION_2TLS;
+
+    if (version == CRW_HTTP_1_1)
+        value = CURL_HTTP_VERSION_1_1;
+    else if (version == CRW_HTTP_2_PRIOR_KNOWLEDGE)
+        value = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    curl_easy_setopt(http->curl, CURLOPT_HTTP_VERSION, value);
+}
+
+int32_t crw_http_add_header(crw_http *http, const char *line)
+{
+    struct curl_slist *grown = curl_slist_append(http->headers, line);
+
+    if (!grown)
+        return CRW_HTTP_ERR_SETUP;
+    http->headers = grown;
+    return 0;
+}
+
+void crw_http_clear_headers(crw_http *http)
+{
+    curl_slist_free_all(http->headers);
+    http->headers = NULL;
+}
+
+void crw_http_set_basic_auth(crw_http *http, const char *user, const char *password)
+{
+    if (!user) {
+        curl_easy_setopt(http->curl, CURLOPT_HTTPAUTH, CURLAUTH_NONE);
+        curl_easy_setopt(http->curl, CURLOPT_USERNAME, NULL);
+        curl_easy_setopt(http->curl, CURLOPT_PASSWORD, NULL);
+        return;
+    }
+    curl_easy_setopt(http->curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(http->curl, CURLOPT_USERNAME, user);
+    curl_easy_setopt(http->curl, CURLOPT_PASSWORD, password ? password : "");
+}
+
+void crw_http_set_tls(crw_http *http, int32_t verify, const char *ca_file, const char *cert_file, const char *key_file)
+{
+    curl_easy_setopt(http->curl, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+    curl_easy_setopt(http->curl, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+    if (ca_file)
+        curl_easy_setopt(http->curl, CURLOPT_CAINFO, ca_file);
+    if (cert_file)
+        curl_easy_setopt(http->curl, CURLOPT_SSLCERT, cert_file);
+    if (key_file)
+        curl_easy_setopt(http->curl, CURLOPT_SSLKEY, key_file);
+}
+
+static int32_t classify(CURLcode code)
+{
+    switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return CRW_HTTP_ERR_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return CRW_HTTP_ERR_TIMEOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+        return CRW_HTTP_ERR_TLS;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return CRW_HTTP_ERR_SETUP;
+    default:
+        return CRW_HTTP_ERR_TRANSFER;
+    }
+}
+
+int32_t crw_http_perform(crw_http *http, const char *method, const uint8_t *body, size_t length,
+                         uint8_t *response_body, size_t response_capacity, crw_response *response)
+{
+    char error[CURL_ERROR_SIZE] = "";
+    CURLcode code;
+    long status = 0, version = 0;
+
+    memset(response, 0, sizeof(*response));
+    response->retry_after_seconds = -1;
+    http->response = response;
+    http->response_body = response_body;
+    http->response_capacity = response_capacity;
+
+    curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, error);
+    curl_easy_setopt(http->curl, CURLOPT_HTTPHEADER, http->headers);
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(http->curl, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(http->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(http->curl, CURLOPT_POSTFIELDS, (const char *)body);
+        curl_easy_setopt(http->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
+    }
+    curl_easy_setopt(http->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 || strcmp(method, "GET") == 0 ? NULL : method);
+
+    code = curl_easy_perform(http->curl);
+    curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, NULL);
+    http->response = NULL;
+    if (code != CURLE_OK) {
+        strncpy(response->error, error[0] ? error : curl_easy_strerror(code), sizeof(response->error) - 1);
+        return classify(code);
+    }
+    curl_easy_getinfo(http->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(http->curl, CURLINFO_HTTP_VERSION, &version);
+    response->status = (int32_t)status;
+    response->http_version = version == CURL_HTTP_VERSION_2_0 ? 20 : 11;
+    return 0;
+}

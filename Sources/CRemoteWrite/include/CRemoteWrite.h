@@ -1,0 +1,117 @@
+/* The plain C API Swift sees for the remote-write wire format (protobuf-c + snappy) and for
+ * HTTP (libcurl). No third-party type crosses this line; errors are negative numbers. */
+#ifndef CREMOTEWRITE_H
+#define CREMOTEWRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Encoding: a WriteRequest described by flat arrays over one string arena ---- */
+
+/* Byte offsets of NUL-terminated strings in the request's arena. */
+typedef struct crw_label {
+    uint32_t name;
+    uint32_t value;
+} crw_label;
+
+typedef struct crw_sample {
+    double value;
+    int64_t timestamp_ms;
+} crw_sample;
+
+/* A series is a run of labels and a run of samples in the request's arrays. */
+typedef struct crw_series {
+    uint32_t label_start, label_count;
+    uint32_t sample_start, sample_count;
+} crw_series;
+
+/* `type` is the MetricMetadata.MetricType number (1 counter, 2 gauge). */
+typedef struct crw_metadata {
+    int32_t type;
+    uint32_t family;
+    uint32_t help;
+} crw_metadata;
+
+typedef struct crw_request {
+    const uint8_t *arena;
+    size_t arena_length;
+    const crw_series *series;
+    size_t series_count;
+    const crw_label *labels;
+    size_t label_count;
+    const crw_sample *samples;
+    size_t sample_count;
+    const crw_metadata *metadata;
+    size_t metadata_count;
+} crw_request;
+
+/* Owns the protobuf structures and output buffers, reused from request to request. */
+typedef struct crw_encoder crw_encoder;
+
+crw_encoder *crw_encoder_new(void);
+void crw_encoder_free(crw_encoder *encoder);
+/* Packs the request and compresses it with snappy's block format. `*body` stays valid until the
+ * next call. -EINVAL: an offset or a run lies outside the arrays. */
+int32_t crw_encode(crw_encoder *encoder, const crw_request *request, const uint8_t **body, size_t *length);
+
+/* ---- Decoding (receivers in tests, diagnostics) ---- */
+
+typedef struct crw_decoded crw_decoded;
+
+/* -EBADMSG: not snappy block data, or not a WriteRequest. */
+int32_t crw_decode(const uint8_t *body, size_t length, crw_decoded **out);
+void crw_decoded_free(crw_decoded *decoded);
+size_t crw_decoded_series_count(const crw_decoded *decoded);
+size_t crw_decoded_label_count(const crw_decoded *decoded, size_t series);
+void crw_decoded_label(const crw_decoded *decoded, size_t series, size_t index, const char **name, const char **value);
+size_t crw_decoded_sample_count(const crw_decoded *decoded, size_t series);
+void crw_decoded_sample(const crw_decoded *decoded, size_t series, size_t index, double *value, int64_t *timestamp_ms);
+size_t crw_decoded_metadata_count(const crw_decoded *decoded);
+void crw_decoded_metadata(const crw_decoded *decoded, size_t index, int32_t *type, const char **family, const char **help);
+
+/* ---- HTTP: one reusable libcurl easy handle per endpoint, so connections are kept alive ---- */
+
+typedef struct crw_http crw_http;
+
+typedef enum crw_http_version {
+    CRW_HTTP_DEFAULT = 0, /* HTTP/2 when TLS negotiates it, else HTTP/1.1 */
+    CRW_HTTP_1_1 = 1,
+    CRW_HTTP_2_PRIOR_KNOWLEDGE = 2, /* cleartext HTTP/2 (h2c) */
+} crw_http_version;
+
+typedef struct crw_response {
+    int32_t status;
+    /* Seconds from a Retry-After header (delay or HTTP date), or -1 when absent. */
+    int64_t retry_after_seconds;
+    /* Bytes of the response body copied into the caller's buffer. */
+    size_t body_length;
+    /* The HTTP version used: 11 or 20. */
+    int32_t http_version;
+    /* libcurl's message when the exchange failed. */
+    char error[256];
+} crw_response;
+
+/* Returned by crw_http_perform when no HTTP response came back. */
+#define CRW_HTTP_ERR_CONNECT (-1)  /* refused, unreachable, DNS */
+#define CRW_HTTP_ERR_TIMEOUT (-2)  /* connect or total timeout */
+#define CRW_HTTP_ERR_TLS (-3)      /* handshake or certificate verification */
+#define CRW_HTTP_ERR_TRANSFER (-4) /* anything else on the wire */
+#define CRW_HTTP_ERR_SETUP (-5)    /* a bad option (URL, file) */
+
+crw_http *crw_http_new(void);
+void crw_http_free(crw_http *http);
+int32_t crw_http_set_url(crw_http *http, const char *url);
+void crw_http_set_timeouts(crw_http *http, int64_t connect_ms, int64_t total_ms);
+void crw_http_set_version(crw_http *http, crw_http_version version);
+/* A whole header line, "Name: value". */
+int32_t crw_http_add_header(crw_http *http, const char *line);
+void crw_http_clear_headers(crw_http *http);
+/* NULL user clears it. */
+void crw_http_set_basic_auth(crw_http *http, const char *user, const char *password);
+/* verify = 0 turns certificate and host name verification off. NULL files keep the defaults. */
+void crw_http_set_tls(crw_http *http, int32_t verify, const char *ca_file, const char *cert_file, const char *key_file);
+/* Sends `method` with the body (may be empty) and waits for the whole response. */
+int32_t crw_http_perform(crw_http *http, const char *method, const uint8_t *body, size_t length,
+                         uint8_t *response_body, size_t response_capacity, crw_response *response);
+
+#endif

@@ -1,0 +1,76 @@
+import Foundation
+
+extension Config {
+    /// What runs without `--config`: every map, pushed to a Prometheus on this host.
+    public static func defaults(hostname: String = Config.hostname()) -> Config {
+        Config(
+            interval: .seconds(15),
+            externalLabels: defaultExternalLabels(hostname: hostname),
+            maps: MapsConfig.defaults,
+            remoteWrite: [RemoteWriteConfig.defaults(url: RemoteWriteConfig.defaultURL, name: "local-prometheus")])
+    }
+
+    /// `job` and `instance`, so series from a fleet stay apart without any configuration.
+    static func defaultExternalLabels(hostname: String) -> LabelSet {
+        LabelSet(["job": "ebpf-map-shipper", "instance": hostname])
+    }
+
+    /// This host's name from gethostname(2): no DNS lookup, which could hang on an edge host.
+    public static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension MapsConfig {
+    static let defaults = MapsConfig(
+        include: [], exclude: [], types: [], countMethod: .auto, maxWalkKeys: CollectorOptions.defaultMaxWalkKeys)
+}
+
+extension RemoteWriteConfig {
+    public static let defaultURL = "http://127.0.0.1:9090/api/v1/write"
+
+    /// Prometheus's own defaults where it has one (timeout 30s, 2000 samples, backoff 30ms to 5s).
+    static func defaults(url: String, name: String) -> RemoteWriteConfig {
+        RemoteWriteConfig(
+            name: name, url: url, headers: [], basicAuth: nil, bearerTokenFile: nil, timeout: .seconds(30),
+            queue: QueueConfig.defaults, tls: TLSConfig.defaults)
+    }
+}
+
+extension QueueConfig {
+    static let defaults = QueueConfig(
+        maxSamplesPerSend: 2000, minBackoff: .milliseconds(30), maxBackoff: .seconds(5), retryOnHTTP429: true)
+}
+
+extension TLSConfig {
+    static let defaults = TLSConfig(caFile: nil, certFile: nil, keyFile: nil, insecureSkipVerify: false)
+}
+
+extension Config {
+    /// Reads `15s`, `500ms`, `2m` (the config's duration syntax) for command-line options.
+    public static func parseDuration(_ text: String) -> Duration? { Units.duration(text) }
+
+    /// What `check-config` prints: every effective setting, secrets as file paths only.
+    public var summary: String {
+        var lines = ["interval: \(Units.format(interval))"]
+        lines.append("external_labels: " + externalLabels.map { "\($0.name)=\($0.value)" }.joined(separator: ", "))
+        lines.append(
+            "maps: count_method=\(maps.countMethod.rawValue) max_walk_keys=\(maps.maxWalkKeys)"
+                + (maps.include.isEmpty ? "" : " include=\(maps.include)") + (maps.exclude.isEmpty ? "" : " exclude=\(maps.exclude)")
+                + (maps.types.isEmpty ? "" : " types=\(maps.types.map(\.name).sorted())"))
+        for endpoint in remoteWrite {
+            var line = "remote_write \(endpoint.name): \(endpoint.url) timeout=\(Units.format(endpoint.timeout))"
+            line += " max_samples_per_send=\(endpoint.queue.maxSamplesPerSend)"
+            line += " backoff=\(Units.format(endpoint.queue.minBackoff))..\(Units.format(endpoint.queue.maxBackoff))"
+            line += " retry_on_http_429=\(endpoint.queue.retryOnHTTP429)"
+            if !endpoint.headers.isEmpty { line += " headers=\(endpoint.headers.map(\.name))" }
+            if let auth = endpoint.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
+            if let file = endpoint.bearerTokenFile { line += " bearer_token=<\(file)>" }
+            if endpoint.tls.insecureSkipVerify { line += " tls_verify=OFF" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

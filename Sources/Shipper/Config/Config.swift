@@ -1,0 +1,69 @@
+import Foundation
+
+/// The whole configuration of one shipper: one YAML file, tuned per fleet.
+public struct Config: Sendable, Equatable {
+    /// How often maps are collected and sent, aligned to the wall clock.
+    public var interval: Duration
+    /// Added to every series unless the series already has the label.
+    public var externalLabels: LabelSet
+    public var maps: MapsConfig
+    public var remoteWrite: [RemoteWriteConfig]
+}
+
+/// Which maps are collected, and how.
+public struct MapsConfig: Sendable, Equatable {
+    /// Name regexes (unanchored); a map is kept if any matches. Empty keeps all.
+    public var include: [String]
+    public var exclude: [String]
+    public var types: Set<MapType>
+    public var countMethod: CollectionMethod
+    public var maxWalkKeys: UInt64
+
+    var collectorOptions: CollectorOptions {
+        CollectorOptions(
+            method: countMethod, maxWalkKeys: maxWalkKeys,
+            filter: MapFilter(include: include, exclude: exclude, types: types))
+    }
+}
+
+/// One Prometheus remote-write endpoint: Prometheus, Mimir, Thanos, VictoriaMetrics, Cortex.
+public struct RemoteWriteConfig: Sendable, Equatable {
+    /// Unique; names the endpoint in logs and in the `endpoint` label of self-metrics.
+    public var name: String
+    public var url: String
+    /// Extra request headers, e.g. `X-Scope-OrgID` for a Mimir tenant. Never the protocol's own.
+    public var headers: [Header]
+    public var basicAuth: BasicAuth?
+    public var bearerTokenFile: String?
+    /// Per request, connection included.
+    public var timeout: Duration
+    public var queue: QueueConfig
+    public var tls: TLSConfig
+
+    public struct Header: Sendable, Equatable {
+        public var name: String
+        public var value: String
+    }
+}
+
+public struct BasicAuth: Sendable, Equatable {
+    public var username: String
+    /// Secrets come only from files, read when a request is prepared, never logged.
+    public var passwordFile: String
+}
+
+/// Batching and retry behaviour of one endpoint's queue.
+public struct QueueConfig: Sendable, Equatable {
+    public var maxSamplesPerSend: Int
+    public var minBackoff: Duration
+    public var maxBackoff: Duration
+    public var retryOnHTTP429: Bool
+}
+
+/// TLS client settings. Verification is on unless `insecureSkipVerify` says otherwise.
+public struct TLSConfig: Sendable, Equatable {
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var insecureSkipVerify: Bool
+}

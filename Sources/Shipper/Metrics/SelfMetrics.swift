@@ -1,0 +1,79 @@
+import Synchronization
+
+/// The shipper's own counters, shared by the collect thread and the sending threads.
+public final class SelfMetrics: Sendable {
+    private struct State {
+        var sent: [String: UInt64] = [:]
+        var dropped: [Key: UInt64] = [:]
+        var failures: [Key: UInt64] = [:]
+        var lastSuccess: [String: Double] = [:]
+        var collectSeconds: Double?
+    }
+
+    private struct Key: Hashable {
+        var endpoint: String
+        var reason: String
+    }
+
+    /// Reasons every endpoint reports from the start, so that `rate()` sees the first increase.
+    static let dropReasons = ["http_4xx", "queue_full"]
+    static let failureReasons = ["http_5xx", "http_429", "http_4xx", "connect", "timeout", "tls", "transfer"]
+
+    private let state: Mutex<State>
+
+    public init(endpoints: [String] = []) {
+        var state = State()
+        for endpoint in endpoints {
+            state.sent[endpoint] = 0
+            for reason in Self.dropReasons { state.dropped[Key(endpoint: endpoint, reason: reason)] = 0 }
+            for reason in Self.failureReasons { state.failures[Key(endpoint: endpoint, reason: reason)] = 0 }
+        }
+        self.state = Mutex(state)
+    }
+
+    func delivered(_ samples: Int, endpoint: String, at unixSeconds: Double) {
+        state.withLock {
+            $0.sent[endpoint, default: 0] += UInt64(samples)
+            $0.lastSuccess[endpoint] = unixSeconds
+        }
+    }
+
+    func dropped(_ samples: Int, endpoint: String, reason: String) {
+        state.withLock { $0.dropped[Key(endpoint: endpoint, reason: reason), default: 0] += UInt64(samples) }
+    }
+
+    func failed(endpoint: String, reason: String) {
+        state.withLock { $0.failures[Key(endpoint: endpoint, reason: reason), default: 0] += 1 }
+    }
+
+    public func collected(in duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        state.withLock { $0.collectSeconds = seconds }
+    }
+
+    /// Samples dropped so far for one endpoint, every reason together.
+    func droppedTotal(endpoint: String) -> UInt64 {
+        state.withLock { $0.dropped.filter { $0.key.endpoint == endpoint }.values.reduce(0, +) }
+    }
+
+    /// Every self-metric as samples, in a stable order.
+    public func samples() -> [Sample] {
+        let state = state.withLock { $0 }
+        var samples: [Sample] = []
+        for (endpoint, count) in state.sent.sorted(by: { $0.key < $1.key }) {
+            samples.append(Sample(.samplesSent, LabelSet(["endpoint": endpoint]), Double(count)))
+        }
+        for (key, count) in state.dropped.sorted(by: { ($0.key.endpoint, $0.key.reason) < ($1.key.endpoint, $1.key.reason) }) {
+            samples.append(Sample(.samplesDropped, LabelSet(["endpoint": key.endpoint, "reason": key.reason]), Double(count)))
+        }
+        for (key, count) in state.failures.sorted(by: { ($0.key.endpoint, $0.key.reason) < ($1.key.endpoint, $1.key.reason) }) {
+            samples.append(Sample(.sendFailures, LabelSet(["endpoint": key.endpoint, "reason": key.reason]), Double(count)))
+        }
+        if let seconds = state.collectSeconds { samples.append(Sample(.collectDuration, LabelSet(), seconds)) }
+        for (endpoint, time) in state.lastSuccess.sorted(by: { $0.key < $1.key }) {
+            samples.append(Sample(.lastSendSuccess, LabelSet(["endpoint": endpoint]), time))
+        }
+        samples.append(Sample(.buildInfo, LabelSet(["version": ShipperVersion.current]), 1))
+        return samples
+    }
+}

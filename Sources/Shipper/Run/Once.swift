@@ -1,0 +1,34 @@
+import Logging
+
+/// `once`: one collection, delivered to every endpoint with the usual retries, for cron jobs and
+/// for trying a config. Succeeds only if every endpoint accepted everything before the deadline.
+public enum Once {
+    public static func run(_ pipeline: consuming sending Pipeline, deadline: Duration, logger: Logger) async -> Bool {
+        let senders = pipeline.senders
+        let metrics = pipeline.metrics
+        let cycle = pipeline.cycle
+        let collected = await WorkerThread.result(name: "collect") { cycle.run() }
+        guard collected else { return false }
+        let threads = senders.map { sender in
+            WorkerThread.start(name: "send-\(sender.endpoint.name)") { sender.run(untilEmpty: true) }
+        }
+        if !(await WorkerThread.wait(for: threads, until: .now + deadline)) {
+            logger.error("deadline passed before every endpoint accepted the samples", metadata: ["once.deadline": "\(Units.format(deadline))"])
+            for sender in senders { sender.queue.close() }
+            _ = await WorkerThread.wait(for: threads, until: .now + .seconds(60))
+        }
+        var success = true
+        for sender in senders {
+            let pending = sender.queue.pendingSamples
+            let dropped = metrics.droppedTotal(endpoint: sender.endpoint.name)
+            if pending > 0 || dropped > 0 {
+                success = false
+                logger.error(
+                    "endpoint did not accept every sample",
+                    metadata: ["endpoint.name": "\(sender.endpoint.name)", "samples.unsent": "\(pending)",
+                               "samples.dropped": "\(dropped)"])
+            }
+        }
+        return success
+    }
+}

@@ -1,0 +1,81 @@
+internal import CRemoteWrite
+import Foundation
+
+/// What one HTTP exchange ended with.
+enum HTTPOutcome: Sendable, Equatable {
+    /// Any HTTP status. `body` is the start of the response body, for receivers' error messages.
+    case response(status: Int, retryAfter: Duration?, body: String, http2: Bool)
+    /// No HTTP response: the network, a timeout, or TLS.
+    case failure(HTTPFailure, message: String)
+}
+
+/// Why no HTTP response came back; the `reason` label of send failures.
+enum HTTPFailure: String, Sendable {
+    case connect, timeout, tls, transfer, setup
+}
+
+/// A problem found while preparing the HTTP handle (a URL libcurl refuses).
+struct HTTPSetupError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// One reused libcurl easy handle, so keep-alive connections survive between requests.
+/// The only Swift file that touches libcurl. Not Sendable: owned by one sending thread.
+final class HTTPClient {
+    private let handle: OpaquePointer
+    /// Receivers' messages are short; the rest of a long body is read and discarded.
+    private var responseBody = [UInt8](repeating: 0, count: 4096)
+
+    init(url: String, timeout: Duration, tls: TLSConfig) throws(HTTPSetupError) {
+        guard let handle = crw_http_new() else { throw HTTPSetupError(description: "libcurl could not create a handle") }
+        self.handle = handle
+        guard crw_http_set_url(handle, url) == 0 else { throw HTTPSetupError(description: "libcurl refuses URL '\(url)'") }
+        let total = timeout.milliseconds
+        crw_http_set_timeouts(handle, min(total, 10_000), total)
+        crw_http_set_version(handle, CRW_HTTP_DEFAULT)
+        crw_http_set_tls(handle, tls.insecureSkipVerify ? 0 : 1, tls.caFile, tls.certFile, tls.keyFile)
+    }
+
+    deinit { crw_http_free(handle) }
+
+    /// Replaces every request header; each is a whole "Name: value" line.
+    func setHeaders(_ lines: [String]) {
+        crw_http_clear_headers(handle)
+        for line in lines { _ = crw_http_add_header(handle, line) }
+    }
+
+    func setBasicAuth(username: String?, password: String?) {
+        crw_http_set_basic_auth(handle, username, password)
+    }
+
+    /// Blocks for the whole exchange, up to the configured timeout. Call it off the cooperative pool.
+    func perform(method: String, body: [UInt8]) -> HTTPOutcome {
+        var response = crw_response()
+        let result = body.withUnsafeBufferPointer { body in
+            responseBody.withUnsafeMutableBufferPointer { buffer in
+                crw_http_perform(handle, method, body.baseAddress, body.count, buffer.baseAddress, buffer.count, &response)
+            }
+        }
+        let message = withUnsafeBytes(of: response.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        switch result {
+        case 0:
+            return .response(
+                status: Int(response.status),
+                retryAfter: response.retry_after_seconds >= 0 ? .seconds(response.retry_after_seconds) : nil,
+                body: String(decoding: responseBody.prefix(response.body_length), as: UTF8.self),
+                http2: response.http_version == 20)
+        case CRW_HTTP_ERR_CONNECT: return .failure(.connect, message: message)
+        case CRW_HTTP_ERR_TIMEOUT: return .failure(.timeout, message: message)
+        case CRW_HTTP_ERR_TLS: return .failure(.tls, message: message)
+        case CRW_HTTP_ERR_SETUP: return .failure(.setup, message: message)
+        default: return .failure(.transfer, message: message)
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

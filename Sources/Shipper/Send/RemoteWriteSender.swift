@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+
+/// Sends one endpoint's queue, oldest batch first, on its own thread. Knows HTTP and the
+/// remote-write protocol, nothing about maps.
+///
+/// Unchecked Sendable: `enqueue` touches only the thread-safe queue and metrics and may be called
+/// from any thread; everything else (the curl handle, the log memory) belongs to the one thread
+/// that calls `run`.
+final class RemoteWriteSender: @unchecked Sendable {
+    let endpoint: RemoteWriteConfig
+    let queue: SendQueue
+    private let client: HTTPClient
+    private let policy: RetryPolicy
+    private let metrics: SelfMetrics
+    private let logger: Logger
+    private let password: SecretFile?
+    private let token: SecretFile?
+    /// Receivers' 4xx messages already logged, and when: each distinct one is logged once per interval.
+    private var loggedRefusals: [String: ContinuousClock.Instant] = [:]
+    private let refusalLogInterval: Duration
+    private var loggedFirstDelivery = false
+    private var random = SystemRandomNumberGenerator()
+
+    /// The headers the spec requires; configured headers can never replace them.
+    static let protocolHeaders = [
+        "Content-Encoding: snappy",
+        "Content-Type: application/x-protobuf",
+        "X-Prometheus-Remote-Write-Version: 0.1.0",
+        "User-Agent: ebpf-map-shipper/\(ShipperVersion.current)",
+        // No "Expect: 100-continue" round trip before each body.
+        "Expect:",
+    ]
+
+    /// In-memory bound per endpoint while it is unreachable: the oldest batches go first.
+    static let queueCapacityBytes = 64 << 20
+
+    init(endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
+        self.endpoint = endpoint
+        self.queue = SendQueue(capacityBytes: Self.queueCapacityBytes)
+        self.client = try HTTPClient(url: endpoint.url, timeout: endpoint.timeout, tls: endpoint.tls)
+        self.policy = RetryPolicy(
+            minBackoff: endpoint.queue.minBackoff, maxBackoff: endpoint.queue.maxBackoff,
+            retryOn429: endpoint.queue.retryOnHTTP429)
+        self.metrics = metrics
+        self.refusalLogInterval = interval
+        self.password = endpoint.basicAuth.map { SecretFile(path: $0.passwordFile) }
+        self.token = endpoint.bearerTokenFile.map(SecretFile.init(path:))
+        var logger = logger
+        logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
+        self.logger = logger
+    }
+
+    /// Queues a batch; counts and logs what the in-memory bound pushed out.
+    func enqueue(_ batch: EncodedBatch) {
+        let dropped = queue.append(batch)
+        guard !dropped.isEmpty else { return }
+        let samples = dropped.reduce(0) { $0 + $1.sampleCount }
+        metrics.dropped(samples, endpoint: endpoint.name, reason: "queue_full")
+        logger.warning(
+            "endpoint unreachable for too long; dropped the oldest queued samples",
+            metadata: ["batch.samples": "\(samples)", "queue.capacity_bytes": "\(Self.queueCapacityBytes)"])
+    }
+
+    /// The thread's body: sends until the queue is closed, or, with `untilEmpty`, drained.
+    func run(untilEmpty: Bool) {
+        while let batch = queue.first(untilEmpty: untilEmpty) {
+            var attempt = 0
+            while true {
+                prepareCredentials()
+                let outcome = client.perform(method: "POST", body: batch.body)
+                switch policy.decide(outcome, attempt: attempt, random: &random) {
+                case .delivered:
+                    queue.removeFirst()
+                    metrics.delivered(batch.sampleCount, endpoint: endpoint.name, at: Date().timeIntervalSince1970)
+                    if !loggedFirstDelivery || attempt > 0 {
+                        logger.info(
+                            attempt > 0 ? "endpoint accepted the batch after retries" : "endpoint accepts samples",
+                            metadata: ["batch.samples": "\(batch.sampleCount)", "send.attempts": "\(attempt + 1)",
+                                       "http.version": "\(outcome.httpVersion)"])
+                        loggedFirstDelivery = true
+                    }
+                case .drop(let reason, let message):
+                    queue.removeFirst()
+                    metrics.dropped(batch.sampleCount, endpoint: endpoint.name, reason: reason)
+                    metrics.failed(endpoint: endpoint.name, reason: reason)
+                    logRefusal(outcome, message: message, samples: batch.sampleCount)
+                case .retry(let delay, let reason):
+                    metrics.failed(endpoint: endpoint.name, reason: reason)
+                    logRetry(outcome, reason: reason, delay: delay, attempt: attempt)
+                    attempt += 1
+                    if queue.sleep(for: delay) { continue }
+                    return
+                }
+                break
+            }
+        }
+    }
+
+    /// Headers and credentials for the next request; secrets are re-read when their file changes.
+    private func prepareCredentials() {
+        var headers = Self.protocolHeaders + endpoint.headers.map { "\($0.name): \($0.value)" }
+        if let token {
+            if let value = token.read() { headers.append("Authorization: Bearer \(value)") } else { warnUnreadable(token) }
+        }
+        client.setHeaders(headers)
+        if let auth = endpoint.basicAuth, let password {
+            let secret = password.read()
+            if secret == nil { warnUnreadable(password) }
+            client.setBasicAuth(username: auth.username, password: secret ?? "")
+        }
+    }
+
+    private func warnUnreadable(_ file: SecretFile) {
+        logger.warning("cannot read the secret file; sending without it", metadata: ["file.path": "\(file.path)"])
+    }
+
+    private func logRefusal(_ outcome: HTTPOutcome, message: String, samples: Int) {
+        let now = ContinuousClock.now
+        if let last = loggedRefusals[message], now - last < refusalLogInterval { return }
+        loggedRefusals = loggedRefusals.filter { now - $0.value < refusalLogInterval }
+        loggedRefusals[message] = now
+        logger.warning(
+            "endpoint refused the batch; dropped, not retried",
+            metadata: ["http.status": "\(outcome.status ?? 0)", "batch.samples": "\(samples)",
+                       "receiver.message": "\(message.trimmingCharacters(in: .whitespacesAndNewlines))"])
+    }
+
+    private func logRetry(_ outcome: HTTPOutcome, reason: String, delay: Duration, attempt: Int) {
+        // The first failure of a batch at warning, repeats at debug: one line per outage, not per second.
+        var metadata: Logger.Metadata = [
+            "send.failure": "\(reason)", "retry.in": "\(Units.format(delay))", "send.attempts": "\(attempt + 1)",
+        ]
+        switch outcome {
+        case .failure(_, let message): metadata["error"] = "\(message)"
+        case .response(let status, _, _, _): metadata["http.status"] = "\(status)"
+        }
+        logger.log(level: attempt == 0 ? .warning : .debug, "send failed; retrying", metadata: metadata)
+    }
+}
+
+extension HTTPOutcome {
+    var status: Int? {
+        if case .response(let status, _, _, _) = self { return status }
+        return nil
+    }
+
+    var httpVersion: String {
+        if case .response(_, _, _, let http2) = self { return http2 ? "2" : "1.1" }
+        return "-"
+    }
+}

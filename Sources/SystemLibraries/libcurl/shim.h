@@ -1,0 +1,2 @@
+/* Debian's libcurl; only Sources/CRemoteWrite includes it. */
+#include <curl/curl.h>

@@ -1,0 +1,2 @@
+/* Debian's snappy; only Sources/CRemoteWrite includes it. */
+#include <snappy-c.h>

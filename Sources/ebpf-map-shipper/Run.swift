@@ -1,0 +1,37 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import Shipper
+
+extension EBPFMapShipper {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Collect every interval and push to every configured endpoint until SIGTERM or SIGINT.",
+            discussion: """
+                Collections happen at wall-clock multiples of `interval`. Each remote_write endpoint has \
+                its own queue and thread: a slow or dead endpoint never holds back another. Failed sends \
+                are retried with backoff (5xx, 429, network errors); requests a receiver refuses (other \
+                4xx) are dropped, counted and logged once. On SIGTERM or SIGINT the in-flight send \
+                finishes (up to 10s) and the process exits 0.
+
+                Example:
+                  ebpf-map-shipper run --config /etc/ebpf-map-shipper.yml --log-format json
+                """
+        )
+
+        @OptionGroup var config: ConfigOptions
+        @OptionGroup var logging: LoggingOptions
+
+        func run() async throws {
+            let config = try config.load()
+            let logger = logging.makeLogger()
+            let pipeline: Pipeline
+            do { pipeline = try Pipeline(config: config, logger: logger) } catch { throw fail("\(error)") }
+            let service = ShipperService(starting: pipeline, logger: logger)
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+@testable import Shipper
+
+/// The sender against a scripted receiver, for faults a real receiver cannot produce on demand.
+/// Every body is decoded with the real snappy and protobuf decoders.
+@Suite(.timeLimit(.minutes(1)))
+struct FaultInjectionTests {
+    static let samples = [
+        Sample(.mapEntries, LabelSet(["map_id": "7", "map_name": "conn", "map_type": "hash"]), 42),
+        Sample(.mapMaxEntries, LabelSet(["map_id": "7", "map_name": "conn", "map_type": "hash"]), 64),
+    ]
+    static let timestampMs: Int64 = 1_790_000_000_250
+
+    /// Sends `batches` batches of `samples` through a real sender; closes its queue after `limit`.
+    func deliver(
+        to url: String, batches: Int = 1, limit: Duration = .seconds(20),
+        configure: (inout RemoteWriteConfig) -> Void = { _ in }
+    ) async throws -> (metrics: SelfMetrics, log: CapturedLog, unsent: Int) {
+        var endpoint = RemoteWriteConfig.defaults(url: url, name: "fake")
+        endpoint.queue.minBackoff = .milliseconds(10)
+        endpoint.queue.maxBackoff = .milliseconds(100)
+        configure(&endpoint)
+        let metrics = SelfMetrics(endpoints: ["fake"])
+        let log = CapturedLog()
+        let sender = try RemoteWriteSender(endpoint: endpoint, interval: .seconds(10), metrics: metrics, logger: log.logger)
+        let encoder = RemoteWriteEncoder()
+        for _ in 0..<batches {
+            let body = encoder.encode(Self.samples, timestampMs: Self.timestampMs, externalLabels: LabelSet(["job": "j"]))
+            sender.enqueue(EncodedBatch(body: body, sampleCount: Self.samples.count, timestampMs: Self.timestampMs))
+        }
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            sender.queue.close()
+        }
+        await WorkerThread.result(name: "test-send") { sender.run(untilEmpty: true) }
+        watchdog.cancel()
+        return (metrics, log, sender.queue.pendingSamples)
+    }
+
+    func value(_ metrics: SelfMetrics, _ metric: Metric, reason: String? = nil) -> Double? {
+        metrics.samples().first { $0.metric == metric && (reason == nil || $0.labels["reason"] == reason) }?.value
+    }
+
+    @Test func sendsTheSpecHeadersSortedLabelsAndMilliseconds() async throws {
+        let receiver = try FakeReceiver(script: [])
+        _ = try await deliver(to: receiver.url) { endpoint in
+            endpoint.headers = [.init(name: "X-Scope-OrgID", value: "tenant-1")]
+        }
+        let request = try #require(receiver.requests.first)
+        #expect(receiver.requests.count == 1)
+        #expect(request.method == "POST")
+        #expect(request.path == "/api/v1/write")
+        #expect(request.headers["content-encoding"] == "snappy")
+        #expect(request.headers["content-type"] == "application/x-protobuf")
+        #expect(request.headers["x-prometheus-remote-write-version"] == "0.1.0")
+        #expect(request.headers["user-agent"] == "ebpf-map-shipper/\(ShipperVersion.current)")
+        #expect(request.headers["x-scope-orgid"] == "tenant-1")
+        #expect(request.headers["expect"] == nil)
+        let decoded = try #require(request.decoded)
+        #expect(decoded.series.map { $0.labels.map { "\($0.name)=\($0.value)" } } == [
+            ["__name__=ebpf_map_entries", "job=j", "map_id=7", "map_name=conn", "map_type=hash"],
+            ["__name__=ebpf_map_max_entries", "job=j", "map_id=7", "map_name=conn", "map_type=hash"],
+        ])
+        #expect(decoded.series.map { $0.samples.map(\.value) } == [[42], [64]])
+        #expect(decoded.series.map { $0.samples.map(\.timestampMs) } == [[Self.timestampMs], [Self.timestampMs]])
+    }
+
+    @Test func a500IsRetriedAndTheSameSamplesArrive() async throws {
+        let receiver = try FakeReceiver(script: [.status(500, body: "try later"), .status(503)])
+        let (metrics, _, unsent) = try await deliver(to: receiver.url)
+        #expect(receiver.requests.count == 3)
+        #expect(Set(receiver.requests.map(\.body)).count == 1)
+        #expect(receiver.requests.last?.decoded?.series.count == 2)
+        #expect(unsent == 0)
+        #expect(value(metrics, .samplesSent) == 2)
+        #expect(value(metrics, .sendFailures, reason: "http_5xx") == 2)
+        #expect(value(metrics, .samplesDropped, reason: "http_4xx") == 0)
+    }
+
+    @Test func a400IsDroppedCountedLoggedOnceAndNeverResent() async throws {
+        let message = "out of order sample"
+        let receiver = try FakeReceiver(script: [], fallback: .status(400, body: message))
+        let (metrics, log, unsent) = try await deliver(to: receiver.url, batches: 3)
+        #expect(receiver.requests.count == 3)
+        #expect(unsent == 0)
+        #expect(value(metrics, .samplesDropped, reason: "http_4xx") == 6)
+        #expect(value(metrics, .sendFailures, reason: "http_4xx") == 3)
+        #expect(value(metrics, .samplesSent) == 0)
+        let refusals = log.entries.filter { $0.message == "endpoint refused the batch; dropped, not retried" }
+        #expect(refusals.count == 1)
+        #expect(refusals.first?.metadata["receiver.message"] == "\(message)")
+        #expect(refusals.first?.metadata["http.status"] == "400")
+    }
+
+    @Test func a429WaitsForRetryAfter() async throws {
+        let receiver = try FakeReceiver(script: [.status(429, headers: ["Retry-After": "2"])])
+        let (metrics, _, _) = try await deliver(to: receiver.url)
+        let times = receiver.requests.map(\.receivedAt)
+        try #require(times.count == 2)
+        let waited = times[1] - times[0]
+        #expect(waited >= .milliseconds(1900) && waited < .seconds(4), "waited \(waited)")
+        #expect(value(metrics, .sendFailures, reason: "http_429") == 1)
+        #expect(value(metrics, .samplesSent) == 2)
+    }
+
+    @Test func a429IsDroppedWhenItsRetryIsOff() async throws {
+        let receiver = try FakeReceiver(script: [.status(429, headers: ["Retry-After": "2"], body: "rate limited")])
+        let (metrics, _, _) = try await deliver(to: receiver.url) { $0.queue.retryOnHTTP429 = false }
+        #expect(receiver.requests.count == 1)
+        #expect(value(metrics, .samplesDropped, reason: "http_4xx") == 2)
+    }
+
+    @Test func aReceiverThatNeverAnswersTimesOut() async throws {
+        let receiver = try FakeReceiver(script: [.hang])
+        let started = ContinuousClock.now
+        let (metrics, _, unsent) = try await deliver(to: receiver.url) { $0.timeout = .seconds(1) }
+        #expect(ContinuousClock.now - started >= .seconds(1))
+        #expect(receiver.requests.count == 2)
+        #expect(value(metrics, .sendFailures, reason: "timeout") == 1)
+        #expect(unsent == 0)
+        receiver.stop()
+    }
+
+    @Test func aRefusedConnectionIsRetriedUntilTheReceiverIsUp() async throws {
+        let port = Network.freePort()
+        let late = Task {
+            try await Task.sleep(for: .milliseconds(700))
+            return try FakeReceiver(port: port, script: [])
+        }
+        let (metrics, _, unsent) = try await deliver(to: "http://127.0.0.1:\(port)/api/v1/write")
+        let receiver = try await late.value
+        #expect(unsent == 0)
+        #expect(receiver.requests.count == 1)
+        #expect((value(metrics, .sendFailures, reason: "connect") ?? 0) >= 1)
+        #expect(value(metrics, .samplesSent) == 2)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// A real receiver from Debian's packages, started on a free loopback port with a temporary
+/// directory, and stopped (and its directory removed) when the value goes away.
+final class ReceiverProcess {
+    let port: UInt16
+    let directory: URL
+    private let process = Process()
+    let name: String
+
+    private init(name: String, executable: String, arguments: (UInt16, URL) -> [String], ready: String) throws {
+        self.name = name
+        port = Network.freePort()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments(port, directory)
+        let log = directory.appendingPathComponent("log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        guard eventually(within: 20, { Network.get(baseURL + ready, timeout: 1) != nil }) else {
+            stop()
+            throw ReceiverError(description: "\(name) did not become ready on port \(port): \(self.log)")
+        }
+    }
+
+    deinit { stop() }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    var log: String { (try? String(contentsOf: directory.appendingPathComponent("log"), encoding: .utf8)) ?? "" }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Prometheus with its remote-write receiver on.
+    static func prometheus() throws -> ReceiverProcess {
+        try ReceiverProcess(
+            name: "prometheus", executable: "/usr/bin/prometheus",
+            arguments: { port, directory in
+                let config = directory.appendingPathComponent("prometheus.yml")
+                try? "global:\n  scrape_interval: 15s\n".write(to: config, atomically: true, encoding: .utf8)
+                return [
+                    "--config.file=\(config.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+                    "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver",
+                ]
+            }, ready: "/-/ready")
+    }
+
+    /// Single-node VictoriaMetrics, with queries seeing samples as soon as they are written.
+    static func victoriaMetrics() throws -> ReceiverProcess {
+        try ReceiverProcess(
+            name: "victoria-metrics", executable: "/usr/bin/victoria-metrics",
+            arguments: { port, directory in
+                [
+                    "-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(directory.appendingPathComponent("data").path)",
+                    "-search.latencyOffset=0s", "-search.disableCache", "-retentionPeriod=1d",
+                ]
+            }, ready: "/health")
+    }
+
+    var remoteWriteURL: String { baseURL + "/api/v1/write" }
+
+    /// An instant query through the Prometheus HTTP API: each result's labels and value.
+    func query(_ promql: String) throws -> [(labels: [String: String], value: String)] {
+        var components = URLComponents(string: baseURL + "/api/v1/query")!
+        components.queryItems = [URLQueryItem(name: "query", value: promql)]
+        guard let data = Network.get(components.url!.absoluteString) else {
+            throw ReceiverError(description: "\(name) did not answer the query \(promql)")
+        }
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let results = ((json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
+        return results.map { result in
+            ((result["metric"] as? [String: String]) ?? [:], ((result["value"] as? [Any])?.last as? String) ?? "")
+        }
+    }
+}
+
+struct ReceiverError: Error, CustomStringConvertible {
+    var description: String
+}
