@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import Shipper
+
 /// The real binary against real maps held by another process.
 @Suite(.requiresBPF)
 struct ListCommandTests {
@@ -55,8 +57,9 @@ struct ListCommandTests {
         let result = try ShipperBinary.run(["list", "--format", "prometheus", "--name", "^" + prefix])
         #expect(result.status == 0, "\(result.stderr)")
         let labels = "map_id=\"\(id)\",map_name=\"\(prefix)lru\",map_type=\"lru_hash\""
+        let (maps, own) = splitSelfMetrics(result.stdout)
         #expect(
-            result.stdout == """
+            maps == """
                 # HELP ebpf_map_entries Elements in the eBPF map; only for map types that hold a meaningful count.
                 # TYPE ebpf_map_entries gauge
                 ebpf_map_entries{\(labels)} 2
@@ -74,6 +77,19 @@ struct ListCommandTests {
                 ebpf_map_info{flags="0x0",key_size="4",\(labels),value_size="8"} 1
 
                 """)
+        // The shipper's own metrics follow: the collection just timed, and the build.
+        let lines = own.split(separator: "\n")
+        #expect(lines.count == 6)
+        #expect(lines[0] == "# HELP ebpf_map_shipper_collect_duration_seconds Wall time of the last collection of every map.")
+        let seconds = try #require(Double(lines[2].split(separator: " ").last ?? ""))
+        #expect(seconds > 0 && seconds < 5)
+        #expect(lines[5] == "ebpf_map_shipper_build_info{version=\"\(ShipperVersion.current)\"} 1")
+    }
+
+    /// The exposition split where the shipper's own metrics start.
+    private func splitSelfMetrics(_ text: String) -> (maps: String, own: String) {
+        guard let start = text.range(of: "# HELP ebpf_map_shipper_") else { return (text, "") }
+        return (String(text[..<start.lowerBound]), String(text[start.lowerBound...]))
     }
 
     @Test func tableListsTheMostPressuredFirst() throws {

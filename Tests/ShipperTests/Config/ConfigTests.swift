@@ -1,0 +1,198 @@
+import Foundation
+import Testing
+
+@testable import Shipper
+
+struct ConfigTests {
+    func parse(_ yaml: String, environment: [String: String] = [:]) throws(ConfigError) -> Config {
+        try Config.parse(yaml, file: "shipper.yml", environment: environment, hostname: "edge-7")
+    }
+
+    func error(_ yaml: String, environment: [String: String] = [:]) -> String? {
+        do {
+            _ = try parse(yaml, environment: environment)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func emptyFileMeansDefaults() throws {
+        let config = try parse("")
+        #expect(config == Config.defaults(hostname: "edge-7"))
+        #expect(config.interval == .seconds(15))
+        #expect(config.externalLabels == LabelSet(["job": "ebpf-map-shipper", "instance": "edge-7"]))
+        #expect(config.remoteWrite.map(\.url) == ["http://127.0.0.1:9090/api/v1/write"])
+    }
+
+    @Test func readsEveryKey() throws {
+        let secret = try writeConfig("s3cret\n")
+        defer { try? FileManager.default.removeItem(at: secret) }
+        let config = try parse(
+            """
+            interval: 2m
+            external_labels:
+              site: ${SITE}
+              instance: ''
+            maps:
+              include: ['^cilium_', 'conntrack']
+              exclude: ['_tmp$']
+              types: [hash, lru_hash]
+              count_method: fallback
+              max_walk_keys: 5000
+            remote_write:
+              - name: mimir
+                url: https://mimir.example/api/v1/push
+                headers:
+                  X-Scope-OrgID: tenant-$${literal}
+                basic_auth:
+                  username: edge
+                  password_file: \(secret.path)
+                timeout: 500ms
+                queue:
+                  max_samples_per_send: 500
+                  min_backoff: 1s
+                  max_backoff: 1h30m
+                  retry_on_http_429: false
+                tls_config:
+                  insecure_skip_verify: true
+              - url: http://10.0.0.1:8428/api/v1/write
+                bearer_token_file: \(secret.path)
+            """, environment: ["SITE": "fra-2"])
+        #expect(config.interval == .seconds(120))
+        #expect(config.externalLabels == LabelSet(["job": "ebpf-map-shipper", "site": "fra-2"]))
+        #expect(config.maps == MapsConfig(
+            include: ["^cilium_", "conntrack"], exclude: ["_tmp$"], types: [MapType(name: "hash")!, MapType(name: "lru_hash")!],
+            countMethod: .fallback, maxWalkKeys: 5000))
+        let mimir = config.remoteWrite[0]
+        #expect(mimir.name == "mimir")
+        #expect(mimir.headers == [.init(name: "X-Scope-OrgID", value: "tenant-${literal}")])
+        #expect(mimir.basicAuth == BasicAuth(username: "edge", passwordFile: secret.path))
+        #expect(mimir.timeout == .milliseconds(500))
+        #expect(mimir.queue == QueueConfig(
+            maxSamplesPerSend: 500, minBackoff: .seconds(1), maxBackoff: .seconds(5400), retryOnHTTP429: false))
+        #expect(mimir.tls.insecureSkipVerify)
+        #expect(config.remoteWrite[1].name == "10.0.0.1:8428")
+        #expect(config.remoteWrite[1].bearerTokenFile == secret.path)
+        #expect(!config.summary.contains("s3cret"))
+    }
+
+    @Test func aBadDurationNamesLineAndKey() {
+        #expect(error("""
+            interval: 1s
+            remote_write:
+              - url: http://127.0.0.1:9090/api/v1/write
+                queue:
+                  min_backoff: 5x
+            """) == "shipper.yml:5: remote_write[0].queue.min_backoff: invalid duration '5x'; "
+            + "expected a positive number with a unit: 500ms, 15s, 2m, 1h30m")
+    }
+
+    @Test func anUnknownKeyNamesTheValidOnes() {
+        #expect(error("\n\nintervall: 5s\n") == "shipper.yml:3: intervall: unknown key; "
+            + "expected one of: interval, external_labels, maps, remote_write")
+        #expect(error("remote_write:\n  - url: http://a/\n    queue:\n      max_samples: 5\n")
+            == "shipper.yml:4: remote_write[0].queue.max_samples: unknown key; "
+            + "expected one of: max_samples_per_send, min_backoff, max_backoff, retry_on_http_429")
+    }
+
+    @Test func aMissingFileSaysSo() {
+        #expect(throws: ConfigError(
+            file: "/nonexistent/shipper.yml", line: nil, key: "",
+            message: "the config file does not exist; pass an existing file")) {
+            try Config.load(file: "/nonexistent/shipper.yml")
+        }
+    }
+
+    @Test func rejectsWhatWouldLeakOrBreakTheProtocol() {
+        #expect(error("remote_write:\n  - url: http://a/\n    basic_auth:\n      username: u\n      password: p\n")
+            == "shipper.yml:5: remote_write[0].basic_auth.password: inline passwords are not accepted; "
+            + "write the password to a file readable only by the shipper and set password_file")
+        #expect(error("remote_write:\n  - url: http://a/\n    headers:\n      Content-Type: text/plain\n")
+            == "shipper.yml:4: remote_write[0].headers.Content-Type: header 'Content-Type' is set by the shipper itself and cannot be configured")
+        #expect(error("remote_write:\n  - url: http://a/\n    headers:\n      authorization: Bearer x\n")?
+            .hasSuffix("cannot be configured; use bearer_token_file or basic_auth") == true)
+        #expect(error("remote_write:\n  - url: http://a/\n    bearer_token_file: /nonexistent/token\n")
+            == "shipper.yml:3: remote_write[0].bearer_token_file: cannot read file '/nonexistent/token'; "
+            + "it must exist and be readable by the shipper")
+    }
+
+    @Test func otherMistakes() {
+        #expect(error("remote_write:\n  - url: ftp://a/\n") == "shipper.yml:2: remote_write[0].url: invalid URL 'ftp://a/'; expected http:// or https:// with a host")
+        #expect(error("remote_write:\n  - name: a\n    url: http://x/\n  - name: a\n    url: http://y/\n")
+            == "shipper.yml:4: remote_write[1]: duplicate endpoint name 'a'; give each remote_write entry a unique name")
+        #expect(error("remote_write: []\n") == "shipper.yml:1: remote_write: the list is empty; configure at least one endpoint")
+        #expect(error("interval: ${NOPE}\n") == "shipper.yml:1: interval: environment variable NOPE is not set (written as ${NOPE}; use $$ for a literal $)")
+        #expect(error("maps:\n  types: [hashh]\n")?.hasPrefix("shipper.yml:2: maps.types[0]: unknown map type 'hashh'; expected one of: hash, array") == true)
+        #expect(error("maps:\n  include: ['(']\n")?.hasPrefix("shipper.yml:2: maps.include[0]: invalid regex '('") == true)
+        #expect(error("external_labels:\n  __bad: x\n") == "shipper.yml:2: external_labels.__bad: invalid label name '__bad'; expected [a-zA-Z_][a-zA-Z0-9_]* not starting with __")
+        #expect(error("remote_write:\n  - url: http://a/\n    queue:\n      min_backoff: 10s\n      max_backoff: 1s\n")
+            == "shipper.yml:4: remote_write[0].queue.min_backoff: min_backoff (10s) exceeds max_backoff (1s)")
+        #expect(error("interval: [1s\n")?.hasPrefix("shipper.yml:2: invalid YAML:") == true)
+        #expect(error("interval: 1s\ninterval: 2s\n")?.contains("key given twice") == true)
+    }
+
+    @Test func theShippedExampleIsValid() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("config/ebpf-map-shipper.yml")
+        let config = try Config.load(file: example.path, environment: ["HOSTNAME_SITE": "lab"])
+        #expect(config.remoteWrite.count == 1)
+        #expect(config.externalLabels["site"] == "lab")
+    }
+}
+
+struct UnitsTests {
+    @Test(arguments: [("500ms", 500), ("15s", 15000), ("2m", 120_000), ("1h30m", 5_400_000), ("1d", 86_400_000)])
+    func durations(text: String, milliseconds: Int64) {
+        #expect(Units.duration(text) == .milliseconds(milliseconds))
+    }
+
+    @Test(arguments: ["", "0s", "5", "5x", "-1s", "1.5s", "s"])
+    func badDurations(text: String) {
+        #expect(Units.duration(text) == nil)
+    }
+
+    @Test func sizes() {
+        #expect(Units.size("512MiB") == 512 << 20)
+        #expect(Units.size("1GiB") == 1 << 30)
+        #expect(Units.size("64KB") == 64_000)
+        #expect(Units.size("1000") == 1000)
+        #expect(Units.size("1.5GiB") == nil)
+        #expect(Units.size("12XB") == nil)
+    }
+
+    @Test func formatsShortest() {
+        #expect(Units.format(.seconds(90)) == "90s")
+        #expect(Units.format(.seconds(120)) == "2m")
+        #expect(Units.format(.milliseconds(1500)) == "1500ms")
+    }
+}
+
+/// `check-config` is the real binary, no privileges needed.
+struct CheckConfigTests {
+    @Test func aBadFileGivesOneLineAndExit1() throws {
+        let config = try writeConfig("interval: 1s\nremote_write:\n  - url: http://127.0.0.1:9/\n    timeout: soon\n")
+        defer { try? FileManager.default.removeItem(at: config) }
+        let result = try ShipperBinary.run(["check-config", config.path])
+        #expect(result.status == 1)
+        #expect(result.stdout == "")
+        #expect(result.stderr == "ebpf-map-shipper: error: \(config.path):4: remote_write[0].timeout: "
+            + "invalid duration 'soon'; expected a positive number with a unit: 500ms, 15s, 2m, 1h30m\n")
+    }
+
+    @Test func aGoodFilePrintsTheEffectiveSettings() throws {
+        let config = try writeConfig("interval: 30s\nremote_write:\n  - name: c\n    url: http://127.0.0.1:9/w\n")
+        defer { try? FileManager.default.removeItem(at: config) }
+        let result = try ShipperBinary.run(["check-config", config.path])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("\(config.path): valid\ninterval: 30s\nexternal_labels: instance="))
+        #expect(result.stdout.contains(
+            "remote_write c: http://127.0.0.1:9/w timeout=30s max_samples_per_send=2000 backoff=30ms..5s retry_on_http_429=true"))
+    }
+
+    @Test func runWithAMissingConfigFails() throws {
+        let result = try ShipperBinary.run(["run", "--config", "/nonexistent/shipper.yml"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "ebpf-map-shipper: error: /nonexistent/shipper.yml: the config file does not exist; pass an existing file\n")
+    }
+}
