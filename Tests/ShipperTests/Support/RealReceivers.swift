@@ -9,20 +9,27 @@ final class ReceiverProcess {
     private let process = Process()
     let name: String
 
-    private init(name: String, executable: String, arguments: (UInt16, URL) -> [String], ready: String) throws {
+    let scheme: String
+
+    private init(
+        name: String, executable: String, arguments: (UInt16, URL) throws -> [String], ready: String,
+        scheme: String = "http", isReady: ((ReceiverProcess) -> Bool)? = nil
+    ) throws {
         self.name = name
+        self.scheme = scheme
         port = Network.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments(port, directory)
+        process.arguments = try arguments(port, directory)
         let log = directory.appendingPathComponent("log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        guard eventually(within: 20, { Network.get(baseURL + ready, timeout: 1) != nil }) else {
+        let ready = isReady ?? { Network.get($0.baseURL + ready, timeout: 1) != nil }
+        guard eventually(within: 20, { ready(self) }) else {
             stop()
             throw ReceiverError(description: "\(name) did not become ready on port \(port): \(self.log)")
         }
@@ -30,7 +37,7 @@ final class ReceiverProcess {
 
     deinit { stop() }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
     var log: String { (try? String(contentsOf: directory.appendingPathComponent("log"), encoding: .utf8)) ?? "" }
 
@@ -55,6 +62,38 @@ final class ReceiverProcess {
                 ]
             }, ready: "/-/ready")
     }
+
+    /// Prometheus serving HTTPS (and so HTTP/2) with a fresh self-signed certificate for 127.0.0.1,
+    /// which is left at `directory/tls.crt` for clients to trust.
+    static func prometheusWithTLS() throws -> ReceiverProcess {
+        try ReceiverProcess(
+            name: "prometheus-tls", executable: "/usr/bin/prometheus",
+            arguments: { port, directory in
+                let openssl = Process()
+                openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+                openssl.arguments = [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", directory.appendingPathComponent("tls.key").path,
+                    "-out", directory.appendingPathComponent("tls.crt").path,
+                ]
+                openssl.standardError = FileHandle.nullDevice
+                try openssl.run()
+                openssl.waitUntilExit()
+                let web = directory.appendingPathComponent("web.yml")
+                try "tls_server_config:\n  cert_file: \(directory.path)/tls.crt\n  key_file: \(directory.path)/tls.key\n"
+                    .write(to: web, atomically: true, encoding: .utf8)
+                let config = directory.appendingPathComponent("prometheus.yml")
+                try "global:\n  scrape_interval: 15s\n".write(to: config, atomically: true, encoding: .utf8)
+                return [
+                    "--config.file=\(config.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+                    "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver",
+                    "--web.config.file=\(web.path)",
+                ]
+            }, ready: "", scheme: "https", isReady: { $0.log.contains("Server is ready to receive web requests") })
+    }
+
+    var certificate: String { directory.appendingPathComponent("tls.crt").path }
 
     /// Single-node VictoriaMetrics, with queries seeing samples as soon as they are written.
     static func victoriaMetrics() throws -> ReceiverProcess {

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+@testable import Shipper
+
+/// TLS, HTTP/2, credentials and independent queues, through the real binary.
+@Suite(.requiresBPF, .timeLimit(.minutes(2)))
+struct EndpointTests {
+    @Test func httpsVerifiesCertificatesAndSpeaksHTTP2() throws {
+        let prometheus = try ReceiverProcess.prometheusWithTLS()
+        let prefix = uniquePrefix()
+        let holder = try MapHolder()
+        let id = try holder.create("hash", name: prefix + "tls", maxEntries: 16, fill: 4)
+        func once(_ tls: String) throws -> ShipperBinary.Result {
+            let config = try writeConfig("""
+                maps:
+                  include: ['^\(prefix)']
+                remote_write:
+                  - name: secure
+                    url: \(prometheus.remoteWriteURL)
+                    queue: {max_backoff: 200ms}
+                    tls_config: {\(tls)}
+                """)
+            defer { try? FileManager.default.removeItem(at: config) }
+            return try ShipperBinary.run(["once", "--config", config.path, "--timeout", "3s"])
+        }
+
+        // Verification is on by default: a self-signed certificate is refused.
+        let untrusted = try once("")
+        #expect(untrusted.status == 1)
+        #expect(untrusted.stderr.contains("send.failure=tls"), "\(untrusted.stderr)")
+
+        let trusted = try once("ca_file: \(prometheus.certificate)")
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        #expect(trusted.stderr.contains("http.version=2"), "\(trusted.stderr)")
+
+        let client = try HTTPClient(
+            url: prometheus.baseURL + "/api/v1/query?query=ebpf_map_entries%7Bmap_id%3D%22\(id)%22%7D",
+            timeout: .seconds(5), tls: TLSConfig(caFile: prometheus.certificate, certFile: nil, keyFile: nil, insecureSkipVerify: false))
+        guard case .response(200, _, let body, true) = client.perform(method: "GET", body: []) else {
+            Issue.record("query over HTTPS/2 failed")
+            return
+        }
+        #expect(body.contains("\"value\":[") && body.contains(",\"4\"]"), "\(body)")
+    }
+
+    @Test func credentialsComeFromFilesAndAreNeverLogged() throws {
+        let receiver = try FakeReceiver(script: [])
+        let password = try writeConfig("pa55-word\n")
+        let token = try writeConfig("t0ken-value")
+        defer {
+            try? FileManager.default.removeItem(at: password)
+            try? FileManager.default.removeItem(at: token)
+        }
+        let config = try writeConfig("""
+            maps:
+              include: ['^never-matches$']
+            remote_write:
+              - name: basic
+                url: \(receiver.url)
+                basic_auth: {username: edge, password_file: \(password.path)}
+              - name: bearer
+                url: http://127.0.0.1:\(receiver.port)/bearer
+                bearer_token_file: \(token.path)
+                headers: {X-Scope-OrgID: fleet-a}
+            """)
+        defer { try? FileManager.default.removeItem(at: config) }
+
+        let result = try ShipperBinary.run(["once", "--config", config.path, "--log-level", "trace"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let byPath = Dictionary(grouping: receiver.requests, by: \.path)
+        #expect(byPath["/api/v1/write"]?.first?.headers["authorization"] == "Basic " + Data("edge:pa55-word".utf8).base64EncodedString())
+        #expect(byPath["/bearer"]?.first?.headers["authorization"] == "Bearer t0ken-value")
+        #expect(byPath["/bearer"]?.first?.headers["x-scope-orgid"] == "fleet-a")
+        #expect(!result.stderr.contains("pa55-word") && !result.stderr.contains("t0ken-value"))
+
+        let check = try ShipperBinary.run(["check-config", config.path])
+        #expect(check.status == 0)
+        #expect(!check.stdout.contains("pa55-word") && !check.stdout.contains("t0ken-value"))
+        #expect(check.stdout.contains("basic_auth=edge:<\(password.path)>"))
+    }
+
+    @Test func aDeadEndpointDoesNotHoldBackALiveOne() throws {
+        let prometheus = try ReceiverProcess.prometheus()
+        let dead = try FakeReceiver(script: [], fallback: .hang)
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try holder.create("hash", name: prefix + "live", maxEntries: 8, fill: 1)
+        let daemon = try ShipperDaemon(config: """
+            interval: 1s
+            maps:
+              include: ['^\(prefix)']
+            remote_write:
+              - name: dead
+                url: \(dead.url)
+                timeout: 30s
+              - name: live
+                url: \(prometheus.remoteWriteURL)
+            """)
+        // Five intervals on time at the live endpoint while the dead one has not answered once.
+        #expect(eventually(within: 12) {
+            (try? prometheus.query("count_over_time(ebpf_map_entries{map_id=\"\(id)\"}[1m])").first?.value) == "5"
+        }, "\(daemon.log)")
+        #expect(dead.requests.count == 1)
+        dead.stop()
+        #expect(daemon.terminate() == 0)
+    }
+}
