@@ -119,6 +119,27 @@ struct ListCommandTests {
     }
 }
 
+@Suite(.requiresBPF)
+struct LogFormatTests {
+    @Test func jsonLogsAreOneObjectPerLine() throws {
+        let receiver = try FakeReceiver(script: [.status(503)])
+        let config = try writeConfig("""
+            maps: {include: ['^never-matches$']}
+            remote_write: [{name: fake, url: '\(receiver.url)', queue: {min_backoff: 10ms, max_backoff: 20ms}}]
+            """)
+        defer { try? FileManager.default.removeItem(at: config) }
+        let result = try ShipperBinary.run(["once", "--config", config.path, "--log-format", "json"])
+        #expect(result.status == 0)
+        let lines = result.stderr.split(separator: "\n")
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        #expect(objects.count == lines.count && lines.count == 2, "\(result.stderr)")
+        #expect(objects.map { $0["msg"] } == ["send failed; retrying", "endpoint accepted the batch after retries"])
+        #expect(objects.map { $0["level"] } == ["warning", "info"])
+        #expect(objects.first?["http.status"] == "503")
+        #expect(objects.allSatisfy { $0["endpoint.name"] == "fake" && $0["ts"]?.hasSuffix("Z") == true })
+    }
+}
+
 /// Argument errors need no privileges.
 struct ListArgumentTests {
     @Test func unknownTypeNamesTheValidOnes() throws {

@@ -15,7 +15,7 @@ struct FaultInjectionTests {
 
     /// Sends `batches` batches of `samples` through a real sender; closes its queue after `limit`.
     func deliver(
-        to url: String, batches: Int = 1, limit: Duration = .seconds(20),
+        to url: String, batches: Int = 1, limit: Duration = .seconds(20), timestampStepMs: Int64 = 0,
         configure: (inout RemoteWriteConfig) -> Void = { _ in }
     ) async throws -> (metrics: SelfMetrics, log: CapturedLog, unsent: Int) {
         var endpoint = RemoteWriteConfig.defaults(url: url, name: "fake")
@@ -26,9 +26,10 @@ struct FaultInjectionTests {
         let log = CapturedLog()
         let sender = try RemoteWriteSender(endpoint: endpoint, interval: .seconds(10), metrics: metrics, logger: log.logger)
         let encoder = RemoteWriteEncoder()
-        for _ in 0..<batches {
-            let body = encoder.encode(Self.samples, timestampMs: Self.timestampMs, externalLabels: LabelSet(["job": "j"]))
-            sender.enqueue(EncodedBatch(body: body, sampleCount: Self.samples.count, timestampMs: Self.timestampMs))
+        for index in 0..<Int64(batches) {
+            let time = Self.timestampMs + index * timestampStepMs
+            let body = encoder.encode(Self.samples, timestampMs: time, externalLabels: LabelSet(["job": "j"]))
+            sender.enqueue(EncodedBatch(body: body, sampleCount: Self.samples.count, timestampMs: time))
         }
         let watchdog = Task {
             try await Task.sleep(for: limit)
@@ -77,6 +78,16 @@ struct FaultInjectionTests {
         #expect(value(metrics, .samplesSent) == 2)
         #expect(value(metrics, .sendFailures, reason: "http_5xx") == 2)
         #expect(value(metrics, .samplesDropped, reason: "http_4xx") == 0)
+    }
+
+    @Test func retriesKeepEverySeriesInTimestampOrderOnOneConnection() async throws {
+        let receiver = try FakeReceiver(script: [.status(204), .status(502), .status(500)])
+        _ = try await deliver(to: receiver.url, batches: 3, timestampStepMs: 1000)
+        let stamps = receiver.requests.map { $0.decoded?.series.first?.samples.first?.timestampMs ?? 0 }
+        let t = Self.timestampMs
+        #expect(stamps == [t, t + 1000, t + 1000, t + 1000, t + 2000])
+        // One kept-alive connection: 5xx answers do not make libcurl reconnect.
+        #expect(Set(receiver.requests.map(\.connection)) == [0])
     }
 
     @Test func a400IsDroppedCountedLoggedOnceAndNeverResent() async throws {

@@ -19,6 +19,8 @@ final class FakeReceiver: @unchecked Sendable {
         var headers: [String: String]
         var body: [UInt8]
         var receivedAt: ContinuousClock.Instant
+        /// Which TCP connection carried it, numbered from 0 in accept order.
+        var connection: Int
         var decoded: DecodedWriteRequest? { DecodedWriteRequest(body: body) }
     }
 
@@ -28,6 +30,7 @@ final class FakeReceiver: @unchecked Sendable {
     private let received = Mutex2<[Request]>([])
     private let stopped = Mutex2(false)
     private let listener: Int32
+    private let accepted = Mutex2(0)
 
     /// Answers with `script` in order, then `fallback` for ever.
     init(port: UInt16 = Network.freePort(), script: [Reply], fallback: Reply = .status(204)) throws {
@@ -66,16 +69,21 @@ final class FakeReceiver: @unchecked Sendable {
         while !stopped.get() {
             let connection = accept(listener, nil, nil)
             if connection < 0 { return }
-            Thread { [self] in serve(connection) }.start()
+            let number = accepted.update { count in
+                defer { count += 1 }
+                return count
+            }
+            Thread { [self] in serve(connection, number: number) }.start()
         }
     }
 
     /// Keep-alive: requests on one connection are answered in turn.
-    private func serve(_ connection: Int32) {
+    private func serve(_ connection: Int32, number: Int) {
         defer { close(connection) }
         var buffer: [UInt8] = []
         while !stopped.get() {
-            guard let request = readRequest(connection, &buffer) else { return }
+            guard var request = readRequest(connection, &buffer) else { return }
+            request.connection = number
             received.update { $0.append(request) }
             let reply = script.update { $0.isEmpty ? fallback : $0.removeFirst() }
             switch reply {
@@ -111,7 +119,7 @@ final class FakeReceiver: @unchecked Sendable {
                     buffer.removeFirst(end + length)
                     return Request(
                         method: String(requestLine[0]), path: String(requestLine[1]), headers: headers, body: body,
-                        receivedAt: .now)
+                        receivedAt: .now, connection: -1)
                 }
             }
             var chunk = [UInt8](repeating: 0, count: 65536)
