@@ -172,6 +172,38 @@ int32_t crw_encode(crw_encoder *e, const crw_request *request, const uint8_t **b
     return 0;
 }
 
+int32_t crw_merge(crw_encoder *e, const uint8_t *bodies, const size_t *lengths, size_t count,
+                  const uint8_t **body, size_t *length)
+{
+    size_t total = 0, used = 0, offset = 0, compressed_length, i;
+    int err;
+
+    for (i = 0; i < count; i++) {
+        size_t raw;
+        if (snappy_uncompressed_length((const char *)bodies + offset, lengths[i], &raw) != SNAPPY_OK)
+            return -EBADMSG;
+        total += raw;
+        offset += lengths[i];
+    }
+    if ((err = reserve_bytes(&e->packed, &e->packed_capacity, total ? total : 1)))
+        return err;
+    for (i = 0, offset = 0; i < count; i++) {
+        size_t raw = e->packed_capacity - used;
+        if (snappy_uncompress((const char *)bodies + offset, lengths[i], (char *)e->packed + used, &raw) != SNAPPY_OK)
+            return -EBADMSG;
+        used += raw;
+        offset += lengths[i];
+    }
+    compressed_length = snappy_max_compressed_length(used);
+    if ((err = reserve_bytes(&e->compressed, &e->compressed_capacity, compressed_length)))
+        return err;
+    if (snappy_compress((const char *)e->packed, used, (char *)e->compressed, &compressed_length) != SNAPPY_OK)
+        return -EIO;
+    *body = e->compressed;
+    *length = compressed_length;
+    return 0;
+}
+
 struct crw_decoded {
     Prometheus__WriteRequest *message;
 };

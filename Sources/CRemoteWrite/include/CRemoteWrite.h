@@ -54,6 +54,12 @@ void crw_encoder_free(crw_encoder *encoder);
  * next call. -EINVAL: an offset or a run lies outside the arrays. */
 int32_t crw_encode(crw_encoder *encoder, const crw_request *request, const uint8_t **body, size_t *length);
 
+/* Joins compressed requests into one: protobuf concatenates repeated fields, so the bodies are
+ * uncompressed, appended, and compressed again. `bodies` holds `count` bodies back to back, of
+ * `lengths` bytes each. `*body` stays valid until the next call. -EBADMSG: not snappy block data. */
+int32_t crw_merge(crw_encoder *encoder, const uint8_t *bodies, const size_t *lengths, size_t count,
+                  const uint8_t **body, size_t *length);
+
 /* ---- Decoding (receivers in tests, diagnostics) ---- */
 
 typedef struct crw_decoded crw_decoded;

@@ -7,7 +7,8 @@ extension Config {
             interval: .seconds(15),
             externalLabels: defaultExternalLabels(hostname: hostname),
             maps: MapsConfig.defaults,
-            remoteWrite: [RemoteWriteConfig.defaults(url: RemoteWriteConfig.defaultURL, name: "local-prometheus")])
+            remoteWrite: [RemoteWriteConfig.defaults(url: RemoteWriteConfig.defaultURL, name: "local-prometheus")],
+            buffer: BufferConfig.defaults)
     }
 
     /// `job` and `instance`, so series from a fleet stay apart without any configuration.
@@ -35,8 +36,13 @@ extension RemoteWriteConfig {
     static func defaults(url: String, name: String) -> RemoteWriteConfig {
         RemoteWriteConfig(
             name: name, url: url, headers: [], basicAuth: nil, bearerTokenFile: nil, timeout: .seconds(30),
-            queue: QueueConfig.defaults, tls: TLSConfig.defaults)
+            queue: QueueConfig.defaults, tls: TLSConfig.defaults, bufferMaxSize: nil, bufferMaxAge: nil)
     }
+}
+
+extension BufferConfig {
+    public static let defaultDirectory = "/var/lib/ebpf-map-shipper"
+    static let defaults = BufferConfig(dir: defaultDirectory, maxSize: 1 << 30, maxAge: .seconds(86400), fsync: true)
 }
 
 extension QueueConfig {
@@ -69,6 +75,12 @@ extension Config {
             if let auth = endpoint.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
             if let file = endpoint.bearerTokenFile { line += " bearer_token=<\(file)>" }
             if endpoint.tls.insecureSkipVerify { line += " tls_verify=OFF" }
+            if let directory = buffer.directory(for: endpoint) {
+                line += " buffer=\(directory) max_size=\(endpoint.bufferMaxSize ?? buffer.maxSize)B"
+                line += " max_age=\(Units.format(endpoint.bufferMaxAge ?? buffer.maxAge))"
+            } else {
+                line += " buffer=memory"
+            }
             lines.append(line)
         }
         return lines.joined(separator: "\n") + "\n"

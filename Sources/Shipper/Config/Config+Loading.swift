@@ -30,7 +30,7 @@ extension Config {
         var config = Config.defaults(hostname: hostname)
         guard let root else { return config }
         let top = try YAMLValue(node: root, path: "", context: context).mapping(
-            keys: ["interval", "external_labels", "maps", "remote_write"])
+            keys: ["interval", "external_labels", "maps", "remote_write", "buffer"])
 
         if let value = top["interval"] { config.interval = try value.duration() }
         if let value = top["external_labels"] {
@@ -51,6 +51,26 @@ extension Config {
                 throw try value.list()[index].fail("duplicate endpoint name '\(endpoint.name)'; give each remote_write entry a unique name")
             }
             if config.remoteWrite.isEmpty { throw value.fail("the list is empty; configure at least one endpoint") }
+        }
+        if let value = top["buffer"] {
+            let fields = try value.mapping(keys: ["dir", "max_size", "max_age", "fsync"])
+            if let dir = fields["dir"] {
+                let path = try dir.string()
+                config.buffer.dir = path.isEmpty ? nil : path
+            }
+            if let size = fields["max_size"] { config.buffer.maxSize = try size.size() }
+            if let age = fields["max_age"] { config.buffer.maxAge = try age.duration() }
+            if let fsync = fields["fsync"] {
+                switch try fsync.string() {
+                case "always": config.buffer.fsync = true
+                case "never": config.buffer.fsync = false
+                case let other: throw fsync.fail("invalid fsync policy '\(other)'; expected always or never")
+                }
+            }
+        }
+        let directories = config.remoteWrite.compactMap(config.buffer.directory(for:))
+        if Set(directories).count != directories.count, let entries = top["remote_write"] {
+            throw entries.fail("two endpoint names map to the same buffer directory; rename one (names keep [A-Za-z0-9._-])")
         }
         return config
     }
@@ -91,7 +111,7 @@ extension RemoteWriteConfig {
 
     fileprivate init(_ value: YAMLValue, index: Int) throws(ConfigError) {
         let map = try value.mapping(keys: [
-            "name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "queue", "tls_config",
+            "name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "queue", "tls_config", "buffer",
         ])
         guard let urlValue = map["url"] else { throw value.fail("missing key 'url'; e.g. url: https://prometheus.example/api/v1/write") }
         let url = try urlValue.string()
@@ -135,6 +155,11 @@ extension RemoteWriteConfig {
                 throw (fields["min_backoff"] ?? queue).fail(
                     "min_backoff (\(Units.format(self.queue.minBackoff))) exceeds max_backoff (\(Units.format(self.queue.maxBackoff)))")
             }
+        }
+        if let buffer = map["buffer"] {
+            let fields = try buffer.mapping(keys: ["max_size", "max_age"])
+            if let size = fields["max_size"] { bufferMaxSize = try size.size() }
+            if let age = fields["max_age"] { bufferMaxAge = try age.duration() }
         }
         if let tls = map["tls_config"] {
             let fields = try tls.mapping(keys: ["ca_file", "cert_file", "key_file", "insecure_skip_verify"])
@@ -228,6 +253,14 @@ private struct YAMLValue {
             throw fail("invalid duration '\(text)'; expected a positive number with a unit: 500ms, 15s, 2m, 1h30m")
         }
         return duration
+    }
+
+    func size() throws(ConfigError) -> UInt64 {
+        let text = try string()
+        guard let size = Units.size(text), size > 0 else {
+            throw fail("invalid size '\(text)'; expected a positive number of bytes with a unit: 64MiB, 1GiB, 500MB")
+        }
+        return size
     }
 
     func bool() throws(ConfigError) -> Bool {

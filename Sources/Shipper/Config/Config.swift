@@ -8,6 +8,22 @@ public struct Config: Sendable, Equatable {
     public var externalLabels: LabelSet
     public var maps: MapsConfig
     public var remoteWrite: [RemoteWriteConfig]
+    public var buffer: BufferConfig
+}
+
+/// Where and how much each remote-write endpoint buffers on disk.
+public struct BufferConfig: Sendable, Equatable {
+    /// Each endpoint gets a 0700 subdirectory named after it. nil: no disk buffer, memory only.
+    public var dir: String?
+    public var maxSize: UInt64
+    public var maxAge: Duration
+    /// fsync every append: survives power loss. Without it, data still survives kill -9.
+    public var fsync: Bool
+
+    /// The endpoint's own directory: its name with anything but [A-Za-z0-9._-] replaced by `_`.
+    public func directory(for endpoint: RemoteWriteConfig) -> String? {
+        dir.map { $0 + "/" + String(endpoint.name.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }) }
+    }
 }
 
 /// Which maps are collected, and how.
@@ -39,6 +55,9 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var timeout: Duration
     public var queue: QueueConfig
     public var tls: TLSConfig
+    /// This endpoint's own buffer limits; nil takes the `buffer` section's.
+    public var bufferMaxSize: UInt64?
+    public var bufferMaxAge: Duration?
 
     public struct Header: Sendable, Equatable {
         public var name: String

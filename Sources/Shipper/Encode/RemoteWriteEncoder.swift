@@ -47,6 +47,22 @@ final class RemoteWriteEncoder {
         return pack()
     }
 
+    /// One request holding every series of `bodies`, in order: protobuf concatenates repeated
+    /// fields, so requests merge by joining their uncompressed bytes. Used to replay a backlog in
+    /// requests of up to max_samples_per_send samples instead of one per collection.
+    func merge(_ bodies: [[UInt8]]) -> [UInt8] {
+        let joined = Array(bodies.joined())
+        let lengths = bodies.map(\.count)
+        return joined.withUnsafeBufferPointer { joined in
+            var out: UnsafePointer<UInt8>?
+            var length = 0
+            let result = crw_merge(handle, joined.baseAddress, lengths, lengths.count, &out, &length)
+            // Our own encoder wrote every body, and the disk buffer checked their CRCs.
+            precondition(result == 0 && out != nil, "merging remote-write requests failed: \(result)")
+            return Array(UnsafeBufferPointer(start: out, count: length))
+        }
+    }
+
     private func pack() -> [UInt8] {
         arena.withUnsafeBufferPointer { arena in
             series.withUnsafeBufferPointer { series in

@@ -29,7 +29,8 @@ extension Metric {
         help: "Samples the endpoint accepted (2xx).", kind: .counter)
     public static let samplesDropped = Metric(
         name: "ebpf_map_shipper_samples_dropped_total",
-        help: "Samples given up on, by reason: http_4xx (refused by the receiver), queue_full.", kind: .counter)
+        help: "Samples given up on, by reason: http_4xx (refused by the receiver), queue_full, buffer_full, too_old, corrupt.",
+        kind: .counter)
     public static let sendFailures = Metric(
         name: "ebpf_map_shipper_send_failures_total",
         help: "Failed send attempts, by endpoint and reason (http_5xx, http_429, http_4xx, connect, timeout, tls).",
@@ -40,6 +41,16 @@ extension Metric {
     public static let lastSendSuccess = Metric(
         name: "ebpf_map_shipper_last_send_success_timestamp_seconds",
         help: "Unix time of the endpoint's last accepted request.", kind: .gauge)
+    public static let bufferBytes = Metric(
+        name: "ebpf_map_shipper_buffer_bytes", help: "Bytes the endpoint's disk buffer occupies.", kind: .gauge)
+    public static let bufferSamples = Metric(
+        name: "ebpf_map_shipper_buffer_samples", help: "Samples waiting in the endpoint's buffer.", kind: .gauge)
+    public static let bufferOldest = Metric(
+        name: "ebpf_map_shipper_buffer_oldest_timestamp_seconds",
+        help: "Collection time of the oldest sample waiting in the endpoint's buffer.", kind: .gauge)
+    public static let bufferCorrupt = Metric(
+        name: "ebpf_map_shipper_buffer_corrupt_records_total",
+        help: "Damaged records found in the endpoint's disk buffer and skipped.", kind: .counter)
     public static let buildInfo = Metric(
         name: "ebpf_map_shipper_build_info", help: "Constant 1, labelled with the shipper's version.", kind: .gauge)
 
@@ -48,7 +59,10 @@ extension Metric {
 
     /// Every metric the shipper emits, for remote-write metadata.
     public static let allMetrics: [Metric] =
-        mapMetrics + [.samplesSent, .samplesDropped, .sendFailures, .collectDuration, .lastSendSuccess, .buildInfo]
+        mapMetrics + [
+            .samplesSent, .samplesDropped, .sendFailures, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
+            .bufferOldest, .bufferCorrupt, .buildInfo,
+        ]
 }
 
 /// Sent with every request: the IEEE NaN Prometheus reads as "this series ended".

@@ -8,6 +8,14 @@ public final class SelfMetrics: Sendable {
         var failures: [Key: UInt64] = [:]
         var lastSuccess: [String: Double] = [:]
         var collectSeconds: Double?
+        var buffers: [String: Buffer] = [:]
+        var corrupt: [String: UInt64] = [:]
+    }
+
+    private struct Buffer {
+        var bytes: Int64
+        var samples: Int
+        var oldestMs: Int64?
     }
 
     private struct Key: Hashable {
@@ -16,7 +24,7 @@ public final class SelfMetrics: Sendable {
     }
 
     /// Reasons every endpoint reports from the start, so that `rate()` sees the first increase.
-    static let dropReasons = ["http_4xx", "queue_full"]
+    static let dropReasons = ["http_4xx", "queue_full", "buffer_full", "too_old", "corrupt"]
     static let failureReasons = ["http_5xx", "http_429", "http_4xx", "connect", "timeout", "tls", "transfer"]
 
     private let state: Mutex<State>
@@ -51,6 +59,15 @@ public final class SelfMetrics: Sendable {
         state.withLock { $0.collectSeconds = seconds }
     }
 
+    /// What an endpoint's disk buffer holds now.
+    func buffer(endpoint: String, bytes: Int64, samples: Int, oldestMs: Int64?) {
+        state.withLock { $0.buffers[endpoint] = Buffer(bytes: bytes, samples: samples, oldestMs: oldestMs) }
+    }
+
+    func corruptRecord(endpoint: String) {
+        state.withLock { $0.corrupt[endpoint, default: 0] += 1 }
+    }
+
     /// Samples dropped so far for one endpoint, every reason together.
     func droppedTotal(endpoint: String) -> UInt64 {
         state.withLock { $0.dropped.filter { $0.key.endpoint == endpoint }.values.reduce(0, +) }
@@ -72,6 +89,13 @@ public final class SelfMetrics: Sendable {
         if let seconds = state.collectSeconds { samples.append(Sample(.collectDuration, LabelSet(), seconds)) }
         for (endpoint, time) in state.lastSuccess.sorted(by: { $0.key < $1.key }) {
             samples.append(Sample(.lastSendSuccess, LabelSet(["endpoint": endpoint]), time))
+        }
+        for (endpoint, buffer) in state.buffers.sorted(by: { $0.key < $1.key }) {
+            let labels = LabelSet(["endpoint": endpoint])
+            samples.append(Sample(.bufferBytes, labels, Double(buffer.bytes)))
+            samples.append(Sample(.bufferSamples, labels, Double(buffer.samples)))
+            if let oldest = buffer.oldestMs { samples.append(Sample(.bufferOldest, labels, Double(oldest) / 1000)) }
+            samples.append(Sample(.bufferCorrupt, labels, Double(state.corrupt[endpoint] ?? 0)))
         }
         samples.append(Sample(.buildInfo, LabelSet(["version": ShipperVersion.current]), 1))
         return samples

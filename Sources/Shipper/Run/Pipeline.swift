@@ -13,8 +13,12 @@ public struct Pipeline {
         let metrics = SelfMetrics(endpoints: config.remoteWrite.map(\.name))
         var senders: [RemoteWriteSender] = []
         for endpoint in config.remoteWrite {
+            var endpointLogger = logger
+            endpointLogger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
+            let queue = try Self.diskQueue(for: endpoint, config.buffer, report: DropReport(endpoint: endpoint.name, metrics: metrics, logger: endpointLogger))
             do {
-                senders.append(try RemoteWriteSender(endpoint: endpoint, interval: config.interval, metrics: metrics, logger: logger))
+                senders.append(
+                    try RemoteWriteSender(endpoint: endpoint, interval: config.interval, metrics: metrics, logger: logger, queue: queue))
             } catch {
                 throw PipelineError(message: "remote_write '\(endpoint.name)': \(error)")
             }
@@ -22,6 +26,27 @@ public struct Pipeline {
         self.cycle = CollectCycle(config: config, collector: collector, senders: senders, metrics: metrics, logger: logger)
         self.senders = senders
         self.metrics = metrics
+    }
+}
+
+extension Pipeline {
+    /// The endpoint's disk buffer; nil (memory only) when none is configured or the directory is
+    /// unusable, which is logged. A directory another shipper holds is fatal.
+    static func diskQueue(for endpoint: RemoteWriteConfig, _ buffer: BufferConfig, report: DropReport) throws -> DiskQueue? {
+        guard let directory = buffer.directory(for: endpoint) else { return nil }
+        let limits = DiskQueue.Limits(
+            maxSize: endpoint.bufferMaxSize ?? buffer.maxSize, maxAge: endpoint.bufferMaxAge ?? buffer.maxAge,
+            fsync: buffer.fsync, maxSamplesPerSend: endpoint.queue.maxSamplesPerSend)
+        do {
+            return try DiskQueue(directory: directory, limits: limits, report: report)
+        } catch let error as DiskQueue.LockedError {
+            throw PipelineError(message: "\(error)")
+        } catch {
+            report.logger.error(
+                "cannot use the buffer directory; sending without a disk buffer (samples wait in memory while the endpoint is down)",
+                metadata: ["buffer.dir": "\(directory)", "error": "\(error)"])
+            return nil
+        }
     }
 }
 

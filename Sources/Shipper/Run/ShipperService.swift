@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// in-flight send finish within the grace period, and returns, so the process exits 0.
 public final class ShipperService: Service {
     private let stop: StopSignal
-    private let queues: [SendQueue]
+    private let queues: [any BatchQueue]
     private let threads: [WorkerThread]
     private let grace: Duration
     private let logger: Logger

@@ -9,7 +9,7 @@ import Logging
 /// that calls `run`.
 final class RemoteWriteSender: @unchecked Sendable {
     let endpoint: RemoteWriteConfig
-    let queue: SendQueue
+    let queue: any BatchQueue
     private let client: HTTPClient
     private let policy: RetryPolicy
     private let metrics: SelfMetrics
@@ -35,9 +35,13 @@ final class RemoteWriteSender: @unchecked Sendable {
     /// In-memory bound per endpoint while it is unreachable: the oldest batches go first.
     static let queueCapacityBytes = 64 << 20
 
-    init(endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
+    /// `queue` defaults to memory only; the pipeline passes the endpoint's disk buffer.
+    init(
+        endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger, queue: (any BatchQueue)? = nil
+    ) throws(HTTPSetupError) {
         self.endpoint = endpoint
-        self.queue = SendQueue(capacityBytes: Self.queueCapacityBytes)
+        self.queue = queue ?? MemoryQueue(
+            capacityBytes: Self.queueCapacityBytes, report: DropReport(endpoint: endpoint.name, metrics: metrics, logger: logger))
         self.client = try HTTPClient(url: endpoint.url, timeout: endpoint.timeout, tls: endpoint.tls)
         self.policy = RetryPolicy(
             minBackoff: endpoint.queue.minBackoff, maxBackoff: endpoint.queue.maxBackoff,
@@ -51,16 +55,8 @@ final class RemoteWriteSender: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Queues a batch; counts and logs what the in-memory bound pushed out.
-    func enqueue(_ batch: EncodedBatch) {
-        let dropped = queue.append(batch)
-        guard !dropped.isEmpty else { return }
-        let samples = dropped.reduce(0) { $0 + $1.sampleCount }
-        metrics.dropped(samples, endpoint: endpoint.name, reason: "queue_full")
-        logger.warning(
-            "endpoint unreachable for too long; dropped the oldest queued samples",
-            metadata: ["batch.samples": "\(samples)", "queue.capacity_bytes": "\(Self.queueCapacityBytes)"])
-    }
+    /// Queues a batch, from any thread.
+    func enqueue(_ batch: EncodedBatch) { queue.append(batch) }
 
     /// The thread's body: sends until the queue is closed, or, with `untilEmpty`, drained.
     func run(untilEmpty: Bool) {

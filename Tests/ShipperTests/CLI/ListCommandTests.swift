@@ -127,7 +127,7 @@ struct LogFormatTests {
             maps: {include: ['^never-matches$']}
             remote_write: [{name: fake, url: '\(receiver.url)', queue: {min_backoff: 10ms, max_backoff: 20ms}}]
             """)
-        defer { try? FileManager.default.removeItem(at: config) }
+        defer { removeConfig(config) }
         let result = try ShipperBinary.run(["once", "--config", config.path, "--log-format", "json"])
         #expect(result.status == 0)
         let lines = result.stderr.split(separator: "\n")

@@ -90,7 +90,7 @@ struct ConfigTests {
 
     @Test func anUnknownKeyNamesTheValidOnes() {
         #expect(error("\n\nintervall: 5s\n") == "shipper.yml:3: intervall: unknown key; "
-            + "expected one of: interval, external_labels, maps, remote_write")
+            + "expected one of: interval, external_labels, maps, remote_write, buffer")
         #expect(error("remote_write:\n  - url: http://a/\n    queue:\n      max_samples: 5\n")
             == "shipper.yml:4: remote_write[0].queue.max_samples: unknown key; "
             + "expected one of: max_samples_per_send, min_backoff, max_backoff, retry_on_http_429")
@@ -172,7 +172,7 @@ struct UnitsTests {
 struct CheckConfigTests {
     @Test func aBadFileGivesOneLineAndExit1() throws {
         let config = try writeConfig("interval: 1s\nremote_write:\n  - url: http://127.0.0.1:9/\n    timeout: soon\n")
-        defer { try? FileManager.default.removeItem(at: config) }
+        defer { removeConfig(config) }
         let result = try ShipperBinary.run(["check-config", config.path])
         #expect(result.status == 1)
         #expect(result.stdout == "")
@@ -182,7 +182,7 @@ struct CheckConfigTests {
 
     @Test func aGoodFilePrintsTheEffectiveSettings() throws {
         let config = try writeConfig("interval: 30s\nremote_write:\n  - name: c\n    url: http://127.0.0.1:9/w\n")
-        defer { try? FileManager.default.removeItem(at: config) }
+        defer { removeConfig(config) }
         let result = try ShipperBinary.run(["check-config", config.path])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("\(config.path): valid\ninterval: 30s\nexternal_labels: instance="))

@@ -21,7 +21,7 @@ struct EndpointTests {
                     queue: {max_backoff: 200ms}
                     tls_config: {\(tls)}
                 """)
-            defer { try? FileManager.default.removeItem(at: config) }
+            defer { removeConfig(config) }
             return try ShipperBinary.run(["once", "--config", config.path, "--timeout", "3s"])
         }
 
@@ -64,7 +64,7 @@ struct EndpointTests {
                 bearer_token_file: \(token.path)
                 headers: {X-Scope-OrgID: fleet-a}
             """)
-        defer { try? FileManager.default.removeItem(at: config) }
+        defer { removeConfig(config) }
 
         let result = try ShipperBinary.run(["once", "--config", config.path, "--log-level", "trace"])
         #expect(result.status == 0, "\(result.stderr)")

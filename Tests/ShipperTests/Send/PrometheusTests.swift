@@ -23,7 +23,7 @@ struct PrometheusTests {
               - name: central
                 url: \(prometheus.remoteWriteURL)
             """)
-        defer { try? FileManager.default.removeItem(at: config) }
+        defer { removeConfig(config) }
 
         let result = try ShipperBinary.run(["once", "--config", config.path])
         #expect(result.status == 0, "\(result.stderr)")
@@ -101,7 +101,7 @@ struct PrometheusTests {
                 queue:
                   max_backoff: 200ms
             """)
-        defer { try? FileManager.default.removeItem(at: config) }
+        defer { removeConfig(config) }
         let result = try ShipperBinary.run(["once", "--config", config.path, "--timeout", "2s"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("msg=\"endpoint did not accept every sample\" endpoint.name=nowhere"))
@@ -127,7 +127,7 @@ struct VictoriaMetricsTests {
               - name: vm
                 url: \(victoria.remoteWriteURL)
             """)
-        defer { try? FileManager.default.removeItem(at: config) }
+        defer { removeConfig(config) }
 
         let result = try ShipperBinary.run(["once", "--config", config.path])
         #expect(result.status == 0, "\(result.stderr)")

@@ -25,7 +25,7 @@ final class ShipperDaemon {
             process.interrupt()
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(at: configFile)
+        removeConfig(configFile)
     }
 
     var log: String { String(decoding: collected.get(), as: UTF8.self) }
@@ -40,9 +40,18 @@ final class ShipperDaemon {
     }
 }
 
-/// Writes a config to a temporary file; the caller removes it.
+/// Writes a config to a temporary file; `removeConfig` removes it. A config without a `buffer`
+/// section gets its own buffer directory beside the file, so tests never share one (nor use
+/// /var/lib/ebpf-map-shipper).
 func writeConfig(_ text: String) throws -> URL {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("shipper-\(UUID()).yml")
-    try text.write(to: file, atomically: true, encoding: .utf8)
+    let buffered = text.contains("remote_write") && !text.contains("buffer:") ? text + "\nbuffer:\n  dir: \(file.path).buffer\n" : text
+    try buffered.write(to: file, atomically: true, encoding: .utf8)
     return file
+}
+
+/// Removes a config written by `writeConfig` and the buffer directory it may have been given.
+func removeConfig(_ file: URL) {
+    try? FileManager.default.removeItem(at: file)
+    try? FileManager.default.removeItem(atPath: file.path + ".buffer")
 }

@@ -1,0 +1,90 @@
+/// The on-disk frame of one buffered batch:
+///
+///     magic u32 | length u32 | crc32 u32 | timestamp_ms i64 | samples u32 | body (length bytes)
+///
+/// little-endian, 24-byte header. The CRC-32 covers timestamp, samples and body, so a torn write
+/// or a flipped bit anywhere is detected; the magic lets a reader find the next good record
+/// after damage instead of giving up on the rest of the file.
+struct Record: Equatable {
+    static let magic: UInt32 = 0x534D_4245  // "EBMS" on disk
+    static let headerSize = 24
+    /// Larger lengths are damage, not data: a batch is at most a few MiB.
+    static let maxBodySize = 64 << 20
+
+    var timestampMs: Int64
+    var sampleCount: Int
+    var body: [UInt8]
+
+    /// Header and body, ready to append.
+    var encoded: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.headerSize + body.count)
+        bytes.appendLittleEndian(Self.magic)
+        bytes.appendLittleEndian(UInt32(body.count))
+        bytes.appendLittleEndian(checksum)
+        bytes.appendLittleEndian(UInt64(bitPattern: timestampMs))
+        bytes.appendLittleEndian(UInt32(sampleCount))
+        bytes += body
+        return bytes
+    }
+
+    var checksum: UInt32 {
+        var crc = CRC32()
+        crc.update(littleEndian: UInt64(bitPattern: timestampMs))
+        crc.update(littleEndian: UInt32(sampleCount))
+        crc.update(body)
+        return crc.value
+    }
+
+    /// What a header promises before the body is read.
+    struct Header {
+        var length: Int
+        var checksum: UInt32
+        var timestampMs: Int64
+        var sampleCount: Int
+
+        /// nil unless the bytes start with the magic and a plausible length.
+        init?(_ bytes: some Collection<UInt8>) {
+            guard bytes.count >= Record.headerSize else { return nil }
+            let b = Array(bytes.prefix(Record.headerSize))
+            guard b.littleEndian(UInt32.self, at: 0) == Record.magic else { return nil }
+            length = Int(b.littleEndian(UInt32.self, at: 4))
+            guard length <= Record.maxBodySize else { return nil }
+            checksum = b.littleEndian(UInt32.self, at: 8)
+            timestampMs = Int64(bitPattern: b.littleEndian(UInt64.self, at: 12))
+            sampleCount = Int(b.littleEndian(UInt32.self, at: 20))
+        }
+    }
+}
+
+/// CRC-32 (IEEE 802.3, as zlib and gzip compute it).
+struct CRC32 {
+    private static let table: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+    private var crc: UInt32 = 0xFFFF_FFFF
+
+    mutating func update(_ bytes: some Sequence<UInt8>) {
+        for byte in bytes { crc = Self.table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+    }
+
+    mutating func update<T: FixedWidthInteger>(littleEndian value: T) {
+        withUnsafeBytes(of: value.littleEndian) { update($0) }
+    }
+
+    var value: UInt32 { crc ^ 0xFFFF_FFFF }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+
+    func littleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        var value: T = 0
+        for index in (0..<MemoryLayout<T>.size).reversed() { value = value << 8 | T(self[offset + index]) }
+        return value
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import SystemPackage
+
+/// One append-only file of records, named by a sequence number so that names sort in age order,
+/// with a summary of the records not yet delivered. Summaries keep the queue's memory flat: it
+/// holds one per segment, never one per record.
+struct Segment {
+    let number: UInt64
+    let path: String
+    /// Bytes on disk.
+    var size: Int64
+    /// Not yet delivered: records, samples, and the newest timestamp among them.
+    var records = 0
+    var samples = 0
+    var newestMs: Int64?
+
+    static let prefix = "segment-"
+
+    init(number: UInt64, directory: String, size: Int64 = 0) {
+        self.number = number
+        self.path = directory + "/" + Self.prefix + String(format: "%020llu", number)
+        self.size = size
+    }
+
+    /// The segment files of a directory, oldest first.
+    static func list(in directory: String) throws -> [Segment] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).compactMap { name in
+            guard name.hasPrefix(prefix), let number = UInt64(name.dropFirst(prefix.count)) else { return nil }
+            let size = (try FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? NSNumber)?.int64Value
+            return Segment(number: number, directory: directory, size: size ?? 0)
+        }.sorted { $0.number < $1.number }
+    }
+
+    /// What the next read at an offset found.
+    enum Read {
+        case record(Record, end: Int64)
+        /// Damaged bytes from the offset up to `resume`, where a good record starts or the file ends.
+        case damaged(resume: Int64)
+        case end
+    }
+
+    /// Reads the record at `offset` from an open descriptor, or finds how far the damage there reaches.
+    static func read(_ fd: FileDescriptor, at offset: Int64, size: Int64) -> Read {
+        if offset >= size { return .end }
+        if let record = validRecord(fd, at: offset, size: size) { return .record(record, end: offset + Int64(Record.headerSize + record.body.count)) }
+        return .damaged(resume: nextValidOffset(fd, after: offset, size: size))
+    }
+
+    /// Only the header at `offset`: the timestamp and size, without reading or checking the body.
+    static func header(_ fd: FileDescriptor, at offset: Int64, size: Int64) -> Record.Header? {
+        guard offset + Int64(Record.headerSize) <= size, let head = try? fd.readBytes(count: Record.headerSize, at: offset),
+            let header = Record.Header(head), offset + Int64(Record.headerSize + header.length) <= size
+        else { return nil }
+        return header
+    }
+
+    private static func validRecord(_ fd: FileDescriptor, at offset: Int64, size: Int64) -> Record? {
+        guard offset + Int64(Record.headerSize) <= size,
+            let head = try? fd.readBytes(count: Record.headerSize, at: offset), let header = Record.Header(head),
+            offset + Int64(Record.headerSize + header.length) <= size,
+            let body = try? fd.readBytes(count: header.length, at: offset + Int64(Record.headerSize))
+        else { return nil }
+        let record = Record(timestampMs: header.timestampMs, sampleCount: header.sampleCount, body: body)
+        return record.checksum == header.checksum ? record : nil
+    }
+
+    /// Scans forward for the magic of a record that checks out.
+    private static func nextValidOffset(_ fd: FileDescriptor, after offset: Int64, size: Int64) -> Int64 {
+        let magic = withUnsafeBytes(of: Record.magic.littleEndian) { Array($0) }
+        var position = offset + 1
+        let chunk = 64 * 1024
+        while position < size {
+            guard let bytes = try? fd.readBytes(count: Int(min(Int64(chunk + 3), size - position)), at: position) else { break }
+            var index = 0
+            while let found = bytes[index...].firstRange(of: magic) {
+                let candidate = position + Int64(found.lowerBound)
+                if validRecord(fd, at: candidate, size: size) != nil { return candidate }
+                index = found.lowerBound + 1
+            }
+            position += Int64(chunk)
+        }
+        return size
+    }
+}
+
+extension FileDescriptor {
+    /// Exactly `count` bytes at `offset`, or throws.
+    func readBytes(count: Int, at offset: Int64) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let got = try bytes.withUnsafeMutableBytes { try read(fromAbsoluteOffset: offset, into: $0) }
+        guard got == count else { throw Errno.ioError }
+        return bytes
+    }
+
+    /// Durable on disk, not only in the page cache.
+    func sync() throws {
+        guard fsync(rawValue) == 0 else { throw Errno(rawValue: errno) }
+    }
+}
