@@ -372,6 +372,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         }
         var readOffset: Int64 = 0
         var damaged = 0
+        var tornTail = false
         for index in segments.indices {
             let fd = try FileDescriptor.open(segments[index].path, .readWrite, options: [.closeOnExec])
             defer { try? fd.close() }
@@ -396,10 +397,12 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             if index == segments.count - 1 && lastGoodEnd < segments[index].size {
                 try fd.resize(to: lastGoodEnd)
                 segments[index].size = lastGoodEnd
+                tornTail = true
             }
         }
+        // Damage in the middle is counted when the reader skips it; a torn tail is cut off here.
+        if tornTail { report.metrics.corruptRecord(endpoint: report.endpoint) }
         if damaged > 0 {
-            for _ in 0..<damaged { report.metrics.corruptRecord(endpoint: report.endpoint) }
             report.logger.warning(
                 "disk buffer had damaged records; they will be skipped, the rest delivered",
                 metadata: ["buffer.damaged_records": "\(damaged)"])

@@ -1,0 +1,220 @@
+import Foundation
+import SystemPackage
+import Testing
+
+@testable import Shipper
+
+/// The disk buffer on real files: order, restarts, damage, bounds, locking.
+struct DiskQueueTests {
+    /// A fresh directory and what the queue reports through.
+    final class Fixture {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diskqueue-\(UUID())").path
+        let metrics = SelfMetrics(endpoints: ["e"])
+        let log = CapturedLog()
+        var report: DropReport { DropReport(endpoint: "e", metrics: metrics, logger: log.logger) }
+
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+        func open(maxSize: UInt64 = 1 << 30, maxAge: Duration = .seconds(86400), maxSamples: Int = 1) throws -> DiskQueue {
+            try DiskQueue(
+                directory: directory, limits: .init(maxSize: maxSize, maxAge: maxAge, fsync: false, maxSamplesPerSend: maxSamples),
+                report: report)
+        }
+
+        func dropped(_ reason: String) -> Double? {
+            metrics.samples().first { $0.metric == .samplesDropped && $0.labels["reason"] == reason }?.value
+        }
+
+        var segmentFiles: [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("segment-") }.sorted()
+        }
+    }
+
+    static let now = Int64(Date().timeIntervalSince1970 * 1000)
+
+    /// A real request body with one sample whose value is `value`.
+    static func batch(_ value: Double, at timestampMs: Int64 = now, samples: Int = 1) -> EncodedBatch {
+        let body = RemoteWriteEncoder().encode(
+            (0..<samples).map { Sample(.mapEntries, LabelSet(["map_id": "\($0)"]), value) }, timestampMs: timestampMs,
+            externalLabels: LabelSet())
+        return EncodedBatch(body: body, sampleCount: samples, timestampMs: timestampMs)
+    }
+
+    /// Takes everything from the queue, acknowledging each batch; the first sample value of each.
+    static func drain(_ queue: DiskQueue) -> [Double] {
+        var values: [Double] = []
+        while let batch = queue.first(untilEmpty: true) {
+            values += DecodedWriteRequest(body: batch.body)?.series.compactMap(\.samples.first?.value) ?? []
+            queue.removeFirst()
+        }
+        return values
+    }
+
+    @Test func directoryIsPrivate() throws {
+        let fixture = Fixture()
+        _ = try fixture.open()
+        let mode = try FileManager.default.attributesOfItem(atPath: fixture.directory)[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o700)
+    }
+
+    @Test func deliversInOrderAndResumesAfterARestartWithoutResending() throws {
+        let fixture = Fixture()
+        do {
+            let queue = try fixture.open()
+            for value in 1...5 { queue.append(Self.batch(Double(value))) }
+            // Two delivered and acknowledged, a third in flight when the process dies.
+            for _ in 0..<2 {
+                _ = queue.first(untilEmpty: true)
+                queue.removeFirst()
+            }
+            _ = queue.first(untilEmpty: true)
+        }
+        let reopened = try fixture.open()
+        #expect(reopened.pendingSamples == 3)
+        #expect(Self.drain(reopened) == [3, 4, 5])
+        #expect(fixture.log.count("replaying the disk buffer left by a previous run") == 1)
+    }
+
+    @Test func replayMergesRecordsIntoRequestsOfMaxSamples() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open(maxSamples: 6)
+        for index in 0..<10 { queue.append(Self.batch(Double(index), at: Self.now + Int64(index) * 1000, samples: 2)) }
+        let first = try #require(queue.first(untilEmpty: true))
+        #expect(first.sampleCount == 6)
+        let decoded = try #require(DecodedWriteRequest(body: first.body))
+        #expect(decoded.series.map { $0.samples[0].timestampMs } == [0, 0, 1, 1, 2, 2].map { Self.now + $0 * 1000 })
+        queue.removeFirst()
+        #expect(queue.pendingSamples == 14)
+    }
+
+    @Test func damagedRecordsAreCountedSkippedAndTheRestKept() throws {
+        let fixture = Fixture()
+        var offsets: [Int64] = []
+        do {
+            let queue = try fixture.open()
+            for value in 1...6 {
+                queue.append(Self.batch(Double(value)))
+                offsets.append(try FileManager.default.attributesOfItem(atPath: fixture.directory + "/" + fixture.segmentFiles[0])[.size] as! Int64)
+            }
+        }
+        let path = fixture.directory + "/" + fixture.segmentFiles[0]
+        let fd = try FileDescriptor.open(path, .readWrite)
+        // A flipped bit inside the third record's body, and the sixth record cut in half (a torn write).
+        let third = offsets[1] + Int64(Record.headerSize) + 3
+        var byte = try fd.readBytes(count: 1, at: third)
+        byte[0] ^= 0x40
+        _ = try fd.writeAll(toAbsoluteOffset: third, byte)
+        try fd.resize(to: offsets[4] + (offsets[5] - offsets[4]) / 2)
+        try fd.close()
+
+        let queue = try fixture.open()
+        #expect(Self.drain(queue) == [1, 2, 4, 5])
+        let corrupt = fixture.metrics.samples().first { $0.metric == .bufferCorrupt }?.value
+        #expect(corrupt == 2)
+        // The torn tail was cut off: new records follow the last good one and are delivered.
+        queue.append(Self.batch(7))
+        #expect(Self.drain(queue) == [7])
+    }
+
+    @Test func maxSizeDropsTheOldestFirstAndCountsThem() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open(maxSize: 256 << 10)
+        // Incompressible 8 KiB bodies: the bound is reached after about 32 of them.
+        for index in 0..<200 {
+            let body = (0..<8192).map { _ in UInt8.random(in: 0...255) }
+            queue.append(EncodedBatch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index)))
+        }
+        let onDisk = try fixture.segmentFiles.reduce(Int64(0)) {
+            $0 + (try FileManager.default.attributesOfItem(atPath: fixture.directory + "/" + $1)[.size] as! Int64)
+        }
+        #expect(onDisk <= 256 << 10)
+        let dropped = try #require(fixture.dropped("buffer_full"))
+        #expect(dropped > 150)
+        #expect(Double(queue.pendingSamples) + dropped == 200)
+        // What is left is the newest, still in order.
+        var stamps: [Int64] = []
+        while let batch = queue.first(untilEmpty: true) {
+            stamps.append(batch.timestampMs)
+            queue.removeFirst()
+        }
+        #expect(stamps == Array(stamps.sorted()))
+        #expect(stamps.last == Self.now + 199)
+        #expect(fixture.log.count("disk buffer full; dropped the oldest samples") >= 1)
+    }
+
+    @Test func maxAgeDropsWhatIsTooOld() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open(maxAge: .seconds(3600))
+        queue.append(Self.batch(1, at: Self.now - 7_200_000, samples: 3))
+        queue.append(Self.batch(2, at: Self.now - 60_000))
+        #expect(Self.drain(queue) == [2])
+        #expect(fixture.dropped("too_old") == 3)
+    }
+
+    @Test func aSecondShipperOnTheSameDirectoryIsRefused() throws {
+        let fixture = Fixture()
+        let first = try fixture.open()
+        #expect(throws: DiskQueue.LockedError.self) { _ = try fixture.open() }
+        do {
+            _ = try fixture.open()
+        } catch {
+            #expect("\(error)" == "buffer directory \(fixture.directory) is in use by another ebpf-map-shipper (pid \(getpid())); "
+                + "give each shipper its own buffer.dir")
+        }
+        _ = first
+    }
+
+    @Test func anUnusableDirectoryFallsBackToMemory() throws {
+        let fixture = Fixture()
+        var endpoint = RemoteWriteConfig.defaults(url: "http://127.0.0.1:9/", name: "e")
+        endpoint.queue.maxSamplesPerSend = 10
+        var buffer = BufferConfig.defaults
+        buffer.dir = "/dev/null/cannot-exist"
+        #expect(try Pipeline.diskQueue(for: endpoint, buffer, report: fixture.report) == nil)
+        #expect(fixture.log.entries.first?.message == "cannot use the buffer directory; sending without a disk buffer (samples wait in memory while the endpoint is down)")
+    }
+
+    @Test func publishesItsSizeForTheSelfMetrics() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open()
+        queue.append(Self.batch(1, at: 1_790_000_000_500, samples: 4))
+        let samples = fixture.metrics.samples()
+        #expect(samples.first { $0.metric == .bufferSamples }?.value == 4)
+        #expect(samples.first { $0.metric == .bufferOldest }?.value == 1_790_000_000.5)
+        #expect((samples.first { $0.metric == .bufferBytes }?.value ?? 0) > 24)
+    }
+}
+
+/// A disk that fills up under the buffer: a small tmpfs, mounted by the test (root only).
+@Suite(.requiresBPF)
+struct FullDiskTests {
+    @Test func aFullDiskKeepsOrderThroughAMemoryTail() throws {
+        let fixture = DiskQueueTests.Fixture()
+        try FileManager.default.createDirectory(atPath: fixture.directory, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=64k", "tmpfs", fixture.directory]
+        try mount.run()
+        mount.waitUntilExit()
+        try #require(mount.terminationStatus == 0)
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [fixture.directory]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        let queue = try fixture.open()
+        for index in 0..<40 {
+            let body = (0..<4096).map { _ in UInt8.random(in: 0...255) }
+            queue.append(EncodedBatch(body: body, sampleCount: 1, timestampMs: DiskQueueTests.now + Int64(index)))
+        }
+        #expect(fixture.log.count("cannot write to the disk buffer; keeping batches in memory until it recovers") == 1)
+        var stamps: [Int64] = []
+        while let batch = queue.first(untilEmpty: true) {
+            stamps.append(batch.timestampMs)
+            queue.removeFirst()
+        }
+        #expect(stamps == (0..<40).map { DiskQueueTests.now + $0 })
+    }
+}
