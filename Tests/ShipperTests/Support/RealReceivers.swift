@@ -13,15 +13,15 @@ final class ReceiverProcess {
 
     private init(
         name: String, executable: String, arguments: (UInt16, URL) throws -> [String], ready: String,
-        scheme: String = "http", isReady: ((ReceiverProcess) -> Bool)? = nil
+        scheme: String = "http", port: UInt16? = nil, isReady: ((ReceiverProcess) -> Bool)? = nil
     ) throws {
         self.name = name
         self.scheme = scheme
-        port = Network.freePort()
+        self.port = port ?? Network.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = try arguments(port, directory)
+        process.arguments = try arguments(self.port, directory)
         let log = directory.appendingPathComponent("log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -31,7 +31,7 @@ final class ReceiverProcess {
         let ready = isReady ?? { Network.get($0.baseURL + ready, timeout: 1) != nil }
         guard eventually(within: 20, { ready(self) }) else {
             stop()
-            throw ReceiverError(description: "\(name) did not become ready on port \(port): \(self.log)")
+            throw ReceiverError(description: "\(name) did not become ready on port \(self.port): \(self.log)")
         }
     }
 
@@ -49,8 +49,8 @@ final class ReceiverProcess {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Prometheus with its remote-write receiver on.
-    static func prometheus() throws -> ReceiverProcess {
+    /// Prometheus with its remote-write receiver on, on `port` if given.
+    static func prometheus(port: UInt16? = nil) throws -> ReceiverProcess {
         try ReceiverProcess(
             name: "prometheus", executable: "/usr/bin/prometheus",
             arguments: { port, directory in
@@ -60,7 +60,7 @@ final class ReceiverProcess {
                     "--config.file=\(config.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
                     "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver",
                 ]
-            }, ready: "/-/ready")
+            }, ready: "/-/ready", port: port)
     }
 
     /// Prometheus serving HTTPS (and so HTTP/2) with a fresh self-signed certificate for 127.0.0.1,
@@ -108,6 +108,25 @@ final class ReceiverProcess {
     }
 
     var remoteWriteURL: String { baseURL + "/api/v1/write" }
+
+    /// The raw samples of a range selector such as `x[10m]`: timestamps in milliseconds, per series.
+    func samples(_ selector: String) throws -> [(labels: [String: String], timestampsMs: [Int64], values: [String])] {
+        var components = URLComponents(string: baseURL + "/api/v1/query")!
+        components.queryItems = [URLQueryItem(name: "query", value: selector)]
+        guard let data = Network.get(components.url!.absoluteString) else {
+            throw ReceiverError(description: "\(name) did not answer the query \(selector)")
+        }
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let results = ((json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
+        return results.map { result in
+            let values = (result["values"] as? [[Any]]) ?? []
+            return (
+                (result["metric"] as? [String: String]) ?? [:],
+                values.map { Int64((($0.first as? NSNumber)?.doubleValue ?? 0) * 1000 + 0.5) },
+                values.map { ($0.last as? String) ?? "" }
+            )
+        }
+    }
 
     /// An instant query through the Prometheus HTTP API: each result's labels and value.
     func query(_ promql: String) throws -> [(labels: [String: String], value: String)] {

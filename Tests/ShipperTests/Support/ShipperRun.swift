@@ -6,9 +6,12 @@ final class ShipperDaemon {
     private let errors = Pipe()
     private let collected = Mutex2(Data())
     let configFile: URL
+    private let ownsConfig: Bool
 
-    init(config: String, arguments: [String] = []) throws {
-        configFile = try writeConfig(config)
+    /// Starts `run` on `config`, or on an existing config file.
+    init(config: String? = nil, file: URL? = nil, arguments: [String] = []) throws {
+        configFile = try file ?? writeConfig(config ?? "")
+        ownsConfig = file == nil
         process.executableURL = ShipperBinary.url
         process.arguments = ["run", "--config", configFile.path] + arguments
         process.standardError = errors
@@ -25,10 +28,25 @@ final class ShipperDaemon {
             process.interrupt()
             process.waitUntilExit()
         }
-        removeConfig(configFile)
+        if ownsConfig { removeConfig(configFile) }
     }
 
     var log: String { String(decoding: collected.get(), as: UTF8.self) }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// kill -9: no chance to flush or clean up.
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Resident memory now, in KiB (VmRSS).
+    var residentKiB: Int? {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return line.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
+    }
 
     /// Sends SIGTERM and waits (at most 20 s) for the exit status.
     func terminate() -> Int32? {

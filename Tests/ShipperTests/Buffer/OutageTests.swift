@@ -1,0 +1,176 @@
+import Foundation
+import SystemPackage
+import Testing
+
+@testable import Shipper
+
+/// Outages, crashes and damage between the real binary and a real Prometheus that starts late.
+@Suite(.requiresBPF, .timeLimit(.minutes(3)))
+struct OutageTests {
+    /// A shipper config pushing every second to a port where nothing listens yet.
+    func config(port: UInt16, prefix: String) -> String {
+        """
+        interval: 1s
+        maps:
+          include: ['^\(prefix)']
+        remote_write:
+          - name: central
+            url: http://127.0.0.1:\(port)/api/v1/write
+            queue: {max_backoff: 1s}
+        """
+    }
+
+    /// The timestamps Prometheus holds for one map's entries series, oldest first.
+    func stamps(_ prometheus: ReceiverProcess, _ id: UInt32) throws -> [Int64] {
+        try prometheus.samples("ebpf_map_entries{map_id=\"\(id)\"}[10m]").first?.timestampsMs ?? []
+    }
+
+    /// Waits until Prometheus has an interval newer than `time`: the backlog before it is delivered.
+    func waitForDrain(_ prometheus: ReceiverProcess, _ id: UInt32, past time: Date) -> Bool {
+        eventually(within: 30) {
+            ((try? stamps(prometheus, id).last) ?? 0) > Int64(time.timeIntervalSince1970 * 1000)
+        }
+    }
+
+    @Test func everyIntervalOfAnOutageArrivesInOrder() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let a = try holder.create("hash", name: prefix + "a", maxEntries: 16, fill: 3)
+        let b = try holder.create("lru_hash", name: prefix + "b", maxEntries: 16, fill: 7)
+        let port = Network.freePort()
+        let daemon = try ShipperDaemon(config: config(port: port, prefix: prefix))
+        Thread.sleep(forTimeInterval: 20)
+
+        let prometheus = try ReceiverProcess.prometheus(port: port)
+        #expect(waitForDrain(prometheus, a, past: Date()), "\(daemon.log)")
+        for id in [a, b] {
+            let times = try stamps(prometheus, id)
+            #expect(times.count >= 20)
+            #expect(zip(times, times.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "gap in \(times)")
+        }
+        #expect(try prometheus.samples("ebpf_map_entries{map_id=\"\(b)\"}[10m]").first?.values.allSatisfy { $0 == "7" } == true)
+        #expect(!prometheus.log.contains("out of order"))
+        #expect(daemon.terminate() == 0)
+        #expect(daemon.log.contains("msg=\"endpoint not accepting samples; buffering to disk\""))
+        #expect(daemon.log.contains("msg=\"buffer backlog drained\""))
+    }
+
+    @Test func nothingWrittenBeforeAKillIsLost() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try holder.create("hash", name: prefix + "k", maxEntries: 16, fill: 2)
+        let port = Network.freePort()
+        let file = try writeConfig(config(port: port, prefix: prefix))
+        defer { removeConfig(file) }
+
+        let first = try ShipperDaemon(file: file)
+        Thread.sleep(forTimeInterval: 8.5)
+        first.kill()
+        let killed = Date()
+        let second = try ShipperDaemon(file: file)
+        Thread.sleep(forTimeInterval: 4)
+        let prometheus = try ReceiverProcess.prometheus(port: port)
+        #expect(waitForDrain(prometheus, id, past: Date()), "\(second.log)")
+
+        let killedMs = Int64(killed.timeIntervalSince1970 * 1000)
+        let times = try stamps(prometheus, id)
+        let before = times.filter { $0 < killedMs }
+        let after = times.filter { $0 >= killedMs }
+        #expect(before.count >= 7)
+        // Every interval of the first run up to the kill, with no hole, and the second run's too.
+        #expect(zip(before, before.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "\(before)")
+        #expect((before.last ?? 0) >= killedMs - 1500)
+        #expect(zip(after, after.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "\(after)")
+        #expect(second.log.contains("msg=\"replaying the disk buffer left by a previous run\""))
+        #expect(!prometheus.log.contains("out of order"))
+        #expect(second.terminate() == 0)
+    }
+
+    @Test func damagedRecordsAreSkippedAndTheRestDelivered() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try holder.create("hash", name: prefix + "d", maxEntries: 16, fill: 5)
+        let port = Network.freePort()
+        let file = try writeConfig(config(port: port, prefix: prefix))
+        defer { removeConfig(file) }
+
+        let first = try ShipperDaemon(file: file)
+        Thread.sleep(forTimeInterval: 8.5)
+        #expect(first.terminate() == 0)
+
+        // Damage the fourth record's body and tear the last record in half, as a crash mid-write would.
+        let directory = file.path + ".buffer/central"
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("segment-") }.sorted().last)
+        let fd = try FileDescriptor.open(directory + "/" + segment, .readWrite)
+        var records: [(offset: Int64, header: Record.Header)] = []
+        let size = try fd.seek(offset: 0, from: .end)
+        var offset: Int64 = 0
+        while let header = Segment.header(fd, at: offset, size: size) {
+            records.append((offset, header))
+            offset += Int64(Record.headerSize + header.length)
+        }
+        try #require(records.count >= 7)
+        var byte = try fd.readBytes(count: 1, at: records[3].offset + Int64(Record.headerSize) + 2)
+        byte[0] ^= 0xFF
+        _ = try fd.writeAll(toAbsoluteOffset: records[3].offset + Int64(Record.headerSize) + 2, byte)
+        let last = records[records.count - 1]
+        try fd.resize(to: last.offset + Int64(Record.headerSize + last.header.length) / 2)
+        try fd.close()
+
+        let prometheus = try ReceiverProcess.prometheus(port: port)
+        let second = try ShipperDaemon(file: file)
+        #expect(waitForDrain(prometheus, id, past: Date()), "\(second.log)")
+        let times = Set(try stamps(prometheus, id))
+        let damaged = [records[3].header.timestampMs, last.header.timestampMs]
+        let intact = records.map(\.header.timestampMs).filter { !damaged.contains($0) }
+        #expect(intact.allSatisfy { times.contains($0) }, "missing \(intact.filter { !times.contains($0) })")
+        #expect(damaged.allSatisfy { !times.contains($0) })
+        #expect(second.log.contains("msg=\"damaged record in the disk buffer; skipped it and kept the rest\""))
+        #expect(try prometheus.query("ebpf_map_shipper_buffer_corrupt_records_total").first?.value == "2")
+        #expect(second.terminate() == 0)
+    }
+
+    @Test func memoryStaysFlatThroughThousandsOfBufferedBatches() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        try holder.create("hash", name: prefix + "m", maxEntries: 16, fill: 2)
+        let buffer = FileManager.default.temporaryDirectory.appendingPathComponent("memory-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: buffer) }
+        let file = try writeConfig("""
+            interval: 10ms
+            maps:
+              include: ['^\(prefix)']
+            remote_write:
+              - name: down
+                url: http://127.0.0.1:\(Network.freePort())/api/v1/write
+            buffer: {fsync: never, dir: '\(buffer)'}
+            """)
+        defer { removeConfig(file) }
+        let daemon = try ShipperDaemon(file: file, arguments: ["--log-level", "error"])
+        Thread.sleep(forTimeInterval: 5)
+        let start = try #require(daemon.residentKiB)
+        Thread.sleep(forTimeInterval: 35)
+        let end = try #require(daemon.residentKiB)
+        #expect(daemon.terminate() == 0)
+
+        let buffered = try bufferedRecords(in: buffer + "/down")
+        print("memory: RSS \(start) KiB after 5 s, \(end) KiB after 40 s; \(buffered) batches buffered")
+        #expect(buffered >= 3000)
+        #expect(end - start < 4096, "RSS grew from \(start) KiB to \(end) KiB")
+    }
+
+    private func bufferedRecords(in directory: String) throws -> Int {
+        var count = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasPrefix("segment-") {
+            let fd = try FileDescriptor.open(directory + "/" + name, .readOnly)
+            defer { try? fd.close() }
+            let size = try fd.seek(offset: 0, from: .end)
+            var offset: Int64 = 0
+            while let header = Segment.header(fd, at: offset, size: size) {
+                count += 1
+                offset += Int64(Record.headerSize + header.length)
+            }
+        }
+        return count
+    }
+}
