@@ -77,6 +77,33 @@ struct ConfigTests {
         #expect(!config.summary.contains("s3cret"))
     }
 
+    @Test func readsTheBufferSection() throws {
+        let config = try parse("""
+            remote_write:
+              - name: a/b
+                url: http://127.0.0.1:9/
+                buffer: {max_size: 64MiB, max_age: 2h}
+              - name: c
+                url: http://127.0.0.1:9/
+            buffer:
+              dir: /srv/buffer
+              max_size: 512MiB
+              max_age: 6h
+              fsync: never
+            """)
+        #expect(config.buffer == BufferConfig(dir: "/srv/buffer", maxSize: 512 << 20, maxAge: .seconds(21600), fsync: false))
+        #expect(config.remoteWrite[0].bufferMaxSize == 64 << 20)
+        #expect(config.remoteWrite[0].bufferMaxAge == .seconds(7200))
+        #expect(config.buffer.directory(for: config.remoteWrite[0]) == "/srv/buffer/a_b")
+        #expect(config.remoteWrite[1].bufferMaxSize == nil)
+        #expect(try parse("buffer: {dir: ''}\n").buffer.dir == nil)
+        #expect(Config.defaults(hostname: "h").buffer.dir == "/var/lib/ebpf-map-shipper")
+        #expect(error("buffer: {max_size: lots}\n") == "shipper.yml:1: buffer.max_size: invalid size 'lots'; expected a positive number of bytes with a unit: 64MiB, 1GiB, 500MB")
+        #expect(error("buffer: {fsync: sometimes}\n") == "shipper.yml:1: buffer.fsync: invalid fsync policy 'sometimes'; expected always or never")
+        #expect(error("remote_write:\n  - {name: 'a/b', url: 'http://x/'}\n  - {name: 'a_b', url: 'http://y/'}\n")
+            == "shipper.yml:2: remote_write: two endpoint names map to the same buffer directory; rename one (names keep [A-Za-z0-9._-])")
+    }
+
     @Test func aBadDurationNamesLineAndKey() {
         #expect(error("""
             interval: 1s
