@@ -8,7 +8,7 @@ extension Config {
             externalLabels: defaultExternalLabels(hostname: hostname),
             maps: MapsConfig.defaults,
             remoteWrite: [RemoteWriteConfig.defaults(url: RemoteWriteConfig.defaultURL, name: "local-prometheus")],
-            buffer: BufferConfig.defaults)
+            pushgateway: [], buffer: BufferConfig.defaults)
     }
 
     /// `job` and `instance`, so series from a fleet stay apart without any configuration.
@@ -81,6 +81,15 @@ extension Config {
             } else {
                 line += " buffer=memory"
             }
+            lines.append(line)
+        }
+        for gateway in pushgateway {
+            var line = "pushgateway \(gateway.name): \(gateway.url) job=\(gateway.job)"
+            line += " grouping=" + gateway.grouping.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+            line += " method=\(gateway.method.rawValue) timeout=\(Units.format(gateway.timeout))"
+            line += " delete_on_shutdown=\(gateway.deleteOnShutdown)"
+            if let auth = gateway.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
+            if let file = gateway.bearerTokenFile { line += " bearer_token=<\(file)>" }
             lines.append(line)
         }
         return lines.joined(separator: "\n") + "\n"

@@ -30,7 +30,7 @@ extension Config {
         var config = Config.defaults(hostname: hostname)
         guard let root else { return config }
         let top = try YAMLValue(node: root, path: "", context: context).mapping(
-            keys: ["interval", "external_labels", "maps", "remote_write", "buffer"])
+            keys: ["interval", "external_labels", "maps", "remote_write", "pushgateway", "buffer"])
 
         if let value = top["interval"] { config.interval = try value.duration() }
         if let value = top["external_labels"] {
@@ -46,11 +46,20 @@ extension Config {
             config.remoteWrite = try value.list().enumerated().map { index, entry throws(ConfigError) in
                 try RemoteWriteConfig(entry, index: index)
             }
-            var seen: Set<String> = []
-            for (index, endpoint) in config.remoteWrite.enumerated() where !seen.insert(endpoint.name).inserted {
-                throw try value.list()[index].fail("duplicate endpoint name '\(endpoint.name)'; give each remote_write entry a unique name")
-            }
             if config.remoteWrite.isEmpty { throw value.fail("the list is empty; configure at least one endpoint") }
+        }
+        if let value = top["pushgateway"] {
+            config.pushgateway = try value.list().map { entry throws(ConfigError) in try PushgatewayConfig(entry, hostname: hostname) }
+            if config.pushgateway.isEmpty { throw value.fail("the list is empty; configure at least one Pushgateway") }
+            // A Pushgateway-only config pushes nowhere else.
+            if top["remote_write"] == nil { config.remoteWrite = [] }
+        }
+        // Endpoint names label the self-metrics and name buffer directories: unique across both lists.
+        var seen: Set<String> = []
+        let entries = (try top["remote_write"]?.list() ?? []) + (try top["pushgateway"]?.list() ?? [])
+        for (index, name) in (config.remoteWrite.map(\.name) + config.pushgateway.map(\.name)).enumerated()
+        where !seen.insert(name).inserted {
+            throw entries[index].fail("duplicate endpoint name '\(name)'; give each remote_write and pushgateway entry a unique name")
         }
         if let value = top["buffer"] {
             let fields = try value.mapping(keys: ["dir", "max_size", "max_age", "fsync"])
@@ -102,33 +111,40 @@ extension MapsConfig {
     }
 }
 
-extension RemoteWriteConfig {
-    /// Headers the protocol sets itself; a config may never replace them.
+/// The keys every HTTP endpoint shares (remote_write and pushgateway entries).
+private struct HTTPFields {
+    static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "tls_config"]
+
+    /// Headers the shipper sets itself; a config may never replace them.
     static let reservedHeaders: Set<String> = [
         "content-encoding", "content-type", "x-prometheus-remote-write-version", "user-agent", "content-length",
         "host", "authorization",
     ]
 
-    fileprivate init(_ value: YAMLValue, index: Int) throws(ConfigError) {
-        let map = try value.mapping(keys: [
-            "name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "queue", "tls_config", "buffer",
-        ])
-        guard let urlValue = map["url"] else { throw value.fail("missing key 'url'; e.g. url: https://prometheus.example/api/v1/write") }
-        let url = try urlValue.string()
+    var name: String
+    var url: String
+    var headers: [HTTPHeader] = []
+    var basicAuth: BasicAuth?
+    var bearerTokenFile: String?
+    var timeout: Duration?
+    var tls = TLSConfig.defaults
+
+    init(_ map: [String: YAMLValue], in value: YAMLValue, example: String) throws(ConfigError) {
+        guard let urlValue = map["url"] else { throw value.fail("missing key 'url'; e.g. url: \(example)") }
+        url = try urlValue.string()
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
             let host = parsed.host, !host.isEmpty
         else {
             throw urlValue.fail("invalid URL '\(url)'; expected http:// or https:// with a host")
         }
-        self = .defaults(url: url, name: parsed.port.map { "\(host):\($0)" } ?? host)
-        if let name = map["name"] { self.name = try name.string() }
+        name = try map["name"]?.string() ?? parsed.port.map { "\(host):\($0)" } ?? host
         if let headers = map["headers"] {
             self.headers = try headers.stringMap().map { name, value throws(ConfigError) in
                 if Self.reservedHeaders.contains(name.text.lowercased()) {
                     throw name.fail("header '\(name.text)' is set by the shipper itself and cannot be configured"
                         + (name.text.lowercased() == "authorization" ? "; use bearer_token_file or basic_auth" : ""))
                 }
-                return Header(name: name.text, value: value)
+                return HTTPHeader(name: name.text, value: value)
             }
         }
         if let auth = map["basic_auth"] {
@@ -145,6 +161,29 @@ extension RemoteWriteConfig {
             bearerTokenFile = try token.readableFile()
         }
         if let timeout = map["timeout"] { self.timeout = try timeout.duration() }
+        if let tls = map["tls_config"] {
+            let fields = try tls.mapping(keys: ["ca_file", "cert_file", "key_file", "insecure_skip_verify"])
+            if let value = fields["ca_file"] { self.tls.caFile = try value.readableFile() }
+            if let value = fields["cert_file"] { self.tls.certFile = try value.readableFile() }
+            if let value = fields["key_file"] { self.tls.keyFile = try value.readableFile() }
+            if let value = fields["insecure_skip_verify"] { self.tls.insecureSkipVerify = try value.bool() }
+            if (self.tls.certFile == nil) != (self.tls.keyFile == nil) {
+                throw tls.fail("cert_file and key_file go together; set both for client certificates")
+            }
+        }
+    }
+}
+
+extension RemoteWriteConfig {
+    fileprivate init(_ value: YAMLValue, index: Int) throws(ConfigError) {
+        let map = try value.mapping(keys: HTTPFields.keys + ["queue", "buffer"])
+        let http = try HTTPFields(map, in: value, example: "https://prometheus.example/api/v1/write")
+        self = .defaults(url: http.url, name: http.name)
+        headers = http.headers
+        basicAuth = http.basicAuth
+        bearerTokenFile = http.bearerTokenFile
+        timeout = http.timeout ?? timeout
+        tls = http.tls
         if let queue = map["queue"] {
             let fields = try queue.mapping(keys: ["max_samples_per_send", "min_backoff", "max_backoff", "retry_on_http_429"])
             if let value = fields["max_samples_per_send"] { self.queue.maxSamplesPerSend = try value.integer(atLeast: 1) }
@@ -161,16 +200,36 @@ extension RemoteWriteConfig {
             if let size = fields["max_size"] { bufferMaxSize = try size.size() }
             if let age = fields["max_age"] { bufferMaxAge = try age.duration() }
         }
-        if let tls = map["tls_config"] {
-            let fields = try tls.mapping(keys: ["ca_file", "cert_file", "key_file", "insecure_skip_verify"])
-            if let value = fields["ca_file"] { self.tls.caFile = try value.readableFile() }
-            if let value = fields["cert_file"] { self.tls.certFile = try value.readableFile() }
-            if let value = fields["key_file"] { self.tls.keyFile = try value.readableFile() }
-            if let value = fields["insecure_skip_verify"] { self.tls.insecureSkipVerify = try value.bool() }
-            if (self.tls.certFile == nil) != (self.tls.keyFile == nil) {
-                throw tls.fail("cert_file and key_file go together; set both for client certificates")
+    }
+}
+
+extension PushgatewayConfig {
+    fileprivate init(_ value: YAMLValue, hostname: String) throws(ConfigError) {
+        let map = try value.mapping(keys: HTTPFields.keys + ["job", "grouping", "method", "delete_on_shutdown"])
+        let http = try HTTPFields(map, in: value, example: "http://pushgateway.example:9091")
+        guard let jobValue = map["job"] else { throw value.fail("missing key 'job'; the Pushgateway groups pushes by job") }
+        let job = try jobValue.string()
+        guard !job.isEmpty else { throw jobValue.fail("the job name is empty; give the batch job's name") }
+        self.init(
+            name: http.name, url: http.url, job: job, grouping: LabelSet(["instance": hostname]), method: .put,
+            headers: http.headers, basicAuth: http.basicAuth, bearerTokenFile: http.bearerTokenFile,
+            timeout: http.timeout ?? .seconds(10), tls: http.tls, deleteOnShutdown: false)
+        if let grouping = map["grouping"] {
+            for (name, labelValue) in try grouping.stringMap() {
+                guard LabelSet.isValidName(name.text), !name.text.hasPrefix("__"), name.text != "job" else {
+                    throw name.fail("invalid grouping label '\(name.text)'; expected [a-zA-Z_][a-zA-Z0-9_]*, not job, not starting with __")
+                }
+                self.grouping[name.text] = labelValue  // an empty value removes the default instance
             }
         }
+        if let method = map["method"] {
+            let text = try method.string()
+            guard let parsed = Method(rawValue: text) else {
+                throw method.fail("unknown method '\(text)'; expected put (replace the group) or post (replace pushed names only)")
+            }
+            self.method = parsed
+        }
+        if let delete = map["delete_on_shutdown"] { deleteOnShutdown = try delete.bool() }
     }
 }
 

@@ -8,6 +8,7 @@ public struct Config: Sendable, Equatable {
     public var externalLabels: LabelSet
     public var maps: MapsConfig
     public var remoteWrite: [RemoteWriteConfig]
+    public var pushgateway: [PushgatewayConfig]
     public var buffer: BufferConfig
 }
 
@@ -48,7 +49,7 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var name: String
     public var url: String
     /// Extra request headers, e.g. `X-Scope-OrgID` for a Mimir tenant. Never the protocol's own.
-    public var headers: [Header]
+    public var headers: [HTTPHeader]
     public var basicAuth: BasicAuth?
     public var bearerTokenFile: String?
     /// Per request, connection included.
@@ -58,11 +59,39 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     /// This endpoint's own buffer limits; nil takes the `buffer` section's.
     public var bufferMaxSize: UInt64?
     public var bufferMaxAge: Duration?
+}
 
-    public struct Header: Sendable, Equatable {
-        public var name: String
-        public var value: String
+/// A configured request header.
+public struct HTTPHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String
+}
+
+/// One Pushgateway, for batch jobs that nothing would scrape. It keeps only the latest state of
+/// each group, so nothing is buffered: a failed push is retried until the next collection
+/// replaces it.
+public struct PushgatewayConfig: Sendable, Equatable {
+    public enum Method: String, Sendable {
+        /// Replaces the whole group.
+        case put
+        /// Replaces only the metrics of the names pushed.
+        case post
     }
+
+    public var name: String
+    /// The Pushgateway's base URL, e.g. `http://pushgateway:9091`.
+    public var url: String
+    public var job: String
+    /// The rest of the grouping key; default `instance=<hostname>`.
+    public var grouping: LabelSet
+    public var method: Method
+    public var headers: [HTTPHeader]
+    public var basicAuth: BasicAuth?
+    public var bearerTokenFile: String?
+    public var timeout: Duration
+    public var tls: TLSConfig
+    /// `run` deletes its group when it exits cleanly, so finished jobs leave no stale groups.
+    public var deleteOnShutdown: Bool
 }
 
 public struct BasicAuth: Sendable, Equatable {

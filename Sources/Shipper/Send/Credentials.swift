@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// A secret read from a file: re-read when the file changes (rotation), never logged.
 final class SecretFile {
@@ -16,5 +17,41 @@ final class SecretFile {
         cached = text.hasSuffix("\n") ? String(text.dropLast()) : text
         modified = stamp
         return cached
+    }
+}
+
+/// An endpoint's headers and credentials, applied to its HTTP client before each request so that
+/// rotated secret files take effect without a restart.
+final class RequestCredentials {
+    private let headers: [String]
+    private let username: String?
+    private let password: SecretFile?
+    private let token: SecretFile?
+    private let logger: Logger
+
+    init(headers: [HTTPHeader], basicAuth: BasicAuth?, bearerTokenFile: String?, logger: Logger) {
+        self.headers = headers.map { "\($0.name): \($0.value)" }
+        self.username = basicAuth?.username
+        self.password = basicAuth.map { SecretFile(path: $0.passwordFile) }
+        self.token = bearerTokenFile.map(SecretFile.init(path:))
+        self.logger = logger
+    }
+
+    /// Sets `protocolHeaders`, the configured headers and the credentials on `client`.
+    func apply(to client: HTTPClient, protocolHeaders: [String]) {
+        var lines = protocolHeaders + headers
+        if let token {
+            if let value = token.read() { lines.append("Authorization: Bearer \(value)") } else { warnUnreadable(token) }
+        }
+        client.setHeaders(lines)
+        if let username, let password {
+            let secret = password.read()
+            if secret == nil { warnUnreadable(password) }
+            client.setBasicAuth(username: username, password: secret ?? "")
+        }
+    }
+
+    private func warnUnreadable(_ file: SecretFile) {
+        logger.warning("cannot read the secret file; sending without it", metadata: ["file.path": "\(file.path)"])
     }
 }

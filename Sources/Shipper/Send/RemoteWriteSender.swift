@@ -14,11 +14,8 @@ final class RemoteWriteSender: @unchecked Sendable {
     private let policy: RetryPolicy
     private let metrics: SelfMetrics
     private let logger: Logger
-    private let password: SecretFile?
-    private let token: SecretFile?
-    /// Receivers' 4xx messages already logged, and when: each distinct one is logged once per interval.
-    private var loggedRefusals: [String: ContinuousClock.Instant] = [:]
-    private let refusalLogInterval: Duration
+    private let credentials: RequestCredentials
+    private var log: SendLog
     private var loggedFirstDelivery = false
     private var random = SystemRandomNumberGenerator()
 
@@ -47,12 +44,12 @@ final class RemoteWriteSender: @unchecked Sendable {
             minBackoff: endpoint.queue.minBackoff, maxBackoff: endpoint.queue.maxBackoff,
             retryOn429: endpoint.queue.retryOnHTTP429)
         self.metrics = metrics
-        self.refusalLogInterval = interval
-        self.password = endpoint.basicAuth.map { SecretFile(path: $0.passwordFile) }
-        self.token = endpoint.bearerTokenFile.map(SecretFile.init(path:))
         var logger = logger
         logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
         self.logger = logger
+        self.log = SendLog(logger: logger, refusalInterval: interval)
+        self.credentials = RequestCredentials(
+            headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
     }
 
     /// Queues a batch, from any thread.
@@ -63,7 +60,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         while let batch = queue.first(untilEmpty: untilEmpty) {
             var attempt = 0
             while true {
-                prepareCredentials()
+                credentials.apply(to: client, protocolHeaders: Self.protocolHeaders)
                 let outcome = client.perform(method: "POST", body: batch.body)
                 switch policy.decide(outcome, attempt: attempt, random: &random) {
                 case .delivered:
@@ -80,10 +77,10 @@ final class RemoteWriteSender: @unchecked Sendable {
                     queue.removeFirst()
                     metrics.dropped(batch.sampleCount, endpoint: endpoint.name, reason: reason)
                     metrics.failed(endpoint: endpoint.name, reason: reason)
-                    logRefusal(outcome, message: message, samples: batch.sampleCount)
+                    log.refusal(outcome, message: message, samples: batch.sampleCount)
                 case .retry(let delay, let reason):
                     metrics.failed(endpoint: endpoint.name, reason: reason)
-                    logRetry(outcome, reason: reason, delay: delay, attempt: attempt)
+                    log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
                     attempt += 1
                     if queue.sleep(for: delay) { continue }
                     return
@@ -91,47 +88,6 @@ final class RemoteWriteSender: @unchecked Sendable {
                 break
             }
         }
-    }
-
-    /// Headers and credentials for the next request; secrets are re-read when their file changes.
-    private func prepareCredentials() {
-        var headers = Self.protocolHeaders + endpoint.headers.map { "\($0.name): \($0.value)" }
-        if let token {
-            if let value = token.read() { headers.append("Authorization: Bearer \(value)") } else { warnUnreadable(token) }
-        }
-        client.setHeaders(headers)
-        if let auth = endpoint.basicAuth, let password {
-            let secret = password.read()
-            if secret == nil { warnUnreadable(password) }
-            client.setBasicAuth(username: auth.username, password: secret ?? "")
-        }
-    }
-
-    private func warnUnreadable(_ file: SecretFile) {
-        logger.warning("cannot read the secret file; sending without it", metadata: ["file.path": "\(file.path)"])
-    }
-
-    private func logRefusal(_ outcome: HTTPOutcome, message: String, samples: Int) {
-        let now = ContinuousClock.now
-        if let last = loggedRefusals[message], now - last < refusalLogInterval { return }
-        loggedRefusals = loggedRefusals.filter { now - $0.value < refusalLogInterval }
-        loggedRefusals[message] = now
-        logger.warning(
-            "endpoint refused the batch; dropped, not retried",
-            metadata: ["http.status": "\(outcome.status ?? 0)", "batch.samples": "\(samples)",
-                       "receiver.message": "\(message.trimmingCharacters(in: .whitespacesAndNewlines))"])
-    }
-
-    private func logRetry(_ outcome: HTTPOutcome, reason: String, delay: Duration, attempt: Int) {
-        // The first failure of a batch at warning, repeats at debug: one line per outage, not per second.
-        var metadata: Logger.Metadata = [
-            "send.failure": "\(reason)", "retry.in": "\(Units.format(delay))", "send.attempts": "\(attempt + 1)",
-        ]
-        switch outcome {
-        case .failure(_, let message): metadata["error"] = "\(message)"
-        case .response(let status, _, _, _): metadata["http.status"] = "\(status)"
-        }
-        logger.log(level: attempt == 0 ? .warning : .debug, "send failed; retrying", metadata: metadata)
     }
 }
 

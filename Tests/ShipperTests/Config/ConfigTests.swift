@@ -104,6 +104,34 @@ struct ConfigTests {
             == "shipper.yml:2: remote_write: two endpoint names map to the same buffer directory; rename one (names keep [A-Za-z0-9._-])")
     }
 
+    @Test func readsPushgatewayEntries() throws {
+        let config = try parse("""
+            pushgateway:
+              - url: http://127.0.0.1:9091
+                job: nightly-etl
+                grouping:
+                  stage: load
+                method: post
+                delete_on_shutdown: true
+                timeout: 3s
+            """)
+        #expect(config.remoteWrite.isEmpty)
+        #expect(config.pushgateway == [
+            PushgatewayConfig(
+                name: "127.0.0.1:9091", url: "http://127.0.0.1:9091", job: "nightly-etl",
+                grouping: LabelSet(["instance": "edge-7", "stage": "load"]), method: .post, headers: [], basicAuth: nil,
+                bearerTokenFile: nil, timeout: .seconds(3), tls: .defaults, deleteOnShutdown: true),
+        ])
+        #expect(try parse("pushgateway: [{url: 'http://a:1', job: j, grouping: {instance: ''}}]").pushgateway[0].grouping == LabelSet())
+        #expect(error("pushgateway:\n  - url: http://a:1\n") == "shipper.yml:2: pushgateway[0]: missing key 'job'; the Pushgateway groups pushes by job")
+        #expect(error("pushgateway:\n  - {url: 'http://a:1', job: j, method: patch}\n")
+            == "shipper.yml:2: pushgateway[0].method: unknown method 'patch'; expected put (replace the group) or post (replace pushed names only)")
+        #expect(error("pushgateway:\n  - {url: 'http://a:1', job: j, grouping: {job: x}}\n")?
+            .hasPrefix("shipper.yml:2: pushgateway[0].grouping.job: invalid grouping label 'job'") == true)
+        #expect(error("remote_write: [{url: 'http://a:1'}]\npushgateway: [{url: 'http://a:1', job: j}]\n")
+            == "shipper.yml:2: pushgateway[0]: duplicate endpoint name 'a:1'; give each remote_write and pushgateway entry a unique name")
+    }
+
     @Test func aBadDurationNamesLineAndKey() {
         #expect(error("""
             interval: 1s
@@ -117,7 +145,7 @@ struct ConfigTests {
 
     @Test func anUnknownKeyNamesTheValidOnes() {
         #expect(error("\n\nintervall: 5s\n") == "shipper.yml:3: intervall: unknown key; "
-            + "expected one of: interval, external_labels, maps, remote_write, buffer")
+            + "expected one of: interval, external_labels, maps, remote_write, pushgateway, buffer")
         #expect(error("remote_write:\n  - url: http://a/\n    queue:\n      max_samples: 5\n")
             == "shipper.yml:4: remote_write[0].queue.max_samples: unknown key; "
             + "expected one of: max_samples_per_send, min_backoff, max_backoff, retry_on_http_429")
@@ -147,7 +175,7 @@ struct ConfigTests {
     @Test func otherMistakes() {
         #expect(error("remote_write:\n  - url: ftp://a/\n") == "shipper.yml:2: remote_write[0].url: invalid URL 'ftp://a/'; expected http:// or https:// with a host")
         #expect(error("remote_write:\n  - name: a\n    url: http://x/\n  - name: a\n    url: http://y/\n")
-            == "shipper.yml:4: remote_write[1]: duplicate endpoint name 'a'; give each remote_write entry a unique name")
+            == "shipper.yml:4: remote_write[1]: duplicate endpoint name 'a'; give each remote_write and pushgateway entry a unique name")
         #expect(error("remote_write: []\n") == "shipper.yml:1: remote_write: the list is empty; configure at least one endpoint")
         #expect(error("interval: ${NOPE}\n") == "shipper.yml:1: interval: environment variable NOPE is not set (written as ${NOPE}; use $$ for a literal $)")
         #expect(error("maps:\n  types: [hashh]\n")?.hasPrefix("shipper.yml:2: maps.types[0]: unknown map type 'hashh'; expected one of: hash, array") == true)
