@@ -29,7 +29,7 @@ extension Metric {
         help: "Samples the endpoint accepted (2xx).", kind: .counter)
     public static let samplesDropped = Metric(
         name: "ebpf_map_shipper_samples_dropped_total",
-        help: "Samples given up on, by reason: http_4xx (refused by the receiver), queue_full, buffer_full, too_old, corrupt.",
+        help: "Samples given up on, by reason: http_4xx (refused by the receiver), queue_full, buffer_full, too_old, corrupt, superseded (a newer Pushgateway state replaced it).",
         kind: .counter)
     public static let sendFailures = Metric(
         name: "ebpf_map_shipper_send_failures_total",

@@ -24,7 +24,7 @@ public final class SelfMetrics: Sendable {
     }
 
     /// Reasons every endpoint reports from the start, so that `rate()` sees the first increase.
-    static let dropReasons = ["http_4xx", "queue_full", "buffer_full", "too_old", "corrupt"]
+    static let dropReasons = ["http_4xx", "queue_full", "buffer_full", "too_old", "corrupt", "superseded"]
     static let failureReasons = ["http_5xx", "http_429", "http_4xx", "connect", "timeout", "tls", "transfer"]
 
     private let state: Mutex<State>

@@ -7,6 +7,7 @@ final class CollectCycle {
     private let config: Config
     private let collector: Collector
     private let senders: [RemoteWriteSender]
+    private let gateways: [PushgatewaySender]
     private let metrics: SelfMetrics
     private let logger: Logger
     private let encoder = RemoteWriteEncoder()
@@ -16,10 +17,14 @@ final class CollectCycle {
     /// Type and help are sent with the first request, then at this interval, as Prometheus does.
     static let metadataInterval: Duration = .seconds(60)
 
-    init(config: Config, collector: Collector, senders: [RemoteWriteSender], metrics: SelfMetrics, logger: Logger) {
+    init(
+        config: Config, collector: Collector, senders: [RemoteWriteSender], gateways: [PushgatewaySender],
+        metrics: SelfMetrics, logger: Logger
+    ) {
         self.config = config
         self.collector = collector
         self.senders = senders
+        self.gateways = gateways
         self.metrics = metrics
         self.logger = logger
     }
@@ -42,6 +47,9 @@ final class CollectCycle {
             "collected", metadata: ["maps.count": "\(maps.count)", "collect.ms": "\(elapsed.milliseconds)"])
 
         var samples = MetricSet.samples(for: maps) + metrics.samples()
+        for gateway in gateways {
+            gateway.offer(Array(Self.exposition(samples, for: gateway.gateway, externalLabels: config.externalLabels).utf8), samples: samples.count)
+        }
         samples += stale.markers(after: samples)
         let timestampMs = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let metadata = metadataDue() ? Metric.allMetrics : []
@@ -63,6 +71,18 @@ final class CollectCycle {
             for batch in encoded[size] ?? [] { sender.enqueue(batch) }
         }
         return true
+    }
+
+    /// The text a Pushgateway gets: no timestamps, and the external labels other than `job` and
+    /// the grouping key's, which the Pushgateway adds itself.
+    static func exposition(_ samples: [Sample], for gateway: PushgatewayConfig, externalLabels: LabelSet) -> String {
+        let extra = externalLabels.pairs.filter { $0.name != "job" && gateway.grouping[$0.name] == nil }
+        guard !extra.isEmpty else { return TextExposition.render(samples) }
+        return TextExposition.render(samples.map { sample in
+            var labeled = sample
+            for pair in extra where labeled.labels[pair.name] == nil { labeled.labels[pair.name] = pair.value }
+            return labeled
+        })
     }
 
     private func metadataDue() -> Bool {

@@ -5,16 +5,21 @@ import Logging
 public enum Once {
     public static func run(_ pipeline: consuming sending Pipeline, deadline: Duration, logger: Logger) async -> Bool {
         let senders = pipeline.senders
+        let gateways = pipeline.gateways
         let metrics = pipeline.metrics
         let cycle = pipeline.cycle
         let collected = await WorkerThread.result(name: "collect") { cycle.run() }
         guard collected else { return false }
-        let threads = senders.map { sender in
+        var threads = senders.map { sender in
             WorkerThread.start(name: "send-\(sender.endpoint.name)") { sender.run(untilEmpty: true) }
+        }
+        threads += gateways.map { gateway in
+            WorkerThread.start(name: "push-\(gateway.gateway.name)") { gateway.run(untilSettled: true) }
         }
         if !(await WorkerThread.wait(for: threads, until: .now + deadline)) {
             logger.error("deadline passed before every endpoint accepted the samples", metadata: ["once.deadline": "\(Units.format(deadline))"])
             for sender in senders { sender.queue.close() }
+            for gateway in gateways { gateway.close() }
             _ = await WorkerThread.wait(for: threads, until: .now + .seconds(60))
         }
         var success = true
@@ -28,6 +33,10 @@ public enum Once {
                     metadata: ["endpoint.name": "\(sender.endpoint.name)", "samples.unsent": "\(pending)",
                                "samples.dropped": "\(dropped)"])
             }
+        }
+        for gateway in gateways where !gateway.deliveredLatest {
+            success = false
+            logger.error("pushgateway did not accept the push", metadata: ["endpoint.name": "\(gateway.gateway.name)"])
         }
         return success
     }

@@ -5,12 +5,13 @@ import Logging
 public struct Pipeline {
     let cycle: CollectCycle
     let senders: [RemoteWriteSender]
+    let gateways: [PushgatewaySender]
     let metrics: SelfMetrics
 
     /// Throws `BPFError` (privileges, kernel) or a setup error naming the endpoint.
     public init(config: Config, logger: Logger) throws {
         let collector = try Collector(options: config.maps.collectorOptions, logger: logger)
-        let metrics = SelfMetrics(endpoints: config.remoteWrite.map(\.name))
+        let metrics = SelfMetrics(endpoints: config.remoteWrite.map(\.name) + config.pushgateway.map(\.name))
         var senders: [RemoteWriteSender] = []
         for endpoint in config.remoteWrite {
             var endpointLogger = logger
@@ -23,8 +24,18 @@ public struct Pipeline {
                 throw PipelineError(message: "remote_write '\(endpoint.name)': \(error)")
             }
         }
-        self.cycle = CollectCycle(config: config, collector: collector, senders: senders, metrics: metrics, logger: logger)
+        var gateways: [PushgatewaySender] = []
+        for gateway in config.pushgateway {
+            do {
+                gateways.append(try PushgatewaySender(gateway: gateway, interval: config.interval, metrics: metrics, logger: logger))
+            } catch {
+                throw PipelineError(message: "pushgateway '\(gateway.name)': \(error)")
+            }
+        }
+        self.cycle = CollectCycle(
+            config: config, collector: collector, senders: senders, gateways: gateways, metrics: metrics, logger: logger)
         self.senders = senders
+        self.gateways = gateways
         self.metrics = metrics
     }
 }

@@ -7,6 +7,7 @@ import ServiceLifecycle
 public final class ShipperService: Service {
     private let stop: StopSignal
     private let queues: [any BatchQueue]
+    private let gateways: [PushgatewaySender]
     private let threads: [WorkerThread]
     private let grace: Duration
     private let logger: Logger
@@ -17,25 +18,31 @@ public final class ShipperService: Service {
     /// Starts the threads; the pipeline's parts belong to them from here on.
     public init(starting pipeline: consuming sending Pipeline, grace: Duration = defaultGrace, logger: Logger) {
         let senders = pipeline.senders
+        let gateways = pipeline.gateways
         let cycle = pipeline.cycle
         let stop = StopSignal()
         var threads = senders.map { sender in
             WorkerThread.start(name: "send-\(sender.endpoint.name)") { sender.run(untilEmpty: false) }
         }
+        threads += gateways.map { gateway in
+            WorkerThread.start(name: "push-\(gateway.gateway.name)") { gateway.run(untilSettled: false, deleteAtEnd: true) }
+        }
         threads.append(WorkerThread.start(name: "collect") { cycle.loop(stop: stop) })
         self.stop = stop
         self.queues = senders.map(\.queue)
+        self.gateways = gateways
         self.threads = threads
         self.grace = grace
         self.logger = logger
     }
 
     public func run() async throws {
-        logger.info("shipper running", metadata: ["endpoints.count": "\(queues.count)"])
+        logger.info("shipper running", metadata: ["endpoints.count": "\(queues.count + gateways.count)"])
         try? await gracefulShutdown()
         logger.info("shutting down; finishing in-flight sends", metadata: ["shutdown.grace": "\(Units.format(grace))"])
         stop.stop()
         for queue in queues { queue.close() }
+        for gateway in gateways { gateway.close() }
         let finished = await WorkerThread.wait(for: threads, until: .now + grace)
         let unsent = queues.reduce(0) { $0 + $1.pendingSamples }
         logger.info(

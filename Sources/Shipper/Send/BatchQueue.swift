@@ -42,10 +42,12 @@ final class QueueMonitor: @unchecked Sendable {
 
     var isClosed: Bool { withLock { closed } }
 
-    func sleep(for duration: Duration) -> Bool {
+    /// Sleeps for `duration`, or until closed, or, checked under the lock at each wake-up, until
+    /// `interrupted()` holds. False if closed.
+    func sleep(for duration: Duration, interrupted: () -> Bool = { false }) -> Bool {
         let deadline = Date(timeIntervalSinceNow: Double(duration.milliseconds) / 1000)
         return withLock {
-            while !closed && condition.wait(until: deadline) {}
+            while !closed && !interrupted() && condition.wait(until: deadline) {}
             return !closed
         }
     }

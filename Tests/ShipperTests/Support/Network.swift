@@ -4,8 +4,20 @@ import FoundationNetworking
 #endif
 
 enum Network {
-    /// A loopback port nothing listens on right now (bound to port 0, then released).
+    /// Ports already handed out in this process: tests run in parallel, and the kernel may offer
+    /// a just-released port again before the first taker binds it.
+    private static let handedOut = Mutex2<Set<UInt16>>([])
+
+    /// A loopback port nothing listens on right now (bound to port 0, then released), never the
+    /// same twice in one test run.
     static func freePort() -> UInt16 {
+        while true {
+            let port = ephemeralPort()
+            if handedOut.update({ $0.insert(port).inserted }) { return port }
+        }
+    }
+
+    private static func ephemeralPort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -24,9 +36,16 @@ enum Network {
 
     /// A GET to a loopback service; nil if it does not answer 2xx within `timeout`.
     static func get(_ url: String, timeout: TimeInterval = 5) -> Data? {
+        request("GET", url, timeout: timeout)
+    }
+
+    /// Any method, with an optional body; the response body, nil unless the answer is 2xx.
+    static func request(_ method: String, _ url: String, body: String? = nil, timeout: TimeInterval = 5) -> Data? {
         let result = Mutex2<Data?>(nil)
         let done = DispatchSemaphore(value: 0)
         var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.httpBody = body.map { Data($0.utf8) }
         request.timeoutInterval = timeout
         URLSession.shared.dataTask(with: request) { data, response, _ in
             if let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) { result.set(data) }

@@ -29,7 +29,8 @@ final class ReceiverProcess {
         process.standardError = handle
         try process.run()
         let ready = isReady ?? { Network.get($0.baseURL + ready, timeout: 1) != nil }
-        guard eventually(within: 20, { ready(self) }) else {
+        // Ready means this process answers: one that failed to bind must not pass for another's port.
+        guard eventually(within: 20, { !process.isRunning || ready(self) }), process.isRunning else {
             stop()
             throw ReceiverError(description: "\(name) did not become ready on port \(self.port): \(self.log)")
         }
@@ -94,6 +95,21 @@ final class ReceiverProcess {
     }
 
     var certificate: String { directory.appendingPathComponent("tls.crt").path }
+
+    /// A Pushgateway without persistence, on `port` if given.
+    static func pushgateway(port: UInt16? = nil) throws -> ReceiverProcess {
+        try ReceiverProcess(
+            name: "pushgateway", executable: "/usr/bin/prometheus-pushgateway",
+            // No persistence: Debian's default file would share state between instances.
+            arguments: { port, _ in ["--web.listen-address=127.0.0.1:\(port)", "--persistence.file="] }, ready: "/-/ready",
+            port: port)
+    }
+
+    /// The lines of `/metrics` that start with `metric{` or `metric `.
+    func exposed(_ metric: String) -> [String] {
+        let text = Network.get(baseURL + "/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: "\n").map(String.init).filter { $0.hasPrefix(metric + "{") || $0.hasPrefix(metric + " ") }
+    }
 
     /// Single-node VictoriaMetrics, with queries seeing samples as soon as they are written.
     static func victoriaMetrics() throws -> ReceiverProcess {

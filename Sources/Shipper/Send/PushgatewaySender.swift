@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+
+/// Pushes the latest state to one Pushgateway group, on its own thread. The Pushgateway keeps only
+/// the latest push per group, so there is no queue: a failed push is retried with backoff until
+/// it succeeds or the next collection replaces it, and nothing is ever written to disk.
+///
+/// Unchecked Sendable: `offer` and `close` may be called from any thread and touch only state
+/// guarded by `monitor`; the curl handle belongs to the thread that calls `run`.
+final class PushgatewaySender: @unchecked Sendable {
+    let gateway: PushgatewayConfig
+    private let client: HTTPClient
+    private let credentials: RequestCredentials
+    private let policy: RetryPolicy
+    private let metrics: SelfMetrics
+    private let logger: Logger
+    private let monitor = QueueMonitor()
+    // Guarded by `monitor`.
+    private var latest: (body: [UInt8], samples: Int, generation: Int)?
+    private var settled = 0
+    private var delivered = 0
+    // Owned by the sending thread.
+    private var log: SendLog
+    private var random = SystemRandomNumberGenerator()
+
+    static let protocolHeaders = [
+        "Content-Type: \(TextExposition.contentType)", "User-Agent: ebpf-map-shipper/\(ShipperVersion.current)", "Expect:",
+    ]
+
+    init(gateway: PushgatewayConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
+        self.gateway = gateway
+        client = try HTTPClient(url: Self.groupURL(gateway), timeout: gateway.timeout, tls: gateway.tls)
+        policy = RetryPolicy(minBackoff: QueueConfig.defaults.minBackoff, maxBackoff: QueueConfig.defaults.maxBackoff, retryOn429: true)
+        self.metrics = metrics
+        var logger = logger
+        logger[metadataKey: "endpoint.name"] = "\(gateway.name)"
+        self.logger = logger
+        log = SendLog(logger: logger, refusalInterval: interval)
+        credentials = RequestCredentials(
+            headers: gateway.headers, basicAuth: gateway.basicAuth, bearerTokenFile: gateway.bearerTokenFile, logger: logger)
+    }
+
+    /// Replaces what is to be pushed next; an unsent older state is simply superseded.
+    func offer(_ body: [UInt8], samples: Int) {
+        monitor.withLock {
+            latest = (body, samples, (latest?.generation ?? 0) + 1)
+            monitor.wake()
+        }
+    }
+
+    func close() { monitor.close() }
+
+    /// Whether the last state offered was accepted (for `once`).
+    var deliveredLatest: Bool { monitor.withLock { latest.map { delivered == $0.generation } ?? true } }
+
+    /// The thread's body: pushes each new state until closed, or with `untilSettled`, until the
+    /// latest state was accepted or refused. Deletes the group at the end if configured (and
+    /// `deleteAtEnd`, which `run` sets on a clean shutdown).
+    func run(untilSettled: Bool, deleteAtEnd: Bool = false) {
+        while let state = nextState(untilSettled: untilSettled) {
+            push(state)
+        }
+        if deleteAtEnd && gateway.deleteOnShutdown { deleteGroup() }
+    }
+
+    private func nextState(untilSettled: Bool) -> (body: [UInt8], samples: Int, generation: Int)? {
+        monitor.withLock {
+            let pending = { self.latest.map { $0.generation > self.settled } ?? false }
+            if untilSettled && !pending() { return nil }
+            guard monitor.wait(while: { !pending() }) else { return nil }
+            return latest
+        }
+    }
+
+    private func push(_ state: (body: [UInt8], samples: Int, generation: Int)) {
+        var attempt = 0
+        while true {
+            credentials.apply(to: client, protocolHeaders: Self.protocolHeaders)
+            let outcome = client.perform(method: gateway.method == .put ? "PUT" : "POST", body: state.body)
+            switch policy.decide(outcome, attempt: attempt, random: &random) {
+            case .delivered:
+                metrics.delivered(state.samples, endpoint: gateway.name, at: Date().timeIntervalSince1970)
+                if attempt > 0 { logger.info("pushgateway accepted the push after retries", metadata: ["send.attempts": "\(attempt + 1)"]) }
+                settle(state.generation, delivered: true)
+                return
+            case .drop(let reason, let message):
+                metrics.dropped(state.samples, endpoint: gateway.name, reason: reason)
+                metrics.failed(endpoint: gateway.name, reason: reason)
+                log.refusal(outcome, message: message, samples: state.samples)
+                settle(state.generation, delivered: false)
+                return
+            case .retry(let delay, let reason):
+                metrics.failed(endpoint: gateway.name, reason: reason)
+                log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
+                attempt += 1
+                // A newer state makes this one pointless: push that instead.
+                let superseded = { (self.latest?.generation ?? 0) > state.generation }
+                guard monitor.sleep(for: delay, interrupted: superseded) else { return }
+                if monitor.withLock(superseded) {
+                    metrics.dropped(state.samples, endpoint: gateway.name, reason: "superseded")
+                    settle(state.generation, delivered: false)
+                    return
+                }
+            }
+        }
+    }
+
+    private func settle(_ generation: Int, delivered accepted: Bool) {
+        monitor.withLock {
+            settled = max(settled, generation)
+            if accepted { delivered = max(delivered, generation) }
+        }
+    }
+
+    private func deleteGroup() {
+        credentials.apply(to: client, protocolHeaders: Self.protocolHeaders)
+        let outcome = client.perform(method: "DELETE", body: [])
+        if case .response(let status, _, _, _) = outcome, (200..<300).contains(status) {
+            logger.info("deleted the pushgateway group on shutdown")
+        } else {
+            logger.warning("could not delete the pushgateway group on shutdown", metadata: ["outcome": "\(outcome)"])
+        }
+    }
+
+    /// `<url>/metrics/job/<job>/<label>/<value>...`: values containing `/`, or empty, use the
+    /// `@base64` form (URL-safe alphabet); the rest are percent-encoded path segments.
+    static func groupURL(_ gateway: PushgatewayConfig) -> String {
+        var url = gateway.url.hasSuffix("/") ? String(gateway.url.dropLast()) : gateway.url
+        url += "/metrics" + segment("job", gateway.job)
+        for label in gateway.grouping { url += segment(label.name, label.value) }
+        return url
+    }
+
+    private static func segment(_ name: String, _ value: String) -> String {
+        if value.isEmpty || value.contains("/") {
+            let encoded = Data(value.utf8).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            return "/\(name)@base64/\(encoded.isEmpty ? "=" : encoded)"
+        }
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return "/\(name)/\(value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? value)"
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+
+@testable import Shipper
+
+/// Batch jobs pushing to a real Pushgateway.
+@Suite(.requiresBPF, .timeLimit(.minutes(2)))
+struct PushgatewayTests {
+    let host = Config.hostname()
+
+    func pushgatewayConfig(_ url: String, _ prefix: String, extra: String = "") -> String {
+        """
+        external_labels: {site: edge-1}
+        maps: {include: ['^\(prefix)']}
+        pushgateway:
+          - name: gateway
+            url: \(url)
+            job: nightly
+        \(extra)
+        """
+    }
+
+    @Test func onceExposesExactValuesWithTheGroupingAndNoTimestamps() throws {
+        let gateway = try ReceiverProcess.pushgateway()
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try holder.create("hash", name: prefix + "h", maxEntries: 8, fill: 3)
+        let config = try writeConfig(pushgatewayConfig(gateway.baseURL, prefix, extra: "    grouping: {stage: load}"))
+        defer { removeConfig(config) }
+
+        let result = try ShipperBinary.run(["once", "--config", config.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let labels = "instance=\"\(host)\",job=\"nightly\",map_id=\"\(id)\",map_name=\"\(prefix)h\",map_type=\"hash\",site=\"edge-1\",stage=\"load\""
+        #expect(gateway.exposed("ebpf_map_entries") == ["ebpf_map_entries{\(labels)} 3"])
+        #expect(gateway.exposed("ebpf_map_pressure") == ["ebpf_map_pressure{\(labels)} 0.375"])
+        #expect(gateway.exposed("ebpf_map_max_entries") == ["ebpf_map_max_entries{\(labels)} 8"])
+        // No disk buffer for a Pushgateway: only the latest state matters.
+        #expect(!FileManager.default.fileExists(atPath: config.path + ".buffer"))
+    }
+
+    @Test func theBodyIsTextWithoutTimestampsAndTheGroupingIsEscaped() throws {
+        let receiver = try FakeReceiver(script: [])
+        let config = try writeConfig("""
+            maps: {include: ['^never-matches$']}
+            pushgateway:
+              - url: http://127.0.0.1:\(receiver.port)/prefix/
+                job: etl/nightly
+                grouping: {path: /var/tmp, stage: 'load 1'}
+            """)
+        defer { removeConfig(config) }
+        let result = try ShipperBinary.run(["once", "--config", config.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let request = try #require(receiver.requests.first)
+        #expect(request.method == "PUT")
+        #expect(request.path == "/prefix/metrics/job@base64/ZXRsL25pZ2h0bHk=/instance/\(host)/path@base64/L3Zhci90bXA=/stage/load%201")
+        #expect(request.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
+        let lines = String(decoding: request.body, as: UTF8.self).split(separator: "\n")
+        #expect(lines.contains("# TYPE ebpf_map_shipper_build_info gauge"))
+        // name{labels} value: two fields, no third for a timestamp.
+        #expect(lines.filter { !$0.hasPrefix("#") }.allSatisfy { $0.split(separator: " ").count == 2 })
+    }
+
+    @Test func aSlashInAGroupingValueRoundTrips() throws {
+        let gateway = try ReceiverProcess.pushgateway()
+        let config = try writeConfig(pushgatewayConfig(gateway.baseURL, "never-matches", extra: "    grouping: {path: /var/tmp/x}"))
+        defer { removeConfig(config) }
+        #expect(try ShipperBinary.run(["once", "--config", config.path]).status == 0)
+        #expect(gateway.exposed("ebpf_map_shipper_build_info").first?.contains("path=\"/var/tmp/x\"") == true)
+    }
+
+    @Test func putReplacesTheGroupPostKeepsOtherNames() throws {
+        let gateway = try ReceiverProcess.pushgateway()
+        let group = gateway.baseURL + "/metrics/job/nightly/instance/\(host)"
+        for method in ["put", "post"] {
+            #expect(Network.request("PUT", group, body: "# TYPE other_metric gauge\nother_metric 42\n") != nil)
+            let config = try writeConfig(pushgatewayConfig(gateway.baseURL, "never-matches", extra: "    method: \(method)"))
+            defer { removeConfig(config) }
+            #expect(try ShipperBinary.run(["once", "--config", config.path]).status == 0)
+            #expect(gateway.exposed("ebpf_map_shipper_build_info").count == 1)
+            #expect(gateway.exposed("other_metric").count == (method == "put" ? 0 : 1), "\(method)")
+        }
+    }
+
+    @Test func deleteOnShutdownRemovesTheGroup() throws {
+        let gateway = try ReceiverProcess.pushgateway()
+        let daemon = try ShipperDaemon(config: """
+            interval: 1s
+            \(pushgatewayConfig(gateway.baseURL, "never-matches", extra: "    delete_on_shutdown: true"))
+            """)
+        #expect(eventually(within: 10) { !gateway.exposed("ebpf_map_shipper_build_info").isEmpty }, "\(daemon.log)")
+        #expect(daemon.terminate() == 0)
+        #expect(gateway.exposed("ebpf_map_shipper_build_info").isEmpty)
+        #expect(daemon.log.contains("msg=\"deleted the pushgateway group on shutdown\""))
+    }
+
+    @Test func aTypeClashIsLoggedWithTheGatewaysMessageAndTheShipperKeepsRunning() throws {
+        let gateway = try ReceiverProcess.pushgateway()
+        // Another group already has ebpf_map_shipper_build_info as a counter.
+        #expect(Network.request("PUT", gateway.baseURL + "/metrics/job/other",
+                                body: "# TYPE ebpf_map_shipper_build_info counter\nebpf_map_shipper_build_info 1\n") != nil)
+        let daemon = try ShipperDaemon(config: """
+            interval: 1s
+            \(pushgatewayConfig(gateway.baseURL, "never-matches"))
+            """)
+        #expect(eventually(within: 10) { daemon.log.contains("msg=\"endpoint refused the batch; dropped, not retried\"") })
+        Thread.sleep(forTimeInterval: 2.5)
+        // Still running and still pushing every interval: each interval's refusal is logged once.
+        let refusals = daemon.log.split(separator: "\n").filter { $0.contains("endpoint refused the batch") }
+        #expect(refusals.count >= 2 && refusals.count <= 4, "\(refusals)")
+        #expect(refusals.allSatisfy { $0.contains("http.status=400") && $0.contains("ebpf_map_shipper_build_info") })
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test func aPushgatewayAndAPrometheusBothReceive() throws {
+        let gateway = try ReceiverProcess.pushgateway()
+        let prometheus = try ReceiverProcess.prometheus()
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try holder.create("lru_hash", name: prefix + "both", maxEntries: 10, fill: 4)
+        let config = try writeConfig("""
+            \(pushgatewayConfig(gateway.baseURL, prefix))
+            remote_write:
+              - url: \(prometheus.remoteWriteURL)
+            """)
+        defer { removeConfig(config) }
+        let result = try ShipperBinary.run(["once", "--config", config.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(gateway.exposed("ebpf_map_entries").first?.hasSuffix("map_type=\"lru_hash\",site=\"edge-1\"} 4") == true)
+        #expect(try prometheus.query("ebpf_map_entries{map_id=\"\(id)\"}").first?.value == "4")
+    }
+
+    @Test func theNewestStateArrivesWhenTheGatewayReturnsWithNothingOnDisk() throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try holder.create("hash", name: prefix + "late", maxEntries: 16, fill: 9)
+        let port = Network.freePort()
+        let config = try writeConfig("""
+            interval: 1s
+            \(pushgatewayConfig("http://127.0.0.1:\(port)", prefix))
+            buffer: {dir: /nonexistent-never-created}
+            """)
+        defer { removeConfig(config) }
+        let daemon = try ShipperDaemon(file: config)
+        Thread.sleep(forTimeInterval: 4)
+        try holder.delete(id: id, count: 4)
+        let gateway = try ReceiverProcess.pushgateway(port: port)
+        #expect(eventually(within: 10) {
+            gateway.exposed("ebpf_map_entries").first?.hasSuffix("} 5") == true
+        }, "\(daemon.log)")
+        #expect(!FileManager.default.fileExists(atPath: "/nonexistent-never-created"))
+        #expect(daemon.terminate() == 0)
+    }
+}
+
+struct PushgatewayURLTests {
+    @Test func escapesTheGroupingKey() {
+        let gateway = PushgatewayConfig(
+            name: "g", url: "http://gw:9091", job: "a/b", grouping: LabelSet(["instance": "h-1", "zone": "eu west"]),
+            method: .put, headers: [], basicAuth: nil, bearerTokenFile: nil, timeout: .seconds(1), tls: .defaults,
+            deleteOnShutdown: false)
+        #expect(PushgatewaySender.groupURL(gateway) == "http://gw:9091/metrics/job@base64/YS9i/instance/h-1/zone/eu%20west")
+        var emoji = gateway
+        emoji.job = "???"
+        emoji.grouping = LabelSet(["path": "/?>"])
+        // URL-safe base64: '/' and '+' become '_' and '-'.
+        #expect(PushgatewaySender.groupURL(emoji) == "http://gw:9091/metrics/job/%3F%3F%3F/path@base64/Lz8-")
+    }
+}
