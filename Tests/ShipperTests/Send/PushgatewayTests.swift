@@ -129,6 +129,14 @@ struct PushgatewayTests {
         #expect(try prometheus.query("ebpf_map_entries{map_id=\"\(id)\"}").first?.value == "4")
     }
 
+    @Test func onceFailsWhenThePushgatewayIsDown() throws {
+        let config = try writeConfig(pushgatewayConfig("http://127.0.0.1:\(Network.freePort())", "never-matches"))
+        defer { removeConfig(config) }
+        let result = try ShipperBinary.run(["once", "--config", config.path, "--timeout", "2s"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("msg=\"pushgateway did not accept the push\" endpoint.name=gateway"), "\(result.stderr)")
+    }
+
     @Test func theNewestStateArrivesWhenTheGatewayReturnsWithNothingOnDisk() throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
