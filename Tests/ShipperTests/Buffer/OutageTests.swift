@@ -55,16 +55,24 @@ struct OutageTests {
         #expect(daemon.log.contains("msg=\"buffer backlog drained\""))
     }
 
-    @Test func nothingWrittenBeforeAKillIsLost() throws {
+    /// A map, a config pushing it to a port where nothing listens, and a first run of 8.5 s.
+    func firstRun(fill: Int) throws -> (holder: MapHolder, id: UInt32, port: UInt16, file: URL, daemon: ShipperDaemon) {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("hash", name: prefix + "k", maxEntries: 16, fill: 2)
+        let id = try holder.create("hash", name: prefix + "m", maxEntries: 16, fill: fill)
         let port = Network.freePort()
         let file = try writeConfig(config(port: port, prefix: prefix))
-        defer { removeConfig(file) }
-
-        let first = try ShipperDaemon(file: file)
+        let daemon = try ShipperDaemon(file: file)
         Thread.sleep(forTimeInterval: 8.5)
+        return (holder, id, port, file, daemon)
+    }
+
+    @Test func nothingWrittenBeforeAKillIsLost() throws {
+        let (holder, id, port, file, first) = try firstRun(fill: 2)
+        defer {
+            removeConfig(file)
+            withExtendedLifetime(holder) {}
+        }
         first.kill()
         let killed = Date()
         let second = try ShipperDaemon(file: file)
@@ -87,15 +95,11 @@ struct OutageTests {
     }
 
     @Test func damagedRecordsAreSkippedAndTheRestDelivered() throws {
-        let holder = try MapHolder()
-        let prefix = uniquePrefix()
-        let id = try holder.create("hash", name: prefix + "d", maxEntries: 16, fill: 5)
-        let port = Network.freePort()
-        let file = try writeConfig(config(port: port, prefix: prefix))
-        defer { removeConfig(file) }
-
-        let first = try ShipperDaemon(file: file)
-        Thread.sleep(forTimeInterval: 8.5)
+        let (holder, id, port, file, first) = try firstRun(fill: 5)
+        defer {
+            removeConfig(file)
+            withExtendedLifetime(holder) {}
+        }
         #expect(first.terminate() == 0)
 
         // Damage the fourth record's body and tear the last record in half, as a crash mid-write would.

@@ -127,14 +127,7 @@ final class ReceiverProcess {
 
     /// The raw samples of a range selector such as `x[10m]`: timestamps in milliseconds, per series.
     func samples(_ selector: String) throws -> [(labels: [String: String], timestampsMs: [Int64], values: [String])] {
-        var components = URLComponents(string: baseURL + "/api/v1/query")!
-        components.queryItems = [URLQueryItem(name: "query", value: selector)]
-        guard let data = Network.get(components.url!.absoluteString) else {
-            throw ReceiverError(description: "\(name) did not answer the query \(selector)")
-        }
-        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        let results = ((json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
-        return results.map { result in
+        try results(selector).map { result in
             let values = (result["values"] as? [[Any]]) ?? []
             return (
                 (result["metric"] as? [String: String]) ?? [:],
@@ -146,16 +139,20 @@ final class ReceiverProcess {
 
     /// An instant query through the Prometheus HTTP API: each result's labels and value.
     func query(_ promql: String) throws -> [(labels: [String: String], value: String)] {
+        try results(promql).map { result in
+            ((result["metric"] as? [String: String]) ?? [:], ((result["value"] as? [Any])?.last as? String) ?? "")
+        }
+    }
+
+    /// The `data.result` array of /api/v1/query.
+    private func results(_ promql: String) throws -> [[String: Any]] {
         var components = URLComponents(string: baseURL + "/api/v1/query")!
         components.queryItems = [URLQueryItem(name: "query", value: promql)]
         guard let data = Network.get(components.url!.absoluteString) else {
             throw ReceiverError(description: "\(name) did not answer the query \(promql)")
         }
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        let results = ((json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
-        return results.map { result in
-            ((result["metric"] as? [String: String]) ?? [:], ((result["value"] as? [Any])?.last as? String) ?? "")
-        }
+        return ((json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
     }
 }
 
