@@ -26,7 +26,7 @@ struct EBPFMapShipper: AsyncParsableCommand {
               ebpf-map-shipper run --config shipper.yml          the daemon
             """,
         version: ShipperVersion.current,
-        subcommands: [Run.self, Once.self, CheckConfig.self, List.self]
+        subcommands: [Run.self, Once.self, CheckConfig.self, List.self, Serve.self]
     )
 }
 

@@ -27,51 +27,12 @@ extension EBPFMapShipper {
         @Option(help: "Output format: table, json (one object per map) or prometheus (text exposition).")
         var format: Format = .table
 
-        @Option(
-            name: .customLong("name"),
-            help: ArgumentHelp(
-                "Only maps whose name matches this regex (unanchored; repeat to allow several).",
-                valueName: "regex"))
-        var names: [String] = []
-
-        @Option(
-            name: .customLong("type"),
-            help: ArgumentHelp("Only maps of this type, as bpftool spells it, e.g. hash (repeatable).", valueName: "type"))
-        var types: [String] = []
-
-        @Option(help: "Counting path: auto (iterator, else system calls), iterator, or fallback.")
-        var method: CollectionMethod = .auto
-
-        @Option(help: "At most this many keys are read per map when a map's keys must be walked.")
-        var maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys
-
-        @Option(
-            name: .customLong("bpffs"),
-            help: ArgumentHelp(
-                "A bpffs mount point to search for pins (repeatable). Default: every bpffs in /proc/mounts.",
-                valueName: "path"))
-        var bpffsMounts: [String] = []
-
+        @OptionGroup var selection: MapSelection
         @OptionGroup var logging: LoggingOptions
-
-        func validate() throws {
-            for type in types where MapType(name: type) == nil {
-                throw ValidationError(
-                    "unknown map type '\(type)'; expected one of: \(MapType.known.map(\.name).joined(separator: ", "))")
-            }
-            for pattern in names {
-                do { _ = try Regex(pattern) } catch {
-                    throw ValidationError("invalid --name regex '\(pattern)': \(error)")
-                }
-            }
-            if maxWalkKeys == 0 { throw ValidationError("--max-walk-keys must be at least 1") }
-        }
 
         func run() throws {
             let logger = logging.makeLogger()
-            let options = CollectorOptions(
-                method: method, maxWalkKeys: maxWalkKeys, bpffsMounts: bpffsMounts.isEmpty ? nil : bpffsMounts,
-                filter: MapFilter(include: names, types: Set(types.compactMap(MapType.init(name:)))))
+            let options = selection.collectorOptions
             let maps: [MapStats]
             let metrics = SelfMetrics()
             do {
@@ -89,6 +50,52 @@ extension EBPFMapShipper {
                 print(TextExposition.render(MetricSet.samples(for: maps) + metrics.samples()), terminator: "")
             }
         }
+    }
+}
+
+/// Which maps `list` and `serve` report, and how they count them.
+struct MapSelection: ParsableArguments {
+    @Option(
+        name: .customLong("name"),
+        help: ArgumentHelp(
+            "Only maps whose name matches this regex (unanchored; repeat to allow several).", valueName: "regex"))
+    var names: [String] = []
+
+    @Option(
+        name: .customLong("type"),
+        help: ArgumentHelp("Only maps of this type, as bpftool spells it, e.g. hash (repeatable).", valueName: "type"))
+    var types: [String] = []
+
+    @Option(help: "Counting path: auto (iterator, else system calls), iterator, or fallback.")
+    var method: CollectionMethod = .auto
+
+    @Option(help: "At most this many keys are read per map when a map's keys must be walked.")
+    var maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys
+
+    @Option(
+        name: .customLong("bpffs"),
+        help: ArgumentHelp(
+            "A bpffs mount point to search for pins (repeatable). Default: every bpffs in /proc/mounts.",
+            valueName: "path"))
+    var bpffsMounts: [String] = []
+
+    func validate() throws {
+        for type in types where MapType(name: type) == nil {
+            throw ValidationError(
+                "unknown map type '\(type)'; expected one of: \(MapType.known.map(\.name).joined(separator: ", "))")
+        }
+        for pattern in names {
+            do { _ = try Regex(pattern) } catch {
+                throw ValidationError("invalid --name regex '\(pattern)': \(error)")
+            }
+        }
+        if maxWalkKeys == 0 { throw ValidationError("--max-walk-keys must be at least 1") }
+    }
+
+    var collectorOptions: CollectorOptions {
+        CollectorOptions(
+            method: method, maxWalkKeys: maxWalkKeys, bpffsMounts: bpffsMounts.isEmpty ? nil : bpffsMounts,
+            filter: MapFilter(include: names, types: Set(types.compactMap(MapType.init(name:)))))
     }
 }
 
