@@ -44,9 +44,10 @@ public final class ShipperService: Service {
         for queue in queues { queue.close() }
         for gateway in gateways { gateway.close() }
         let finished = await WorkerThread.wait(for: threads, until: .now + grace)
-        let unsent = queues.reduce(0) { $0 + $1.pendingSamples }
+        // Samples still pending stay in the disk buffers (replayed at the next start); memory-only queues lose them.
+        let pending = queues.reduce(0) { $0 + $1.pendingSamples }
         logger.info(
             finished ? "stopped" : "stopped with a send still in flight after the grace period",
-            metadata: ["samples.unsent": "\(unsent)"])
+            metadata: ["samples.pending": "\(pending)"])
     }
 }
