@@ -71,22 +71,55 @@ public let staleMarker = Double(bitPattern: 0x7ff0_0000_0000_0002)
 /// Turns map statistics into samples of the metric set.
 public enum MetricSet {
     public static func samples(for maps: [MapStats]) -> [Sample] {
+        var labels = MapLabelCache()
+        return labels.samples(for: maps)
+    }
+}
+
+/// Builds the metric set's samples, keeping each map's label sets between cycles: a map's name,
+/// type and sizes never change for its id, so only a change of pins or programs rebuilds them.
+/// Saves the daemon formatting and allocating every label of every map every cycle.
+struct MapLabelCache {
+    private struct Entry {
+        var labels: LabelSet
+        var info: LabelSet
+        var pinned: [String]
+        var programs: [String]
+    }
+
+    /// Rebuilt each cycle from the maps collected, so it never outgrows the host's maps.
+    private var entries: [UInt32: Entry] = [:]
+
+    mutating func samples(for maps: [MapStats]) -> [Sample] {
         var samples: [Sample] = []
         samples.reserveCapacity(maps.count * Metric.mapMetrics.count)
+        var next: [UInt32: Entry] = [:]
+        next.reserveCapacity(maps.count)
         for map in maps {
-            let labels = LabelSet(["map_id": "\(map.id)", "map_name": map.name, "map_type": map.type.name])
+            var entry = entries[map.id]
+            if entry == nil || entry?.pinned != map.pinned || entry?.programs != map.programs {
+                entry = Self.entry(for: map)
+            }
+            let labels = entry!.labels
             if let entries = map.entries { samples.append(Sample(.mapEntries, labels, Double(entries))) }
             samples.append(Sample(.mapMaxEntries, labels, Double(map.maxEntries)))
             if let pressure = map.pressure { samples.append(Sample(.mapPressure, labels, pressure)) }
             if let memory = map.memoryBytes { samples.append(Sample(.mapMemoryBytes, labels, Double(memory))) }
-            var info = labels
-            info["key_size"] = "\(map.keySize)"
-            info["value_size"] = "\(map.valueSize)"
-            info["flags"] = "0x" + String(map.flags, radix: 16)
-            info["pinned_path"] = map.pinned.joined(separator: ",")
-            info["programs"] = map.programs.joined(separator: ",")
-            samples.append(Sample(.mapInfo, info, 1))
+            samples.append(Sample(.mapInfo, entry!.info, 1))
+            next[map.id] = entry
         }
+        entries = next
         return samples
+    }
+
+    private static func entry(for map: MapStats) -> Entry {
+        let labels = LabelSet(["map_id": "\(map.id)", "map_name": map.name, "map_type": map.type.name])
+        var info = labels
+        info["key_size"] = "\(map.keySize)"
+        info["value_size"] = "\(map.valueSize)"
+        info["flags"] = "0x" + String(map.flags, radix: 16)
+        info["pinned_path"] = map.pinned.joined(separator: ",")
+        info["programs"] = map.programs.joined(separator: ",")
+        return Entry(labels: labels, info: info, pinned: map.pinned, programs: map.programs)
     }
 }

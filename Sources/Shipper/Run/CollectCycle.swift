@@ -12,6 +12,7 @@ final class CollectCycle {
     private let logger: Logger
     private let encoder = RemoteWriteEncoder()
     private var stale = StaleTracker()
+    private var labels = MapLabelCache()
     private var lastMetadata: ContinuousClock.Instant?
 
     /// Type and help are sent with the first request, then at this interval, as Prometheus does.
@@ -46,7 +47,7 @@ final class CollectCycle {
         logger.debug(
             "collected", metadata: ["maps.count": "\(maps.count)", "collect.ms": "\(elapsed.milliseconds)"])
 
-        var samples = MetricSet.samples(for: maps) + metrics.samples()
+        var samples = labels.samples(for: maps) + metrics.samples()
         for gateway in gateways {
             gateway.offer(Array(Self.exposition(samples, for: gateway.gateway, externalLabels: config.externalLabels).utf8), samples: samples.count)
         }
