@@ -10,16 +10,10 @@ public enum Once {
         let cycle = pipeline.cycle
         let collected = await WorkerThread.result(name: "collect") { cycle.run() }
         guard collected else { return false }
-        var threads = senders.map { sender in
-            WorkerThread.start(name: "send-\(sender.endpoint.name)") { sender.run(untilEmpty: true) }
-        }
-        threads += gateways.map { gateway in
-            WorkerThread.start(name: "push-\(gateway.gateway.name)") { gateway.run(untilSettled: true) }
-        }
+        let threads = Pipeline.startSending(senders, gateways, drain: true)
         if !(await WorkerThread.wait(for: threads, until: .now + deadline)) {
             logger.error("deadline passed before every endpoint accepted the samples", metadata: ["once.deadline": "\(Units.format(deadline))"])
-            for sender in senders { sender.queue.close() }
-            for gateway in gateways { gateway.close() }
+            Pipeline.stopSending(senders, gateways)
             _ = await WorkerThread.wait(for: threads, until: .now + .seconds(60))
         }
         var success = true

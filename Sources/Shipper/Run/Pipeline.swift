@@ -41,6 +41,22 @@ public struct Pipeline {
 }
 
 extension Pipeline {
+    /// One sending thread per endpoint. `drain` (once): each stops when its endpoint has everything;
+    /// otherwise (run) they follow new batches until closed, and Pushgateway groups are deleted at the end if configured.
+    static func startSending(_ senders: [RemoteWriteSender], _ gateways: [PushgatewaySender], drain: Bool) -> [WorkerThread] {
+        senders.map { sender in
+            WorkerThread.start(name: "send-\(sender.endpoint.name)") { sender.run(untilEmpty: drain) }
+        } + gateways.map { gateway in
+            WorkerThread.start(name: "push-\(gateway.gateway.name)") { gateway.run(untilSettled: drain, deleteAtEnd: !drain) }
+        }
+    }
+
+    /// Wakes every sending thread and lets it finish its in-flight request and exit.
+    static func stopSending(_ senders: [RemoteWriteSender], _ gateways: [PushgatewaySender]) {
+        for sender in senders { sender.queue.close() }
+        for gateway in gateways { gateway.close() }
+    }
+
     /// The endpoint's disk buffer; nil (memory only) when none is configured or the directory is
     /// unusable, which is logged. A directory another shipper holds is fatal.
     static func diskQueue(for endpoint: RemoteWriteConfig, _ buffer: BufferConfig, report: DropReport) throws -> DiskQueue? {

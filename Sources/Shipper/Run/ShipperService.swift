@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// in-flight send finish within the grace period, and returns, so the process exits 0.
 public final class ShipperService: Service {
     private let stop: StopSignal
-    private let queues: [any BatchQueue]
+    private let senders: [RemoteWriteSender]
     private let gateways: [PushgatewaySender]
     private let threads: [WorkerThread]
     private let grace: Duration
@@ -21,15 +21,10 @@ public final class ShipperService: Service {
         let gateways = pipeline.gateways
         let cycle = pipeline.cycle
         let stop = StopSignal()
-        var threads = senders.map { sender in
-            WorkerThread.start(name: "send-\(sender.endpoint.name)") { sender.run(untilEmpty: false) }
-        }
-        threads += gateways.map { gateway in
-            WorkerThread.start(name: "push-\(gateway.gateway.name)") { gateway.run(untilSettled: false, deleteAtEnd: true) }
-        }
+        var threads = Pipeline.startSending(senders, gateways, drain: false)
         threads.append(WorkerThread.start(name: "collect") { cycle.loop(stop: stop) })
         self.stop = stop
-        self.queues = senders.map(\.queue)
+        self.senders = senders
         self.gateways = gateways
         self.threads = threads
         self.grace = grace
@@ -37,15 +32,14 @@ public final class ShipperService: Service {
     }
 
     public func run() async throws {
-        logger.info("shipper running", metadata: ["endpoints.count": "\(queues.count + gateways.count)"])
+        logger.info("shipper running", metadata: ["endpoints.count": "\(senders.count + gateways.count)"])
         try? await gracefulShutdown()
         logger.info("shutting down; finishing in-flight sends", metadata: ["shutdown.grace": "\(Units.format(grace))"])
         stop.stop()
-        for queue in queues { queue.close() }
-        for gateway in gateways { gateway.close() }
+        Pipeline.stopSending(senders, gateways)
         let finished = await WorkerThread.wait(for: threads, until: .now + grace)
         // Samples still pending stay in the disk buffers (replayed at the next start); memory-only queues lose them.
-        let pending = queues.reduce(0) { $0 + $1.pendingSamples }
+        let pending = senders.reduce(0) { $0 + $1.queue.pendingSamples }
         logger.info(
             finished ? "stopped" : "stopped with a send still in flight after the grace period",
             metadata: ["samples.pending": "\(pending)"])
