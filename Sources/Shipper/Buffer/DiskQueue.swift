@@ -18,7 +18,8 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     struct Limits: Sendable, Equatable {
         var maxSize: UInt64
         var maxAge: Duration
-        /// fsync each append (true), or leave it to the kernel: both survive kill -9, only fsync survives power loss.
+        /// fsync once after each cycle's appends (true), or leave it to the kernel: both survive
+        /// kill -9, only fsync survives power loss.
         var fsync: Bool
         /// Replayed records are merged into requests of up to this many samples.
         var maxSamplesPerSend: Int
@@ -39,6 +40,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private let report: DropReport
     private let monitor = QueueMonitor()
     private let lock: FileDescriptor
+    private let cursor: FileDescriptor
     /// Joins replayed records into one request; used by the sending thread under the lock.
     private let merger = RemoteWriteEncoder()
 
@@ -52,6 +54,12 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// What `first` handed out: where delivery will have got to once it is acknowledged.
     private var inFlight: (segment: UInt64, end: Int64, records: Int, samples: Int)?
     private var memoryTail: BoundedBatches
+    /// The batches appended last, as they were written: while the endpoint keeps up, `first`
+    /// hands these out instead of reading the records back from disk and checking their CRCs.
+    /// Bounded by `recentCapacityBytes`; older records are read from disk.
+    private var recent: [(segment: UInt64, offset: Int64, batch: EncodedBatch)] = []
+    private var recentBytes = 0
+    private static let recentCapacityBytes = 4 << 20
     private var inFlightFromMemory = false
     private var lastDiskError: ContinuousClock.Instant?
     private var backlogLogged = false
@@ -68,6 +76,8 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         lock = try Self.takeLock(directory)
         segments = try Segment.list(in: directory)
         (readOffset, segments) = try Self.recover(segments, cursor: Self.readCursor(directory), report: report)
+        cursor = try FileDescriptor.open(
+            directory + "/" + Self.cursorName, .writeOnly, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
         if segments.isEmpty { segments = [Segment(number: 1, directory: directory)] }
         expire(now: Date())
         persistCursor()
@@ -78,21 +88,29 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         try? writer?.close()
         try? reader?.fd.close()
         try? lock.close()
+        try? cursor.close()
     }
 
     // MARK: BatchQueue
 
-    func append(_ batch: EncodedBatch) {
+    func append(_ batches: [EncodedBatch]) {
         monitor.withLock {
             defer { monitor.wake() }
             expire(now: Date())
-            if memoryTail.isEmpty && appendToDisk(batch) {
-                publish()
-                return
+            var written = false
+            for batch in batches {
+                if memoryTail.isEmpty && appendToDisk(batch) {
+                    written = true
+                    continue
+                }
+                // Behind the disk's records, in order, until the disk takes writes again.
+                let dropped = memoryTail.append(batch)
+                report.drop(dropped, reason: "buffer_full", "disk buffer unusable and memory tail full; dropped the oldest samples")
             }
-            // Behind the disk's records, in order, until the disk takes writes again.
-            let dropped = memoryTail.append(batch)
-            report.drop(dropped, reason: "buffer_full", "disk buffer unusable and memory tail full; dropped the oldest samples")
+            // One fsync per cycle, not per request.
+            if written && limits.fsync, let writer {
+                do { try writer.sync() } catch { diskFailed(error) }
+            }
             publish()
         }
     }
@@ -167,7 +185,6 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             let before = segments[segments.count - 1].size
             do {
                 try fd.writeAll(toAbsoluteOffset: before, bytes)
-                if limits.fsync { try fd.sync() }
             } catch {
                 // Leave no partial record behind for the next append to bury.
                 _ = try? fd.resize(to: before)
@@ -177,19 +194,25 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             segments[segments.count - 1].records += 1
             segments[segments.count - 1].samples += batch.sampleCount
             segments[segments.count - 1].newestMs = batch.timestampMs
+            remember(batch, segment: segments[segments.count - 1].number, offset: before)
             return true
         } catch {
-            let now = ContinuousClock.now
-            if lastDiskError.map({ now - $0 > .seconds(60) }) ?? true {
-                lastDiskError = now
-                report.logger.error(
-                    "cannot write to the disk buffer; keeping batches in memory until it recovers",
-                    metadata: ["buffer.dir": "\(directory)", "error": "\(error)"])
-            }
-            try? writer?.close()
-            writer = nil
+            diskFailed(error)
             return false
         }
+    }
+
+    /// Logs a write or sync error at most once a minute; the next append reopens the segment.
+    private func diskFailed(_ error: any Error) {
+        let now = ContinuousClock.now
+        if lastDiskError.map({ now - $0 > .seconds(60) }) ?? true {
+            lastDiskError = now
+            report.logger.error(
+                "cannot write to the disk buffer; keeping batches in memory until it recovers",
+                metadata: ["buffer.dir": "\(directory)", "error": "\(error)"])
+        }
+        try? writer?.close()
+        writer = nil
     }
 
     private func openWriter() throws -> FileDescriptor {
@@ -239,7 +262,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             var samples = 0
             var timestamp: Int64 = 0
             read: while records < head.records {
-                switch Segment.read(fd, at: offset, size: head.size) {
+                switch recentRecord(segment: head.number, at: offset) ?? Segment.read(fd, at: offset, size: head.size) {
                 case .record(let record, let end):
                     if !bodies.isEmpty && samples + record.sampleCount > limits.maxSamplesPerSend { break read }
                     if bodies.isEmpty { timestamp = record.timestampMs }
@@ -268,6 +291,27 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             return EncodedBatch(body: body, sampleCount: samples, timestampMs: timestamp)
         }
         return nil
+    }
+
+    private func remember(_ batch: EncodedBatch, segment: UInt64, offset: Int64) {
+        recent.append((segment, offset, batch))
+        recentBytes += batch.body.count
+        while recentBytes > Self.recentCapacityBytes, let oldest = recent.first {
+            recentBytes -= oldest.batch.body.count
+            recent.removeFirst()
+        }
+    }
+
+    /// The record at `offset` of a segment if it is among the recent ones. Forgets those before
+    /// it, which were delivered or dropped.
+    private func recentRecord(segment: UInt64, at offset: Int64) -> Segment.Read? {
+        while let oldest = recent.first, (oldest.segment, oldest.offset) < (segment, offset) {
+            recentBytes -= oldest.batch.body.count
+            recent.removeFirst()
+        }
+        guard let found = recent.first, found.segment == segment, found.offset == offset else { return nil }
+        let record = Record(timestampMs: found.batch.timestampMs, sampleCount: found.batch.sampleCount, body: found.batch.body)
+        return .record(record, end: offset + Int64(Record.headerSize + record.body.count))
     }
 
     private func skipDamage(from offset: Int64, to resume: Int64) {
@@ -342,13 +386,18 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     private static let cursorName = "cursor"
 
-    /// "<segment number> <offset>", replaced atomically by rename.
+    /// "<segment number> <offset>", both fixed-width, so that each update is one write of the same
+    /// 42 bytes in place: kill -9 cannot tear it, and it costs no rename or fsync per request. It
+    /// needs no fsync: a cursor that is behind, or unreadable after a power loss, only replays
+    /// what was delivered (duplicates the receiver ignores), never loses a sample.
     private func persistCursor() {
-        let text = "\(segments.first?.number ?? 0) \(readOffset)\n"
-        let temporary = directory + "/" + Self.cursorName + ".tmp"
+        func fixedWidth(_ number: some BinaryInteger) -> String {
+            let digits = String(number)
+            return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+        }
+        let text = fixedWidth(segments.first?.number ?? 0) + " " + fixedWidth(readOffset) + "\n"
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, directory + "/" + Self.cursorName) == 0 else { throw Errno(rawValue: errno) }
+            try cursor.writeAll(toAbsoluteOffset: 0, Array(text.utf8))
         } catch {
             report.logger.debug("cannot write the buffer cursor", metadata: ["error": "\(error)"])
         }

@@ -66,12 +66,20 @@ struct CRC32 {
     }
     private var crc: UInt32 = 0xFFFF_FFFF
 
-    mutating func update(_ bytes: some Sequence<UInt8>) {
-        for byte in bytes { crc = Self.table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+    mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
     }
 
     mutating func update<T: FixedWidthInteger>(littleEndian value: T) {
         withUnsafeBytes(of: value.littleEndian) { update($0) }
+    }
+
+    private mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var crc = crc
+        Self.table.withUnsafeBufferPointer { table in
+            for byte in bytes { crc = table[Int(UInt8(truncatingIfNeeded: crc) ^ byte)] ^ (crc >> 8) }
+        }
+        self.crc = crc
     }
 
     var value: UInt32 { crc ^ 0xFFFF_FFFF }

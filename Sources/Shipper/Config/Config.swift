@@ -18,7 +18,7 @@ public struct BufferConfig: Sendable, Equatable {
     public var dir: String?
     public var maxSize: UInt64
     public var maxAge: Duration
-    /// fsync every append: survives power loss. Without it, data still survives kill -9.
+    /// fsync each cycle's appends: survives power loss. Without it, data still survives kill -9.
     public var fsync: Bool
 
     /// The endpoint's own directory: its name with anything but [A-Za-z0-9._-] replaced by `_`.

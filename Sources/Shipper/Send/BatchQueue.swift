@@ -5,8 +5,9 @@ import Logging
 /// endpoint's sending thread (which sends the head and removes it once it is delivered or
 /// dropped). Head-of-line retries keep every series' samples in timestamp order.
 protocol BatchQueue: AnyObject, Sendable {
-    /// Queues a batch; whatever a bound pushes out is counted and logged by the queue.
-    func append(_ batch: EncodedBatch)
+    /// Queues one cycle's batches, in order; whatever a bound pushes out is counted and logged
+    /// by the queue.
+    func append(_ batches: [EncodedBatch])
     /// The oldest batch, waiting for one if there is none. nil once closed, or, with `untilEmpty`,
     /// as soon as nothing is queued.
     func first(untilEmpty: Bool) -> EncodedBatch?
@@ -17,6 +18,10 @@ protocol BatchQueue: AnyObject, Sendable {
     /// Wakes the sending thread and makes `first` return nil from now on.
     func close()
     var pendingSamples: Int { get }
+}
+
+extension BatchQueue {
+    func append(_ batch: EncodedBatch) { append([batch]) }
 }
 
 /// The lock, wake-ups and closing the queue implementations share.
@@ -111,10 +116,10 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
         self.report = report
     }
 
-    func append(_ batch: EncodedBatch) {
+    func append(_ batches: [EncodedBatch]) {
         let dropped = monitor.withLock {
             defer { monitor.wake() }
-            return batches.append(batch)
+            return batches.reduce(0) { $0 + self.batches.append($1) }
         }
         report.drop(dropped, reason: "queue_full", "endpoint unreachable for too long; dropped the oldest queued samples")
     }

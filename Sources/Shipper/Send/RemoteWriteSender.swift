@@ -52,8 +52,8 @@ final class RemoteWriteSender: @unchecked Sendable {
             headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
     }
 
-    /// Queues a batch, from any thread.
-    func enqueue(_ batch: EncodedBatch) { queue.append(batch) }
+    /// Queues one cycle's batches, from any thread.
+    func enqueue(_ batches: [EncodedBatch]) { queue.append(batches) }
 
     /// The thread's body: sends until the queue is closed, or, with `untilEmpty`, drained.
     func run(untilEmpty: Bool) {

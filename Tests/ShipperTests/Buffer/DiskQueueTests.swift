@@ -75,6 +75,33 @@ struct DiskQueueTests {
         #expect(fixture.log.count("replaying the disk buffer left by a previous run") == 1)
     }
 
+    @Test func theCursorIsOneFixedWidthLineAndAnUnreadableOneReplaysEverything() throws {
+        let fixture = Fixture()
+        do {
+            let queue = try fixture.open()
+            queue.append((1...4).map { Self.batch(Double($0)) })
+            for _ in 0..<3 {
+                _ = queue.first(untilEmpty: true)
+                queue.removeFirst()
+            }
+            let cursor = try String(contentsOfFile: fixture.directory + "/cursor", encoding: .utf8)
+            let record = Self.batch(1).body.count + Record.headerSize
+            #expect(cursor == "00000000000000000001 " + String(format: "%020d", 3 * record) + "\n")
+        }
+        #expect(Self.drain(try fixture.open()) == [4])
+
+        // A cursor that cannot be read costs duplicates, never samples.
+        let again = Fixture()
+        do {
+            let queue = try again.open()
+            queue.append((1...3).map { Self.batch(Double($0)) })
+            _ = queue.first(untilEmpty: true)
+            queue.removeFirst()
+        }
+        try Array("garbage".utf8).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: again.directory + "/cursor")) }
+        #expect(Self.drain(try again.open()) == [1, 2, 3])
+    }
+
     @Test func replayMergesRecordsIntoRequestsOfMaxSamples() throws {
         let fixture = Fixture()
         let queue = try fixture.open(maxSamples: 6)

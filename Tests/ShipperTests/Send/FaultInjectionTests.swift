@@ -29,7 +29,7 @@ struct FaultInjectionTests {
         for index in 0..<Int64(batches) {
             let time = Self.timestampMs + index * timestampStepMs
             let body = encoder.encode(Self.samples, timestampMs: time, externalLabels: LabelSet(["job": "j"]))
-            sender.enqueue(EncodedBatch(body: body, sampleCount: Self.samples.count, timestampMs: time))
+            sender.enqueue([EncodedBatch(body: body, sampleCount: Self.samples.count, timestampMs: time)])
         }
         let watchdog = Task {
             try await Task.sleep(for: limit)
