@@ -6,53 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Encoding: a WriteRequest described by flat arrays over one string arena ---- */
+/* ---- Compression: the request bodies are protobuf bytes in snappy's block format ---- */
 
-/* Byte offsets of NUL-terminated strings in the request's arena. */
-typedef struct crw_label {
-    uint32_t name;
-    uint32_t value;
-} crw_label;
-
-typedef struct crw_sample {
-    double value;
-    int64_t timestamp_ms;
-} crw_sample;
-
-/* A series is a run of labels and a run of samples in the request's arrays. */
-typedef struct crw_series {
-    uint32_t label_start, label_count;
-    uint32_t sample_start, sample_count;
-} crw_series;
-
-/* `type` is the MetricMetadata.MetricType number (1 counter, 2 gauge). */
-typedef struct crw_metadata {
-    int32_t type;
-    uint32_t family;
-    uint32_t help;
-} crw_metadata;
-
-typedef struct crw_request {
-    const uint8_t *arena;
-    size_t arena_length;
-    const crw_series *series;
-    size_t series_count;
-    const crw_label *labels;
-    size_t label_count;
-    const crw_sample *samples;
-    size_t sample_count;
-    const crw_metadata *metadata;
-    size_t metadata_count;
-} crw_request;
-
-/* Owns the protobuf structures and output buffers, reused from request to request. */
+/* Owns the output buffers, reused from request to request. */
 typedef struct crw_encoder crw_encoder;
 
 crw_encoder *crw_encoder_new(void);
 void crw_encoder_free(crw_encoder *encoder);
-/* Packs the request and compresses it with snappy's block format. `*body` stays valid until the
- * next call. -EINVAL: an offset or a run lies outside the arrays. */
-int32_t crw_encode(crw_encoder *encoder, const crw_request *request, const uint8_t **body, size_t *length);
+/* Compresses `length` bytes. `*body` stays valid until the next call. */
+int32_t crw_compress(crw_encoder *encoder, const uint8_t *raw, size_t length, const uint8_t **body, size_t *body_length);
 
 /* Joins compressed requests into one: protobuf concatenates repeated fields, so the bodies are
  * uncompressed, appended, and compressed again. `bodies` holds `count` bodies back to back, of

@@ -45,9 +45,12 @@ public final class Collector {
         var fixedMemory: UInt64? = nil
         /// Whether a walk that hit its bound was already logged.
         var warnedTruncated = false
+        /// The last cycle that saw the map.
+        var cycle: UInt64 = 0
     }
-    /// Rebuilt each cycle from the maps that still exist, so it never outgrows the host's maps.
+    /// Pruned to the maps that still exist whenever some are gone, so it never outgrows the host's maps.
     private var known: [UInt32: Known] = [:]
+    private var cycle: UInt64 = 0
     /// Map types whose walk was already announced.
     private var announcedWalkTypes: Set<MapType> = []
 
@@ -85,27 +88,39 @@ public final class Collector {
 
     /// One full collection, sorted by map id.
     public func collect() throws(BPFError) -> [MapStats] {
+        cycle += 1
+        // Worked on as a local so that each map costs no exclusivity check on the property.
+        var known = self.known
+        self.known = [:]
+        defer { self.known = known }
         var stats: [MapStats] = []
-        var next: [UInt32: Known] = [:]
-        next.reserveCapacity(known.count)
-        func visit(_ record: MapRecord, _ handle: MapHandle?) throws(BPFError) {
-            var entry = known[record.id] ?? Known(selected: filter.matches(record))
-            if entry.selected, let map = try measure(record, handle: handle, remembering: &entry) {
-                stats.append(map)
-            }
-            next[record.id] = entry
-        }
+        var seen = 0
         if let iterator {
-            for record in try iterator.read() { try visit(record, nil) }
+            let records = try iterator.read()
+            stats.reserveCapacity(records.count)
+            for record in records { try visit(record, nil, &known, into: &stats) }
+            seen = records.count
         } else {
             for id in try KernelObjects.mapIDs() {
                 guard let handle = try MapHandle(id: id) else { continue }
-                try visit(try handle.describe(), handle)
+                try visit(try handle.describe(), handle, &known, into: &stats)
+                seen += 1
             }
         }
-        known = next
+        if known.count > seen { known = known.filter { $0.value.cycle == cycle } }
         try attachMetadata(to: &stats)
         return stats
+    }
+
+    private func visit(
+        _ record: MapRecord, _ handle: MapHandle?, _ known: inout [UInt32: Known], into stats: inout [MapStats]
+    ) throws(BPFError) {
+        if known[record.id] == nil { known[record.id] = Known(selected: filter.matches(record)) }
+        guard let index = known.index(forKey: record.id) else { return }
+        known.values[index].cycle = cycle
+        if known.values[index].selected, let map = try measure(record, handle: handle, remembering: &known.values[index]) {
+            stats.append(map)
+        }
     }
 
     /// One run of the iterator with no counting or metadata: the floor a collection is measured
@@ -200,16 +215,17 @@ public final class Collector {
     /// Adds pins and the names of the programs using each map.
     private func attachMetadata(to stats: inout [MapStats]) throws(BPFError) {
         guard !stats.isEmpty else { return }
-        let live = Set(stats.map(\.id))
-
         let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
         var users: [UInt32: [String]] = [:]
         for program in try KernelObjects.programs() {
-            for id in Set(program.mapIDs) where live.contains(id) { users[id, default: []].append(program.name) }
+            for id in Set(program.mapIDs) { users[id, default: []].append(program.name) }
         }
-        for index in stats.indices {
-            stats[index].pinned = pins[stats[index].id] ?? []
-            stats[index].programs = users[stats[index].id]?.sorted() ?? []
+        // Most maps have neither: the lookups are skipped rather than done 10,000 times.
+        if !pins.isEmpty {
+            for index in stats.indices { stats[index].pinned = pins[stats[index].id] ?? [] }
+        }
+        if !users.isEmpty {
+            for index in stats.indices { stats[index].programs = users[stats[index].id]?.sorted() ?? [] }
         }
     }
 }

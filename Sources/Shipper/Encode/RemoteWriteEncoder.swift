@@ -1,18 +1,14 @@
 internal import CRemoteWrite
 
-/// Builds snappy-compressed remote-write 1.0 requests. The only Swift file that uses the
-/// protobuf and snappy half of CRemoteWrite.
+/// Turns encoded series into snappy-compressed remote-write 1.0 request bodies. The only Swift
+/// file that uses the protobuf and snappy half of CRemoteWrite.
 ///
-/// Every buffer (string arena, label and sample arrays, and the C side's protobuf structures and
-/// output) is kept between requests, so steady-state encoding does not allocate per sample.
-/// Not Sendable: one encoder per sending thread.
+/// The C side keeps its output buffer between requests, and so does `scratch` here, so
+/// steady-state encoding allocates only the bodies it returns.
+/// Not Sendable: one encoder per thread.
 final class RemoteWriteEncoder {
     private let handle: OpaquePointer
-    private var arena: [UInt8] = []
-    private var labels: [crw_label] = []
-    private var series: [crw_series] = []
-    private var samples: [crw_sample] = []
-    private var metadata: [crw_metadata] = []
+    private var scratch: [UInt8] = []
 
     init() {
         guard let handle = crw_encoder_new() else { fatalError("out of memory allocating the remote-write encoder") }
@@ -21,30 +17,24 @@ final class RemoteWriteEncoder {
 
     deinit { crw_encoder_free(handle) }
 
-    /// One request: each sample becomes a series with one sample at `timestampMs`, its labels
-    /// merged with `__name__` and the external labels (a series' own label wins), sorted.
-    func encode(
-        _ batch: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet, metadata families: [Metric] = []
-    ) -> [UInt8] {
-        arena.removeAll(keepingCapacity: true)
-        labels.removeAll(keepingCapacity: true)
-        series.removeAll(keepingCapacity: true)
-        samples.removeAll(keepingCapacity: true)
-        metadata.removeAll(keepingCapacity: true)
+    /// One request per run of up to `maxSamples` series, in order; the first also carries the
+    /// type and HELP of `metadata`.
+    func requests(_ series: SeriesBuffer, maxSamples: Int, metadata: [Metric], timestampMs: Int64) -> [EncodedBatch] {
+        stride(from: 0, to: series.count, by: maxSamples).map { start in
+            let run = start..<min(start + maxSamples, series.count)
+            let body = body(series.bytes[series.byteRange(ofSeries: run)], metadata: start == 0 ? metadata : [])
+            return EncodedBatch(body: body, sampleCount: run.count, timestampMs: timestampMs)
+        }
+    }
 
-        for sample in batch {
-            let labelStart = UInt32(labels.count)
-            appendMergedLabels(name: sample.metric.name, own: sample.labels, external: externalLabels)
-            series.append(
-                crw_series(
-                    label_start: labelStart, label_count: UInt32(labels.count) - labelStart,
-                    sample_start: UInt32(samples.count), sample_count: 1))
-            samples.append(crw_sample(value: sample.value, timestamp_ms: timestampMs))
-        }
-        for family in families {
-            metadata.append(crw_metadata(type: family.kind.metadataType, family: intern(family.name), help: intern(family.help)))
-        }
-        return pack()
+    /// One request holding every sample (tests, and the shipper's own series).
+    func encode(
+        _ samples: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet, metadata: [Metric] = []
+    ) -> [UInt8] {
+        var series = SeriesBuffer()
+        let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
+        for sample in samples { series.append(sample, externalLabels: externalLabels, timestamp: timestamp) }
+        return body(series.bytes[...], metadata: metadata)
     }
 
     /// One request holding every series of `bodies`, in order: protobuf concatenates repeated
@@ -63,73 +53,23 @@ final class RemoteWriteEncoder {
         }
     }
 
-    private func pack() -> [UInt8] {
-        arena.withUnsafeBufferPointer { arena in
-            series.withUnsafeBufferPointer { series in
-                labels.withUnsafeBufferPointer { labels in
-                    samples.withUnsafeBufferPointer { samples in
-                        metadata.withUnsafeBufferPointer { metadata in
-                            var request = crw_request(
-                                arena: arena.baseAddress, arena_length: arena.count, series: series.baseAddress,
-                                series_count: series.count, labels: labels.baseAddress, label_count: labels.count,
-                                samples: samples.baseAddress, sample_count: samples.count,
-                                metadata: metadata.baseAddress, metadata_count: metadata.count)
-                            var body: UnsafePointer<UInt8>?
-                            var length = 0
-                            let result = crw_encode(handle, &request, &body, &length)
-                            // Only a bug in the arrays above or an exhausted heap gets here.
-                            precondition(result == 0 && body != nil, "remote-write encoding failed: \(result)")
-                            return Array(UnsafeBufferPointer(start: body, count: length))
-                        }
-                    }
-                }
-            }
-        }
+    /// A compressed WriteRequest of the series bytes, then the metadata.
+    private func body(_ series: ArraySlice<UInt8>, metadata: [Metric]) -> [UInt8] {
+        guard !metadata.isEmpty else { return compress(series) }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: series)
+        for metric in metadata { RemoteWriteWire.appendMetadata(metric, to: &scratch) }
+        return compress(scratch[...])
     }
 
-    /// Three sorted label lists merged into one: `__name__`, the sample's own, the external ones.
-    /// On equal names the series' own label wins over the external one.
-    private func appendMergedLabels(name: String, own: LabelSet, external: LabelSet) {
-        var owned = own.pairs[...]
-        var externals = external.pairs[...]
-        var namePending = true
-        while true {
-            var next = owned.first
-            let isName = namePending && (next.map { "__name__" < $0.name } ?? true)
-            if isName { next = ("__name__", name) }
-            let theirs = externals.first
-            if let mine = next, theirs.map({ mine.name <= $0.name }) ?? true {
-                if theirs?.name == mine.name { externals = externals.dropFirst() }
-                append(mine.name, mine.value)
-                if isName { namePending = false } else { owned = owned.dropFirst() }
-            } else if let theirs {
-                append(theirs.name, theirs.value)
-                externals = externals.dropFirst()
-            } else {
-                return
-            }
-        }
-    }
-
-    private func append(_ name: String, _ value: String) {
-        labels.append(crw_label(name: intern(name), value: intern(value)))
-    }
-
-    /// Appends a NUL-terminated string to the arena and returns its offset.
-    private func intern(_ text: String) -> UInt32 {
-        let offset = UInt32(arena.count)
-        arena.append(contentsOf: text.utf8)
-        arena.append(0)
-        return offset
-    }
-}
-
-extension Metric.Kind {
-    /// The MetricMetadata.MetricType number.
-    var metadataType: Int32 {
-        switch self {
-        case .counter: 1
-        case .gauge: 2
+    private func compress(_ raw: ArraySlice<UInt8>) -> [UInt8] {
+        raw.withUnsafeBufferPointer { raw in
+            var out: UnsafePointer<UInt8>?
+            var length = 0
+            let result = crw_compress(handle, raw.baseAddress, raw.count, &out, &length)
+            // Only an exhausted heap gets here.
+            precondition(result == 0 && out != nil, "compressing a remote-write request failed: \(result)")
+            return Array(UnsafeBufferPointer(start: out, count: length))
         }
     }
 }

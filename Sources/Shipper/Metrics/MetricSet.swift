@@ -68,58 +68,47 @@ extension Metric {
 /// Sent with every request: the IEEE NaN Prometheus reads as "this series ended".
 public let staleMarker = Double(bitPattern: 0x7ff0_0000_0000_0002)
 
-/// Turns map statistics into samples of the metric set.
+/// Turns map statistics into the metric set: which series a map has, their labels and values.
+/// The remote-write path (`MapSeriesCache`) and the text path (`samples(for:)`) both read it here.
 public enum MetricSet {
     public static func samples(for maps: [MapStats]) -> [Sample] {
-        var labels = MapLabelCache()
-        return labels.samples(for: maps)
-    }
-}
-
-/// Builds the metric set's samples, keeping each map's label sets between cycles: a map's name,
-/// type and sizes never change for its id, so only a change of pins or programs rebuilds them.
-/// Saves the daemon formatting and allocating every label of every map every cycle.
-struct MapLabelCache {
-    private struct Entry {
-        var labels: LabelSet
-        var info: LabelSet
-        var pinned: [String]
-        var programs: [String]
-    }
-
-    /// Rebuilt each cycle from the maps collected, so it never outgrows the host's maps.
-    private var entries: [UInt32: Entry] = [:]
-
-    mutating func samples(for maps: [MapStats]) -> [Sample] {
         var samples: [Sample] = []
         samples.reserveCapacity(maps.count * Metric.mapMetrics.count)
-        var next: [UInt32: Entry] = [:]
-        next.reserveCapacity(maps.count)
         for map in maps {
-            var entry = entries[map.id]
-            if entry == nil || entry?.pinned != map.pinned || entry?.programs != map.programs {
-                entry = Self.entry(for: map)
+            let labels = labels(of: map)
+            let info = infoLabels(of: map, common: labels)
+            for (index, metric) in Metric.mapMetrics.enumerated() {
+                guard let value = value(index, of: map) else { continue }
+                samples.append(Sample(metric, metric == .mapInfo ? info : labels, value))
             }
-            let labels = entry!.labels
-            if let entries = map.entries { samples.append(Sample(.mapEntries, labels, Double(entries))) }
-            samples.append(Sample(.mapMaxEntries, labels, Double(map.maxEntries)))
-            if let pressure = map.pressure { samples.append(Sample(.mapPressure, labels, pressure)) }
-            if let memory = map.memoryBytes { samples.append(Sample(.mapMemoryBytes, labels, Double(memory))) }
-            samples.append(Sample(.mapInfo, entry!.info, 1))
-            next[map.id] = entry
         }
-        entries = next
         return samples
     }
 
-    private static func entry(for map: MapStats) -> Entry {
-        let labels = LabelSet(["map_id": "\(map.id)", "map_name": map.name, "map_type": map.type.name])
-        var info = labels
+    /// The labels of a map's series other than its info series. Fixed for a map id.
+    static func labels(of map: MapStats) -> LabelSet {
+        LabelSet(["map_id": "\(map.id)", "map_name": map.name, "map_type": map.type.name])
+    }
+
+    /// The info series' labels: `common` (from `labels(of:)`) plus sizes, flags, pins and programs.
+    static func infoLabels(of map: MapStats, common: LabelSet) -> LabelSet {
+        var info = common
         info["key_size"] = "\(map.keySize)"
         info["value_size"] = "\(map.valueSize)"
         info["flags"] = "0x" + String(map.flags, radix: 16)
         info["pinned_path"] = map.pinned.joined(separator: ",")
         info["programs"] = map.programs.joined(separator: ",")
-        return Entry(labels: labels, info: info, pinned: map.pinned, programs: map.programs)
+        return info
+    }
+
+    /// The value of `Metric.mapMetrics[index]` for the map; nil where the map has no such series.
+    static func value(_ index: Int, of map: MapStats) -> Double? {
+        switch index {
+        case 0: map.entries.map { Double($0) }
+        case 1: Double(map.maxEntries)
+        case 2: map.pressure
+        case 3: map.memoryBytes.map { Double($0) }
+        default: 1
+        }
     }
 }

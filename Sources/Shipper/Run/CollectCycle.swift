@@ -1,8 +1,9 @@
 import Foundation
 import Logging
 
-/// One turn of the pipeline: collect every map, turn the counts into samples, add stale markers
-/// for series that disappeared, encode, and queue a batch per endpoint. Runs on its own thread.
+/// One turn of the pipeline: collect every map, encode its series and the shipper's own (with
+/// stale markers for series that disappeared), and queue the requests of every endpoint. Runs on
+/// its own thread.
 final class CollectCycle {
     private let config: Config
     private let collector: Collector
@@ -11,8 +12,8 @@ final class CollectCycle {
     private let metrics: SelfMetrics
     private let logger: Logger
     private let encoder = RemoteWriteEncoder()
-    private var stale = StaleTracker()
-    private var labels = MapLabelCache()
+    private var series: MapSeriesCache
+    private var ownStale = StaleTracker()
     private var lastMetadata: ContinuousClock.Instant?
 
     /// Type and help are sent with the first request, then at this interval, as Prometheus does.
@@ -28,6 +29,7 @@ final class CollectCycle {
         self.gateways = gateways
         self.metrics = metrics
         self.logger = logger
+        self.series = MapSeriesCache(externalLabels: config.externalLabels)
     }
 
     /// Collects and queues one batch set. Returns false if the collection failed (logged).
@@ -47,29 +49,30 @@ final class CollectCycle {
         logger.debug(
             "collected", metadata: ["maps.count": "\(maps.count)", "collect.ms": "\(elapsed.milliseconds)"])
 
-        var samples = labels.samples(for: maps) + metrics.samples()
-        for gateway in gateways {
-            gateway.offer(Array(Self.exposition(samples, for: gateway.gateway, externalLabels: config.externalLabels).utf8), samples: samples.count)
+        let own = metrics.samples()
+        if !gateways.isEmpty {
+            let samples = MetricSet.samples(for: maps) + own
+            for gateway in gateways {
+                let text = Self.exposition(samples, for: gateway.gateway, externalLabels: config.externalLabels)
+                gateway.offer(Array(text.utf8), samples: samples.count)
+            }
         }
-        samples += stale.markers(after: samples)
+        guard !senders.isEmpty else { return true }
+
         let timestampMs = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+        let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
+        series.update(maps, timestamp: timestamp)
+        for sample in own + ownStale.markers(after: own) { series.append(sample, timestamp: timestamp) }
         let metadata = metadataDue() ? Metric.allMetrics : []
 
         // Endpoints with the same batch size share the encoded bodies.
-        var encoded: [Int: [EncodedBatch]] = [:]
+        var requests: [Int: [EncodedBatch]] = [:]
         for sender in senders {
             let size = sender.endpoint.queue.maxSamplesPerSend
-            if encoded[size] == nil {
-                encoded[size] = stride(from: 0, to: samples.count, by: size).map { start in
-                    let chunk = samples[start..<min(start + size, samples.count)]
-                    return EncodedBatch(
-                        body: encoder.encode(
-                            chunk, timestampMs: timestampMs, externalLabels: config.externalLabels,
-                            metadata: start == 0 ? metadata : []),
-                        sampleCount: chunk.count, timestampMs: timestampMs)
-                }
+            if requests[size] == nil {
+                requests[size] = encoder.requests(series.series, maxSamples: size, metadata: metadata, timestampMs: timestampMs)
             }
-            for batch in encoded[size] ?? [] { sender.enqueue(batch) }
+            sender.enqueue(requests[size] ?? [])
         }
         return true
     }

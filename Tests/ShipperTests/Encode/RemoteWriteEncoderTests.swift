@@ -53,6 +53,22 @@ struct RemoteWriteEncoderTests {
         #expect(DecodedWriteRequest(body: second) == DecodedWriteRequest(series: [], metadata: []))
     }
 
+    @Test func cutsSeriesIntoRequestsWithMetadataInTheFirst() throws {
+        let timestamp = RemoteWriteWire.Timestamp(milliseconds: 1_700_000_000_000)
+        var series = SeriesBuffer()
+        for id in 1...5 {
+            series.append(Sample(.mapEntries, LabelSet(["map_id": "\(id)"]), Double(id)), externalLabels: LabelSet(), timestamp: timestamp)
+        }
+        let batches = RemoteWriteEncoder().requests(series, maxSamples: 2, metadata: [.mapEntries], timestampMs: 1_700_000_000_000)
+        #expect(batches.map(\.sampleCount) == [2, 2, 1])
+        #expect(batches.map(\.timestampMs) == [1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_000])
+        let decoded = try batches.map { try #require(DecodedWriteRequest(body: $0.body)) }
+        #expect(decoded.map { $0.series.map { $0["map_id"]! } } == [["1", "2"], ["3", "4"], ["5"]])
+        #expect(decoded.map { $0.series.flatMap { $0.samples.map(\.value) } } == [[1, 2], [3, 4], [5]])
+        #expect(decoded.map(\.metadata.count) == [1, 0, 0])
+        #expect(RemoteWriteEncoder().requests(SeriesBuffer(), maxSamples: 2, metadata: [.mapEntries], timestampMs: 0).isEmpty)
+    }
+
     @Test func rejectsWhatIsNotSnappyProtobuf() {
         #expect(DecodedWriteRequest(body: Array("not snappy".utf8)) == nil)
     }
@@ -63,44 +79,5 @@ extension DecodedWriteRequest {
         self = DecodedWriteRequest(body: RemoteWriteEncoder().encode([], timestampMs: 0, externalLabels: LabelSet()))!
         self.series = series
         self.metadata = metadata
-    }
-}
-
-struct RetryPolicyTests {
-    let policy = RetryPolicy(minBackoff: .milliseconds(30), maxBackoff: .seconds(5), retryOn429: true)
-
-    @Test func backoffDoublesWithinBounds() {
-        var random = SystemRandomNumberGenerator()
-        for attempt in 0..<20 {
-            for _ in 0..<50 {
-                let delay = policy.backoff(attempt: attempt, random: &random).milliseconds
-                let step = min(30 << min(attempt, 20), 5000)
-                #expect(delay >= max(30, Int64(step / 2)) && delay <= Int64(step), "attempt \(attempt): \(delay)")
-            }
-        }
-    }
-
-    @Test func followsTheSpec() {
-        var random = SystemRandomNumberGenerator()
-        func decide(_ outcome: HTTPOutcome, _ policy: RetryPolicy? = nil) -> RetryPolicy.Decision {
-            (policy ?? self.policy).decide(outcome, attempt: 0, random: &random)
-        }
-        #expect(decide(.response(status: 204, retryAfter: nil, body: "", http2: false)) == .delivered)
-        #expect(decide(.response(status: 400, retryAfter: nil, body: "bad", http2: false))
-            == .drop(reason: "http_4xx", message: "bad"))
-        #expect(decide(.response(status: 429, retryAfter: .seconds(7), body: "", http2: false))
-            == .retry(after: .seconds(7), reason: "http_429"))
-        #expect(decide(.response(status: 429, retryAfter: .seconds(86400), body: "", http2: false))
-            == .retry(after: RetryPolicy.longestRetryAfter, reason: "http_429"))
-        var no429 = policy
-        no429.retryOn429 = false
-        #expect(decide(.response(status: 429, retryAfter: nil, body: "slow down", http2: false), no429)
-            == .drop(reason: "http_4xx", message: "slow down"))
-        #expect(decide(.response(status: 503, retryAfter: .seconds(3), body: "", http2: false))
-            == .retry(after: .seconds(3), reason: "http_5xx"))
-        guard case .retry(_, "connect") = decide(.failure(.connect, message: "refused")) else {
-            Issue.record("a refused connection must be retried")
-            return
-        }
     }
 }

@@ -31,18 +31,6 @@ struct MetricSetTests {
         #expect(samples[0].labels.map(\.name) == ["map_id", "map_type"])
     }
 
-    @Test func cachedLabelsFollowPinsAndPrograms() {
-        var cache = MapLabelCache()
-        var map = Self.hash
-        #expect(cache.samples(for: [map, Self.array]) == MetricSet.samples(for: [map, Self.array]))
-        map.entries = 251
-        map.programs = ["xdp_lb"]
-        map.pinned = []
-        #expect(cache.samples(for: [map]) == MetricSet.samples(for: [map]))
-        #expect(cache.samples(for: [map]).last?.labels["programs"] == "xdp_lb")
-        #expect(cache.samples(for: [map]).last?.labels["pinned_path"] == nil)
-    }
-
     @Test func pressureNeedsCapacity() {
         var map = Self.hash
         map.maxEntries = 0

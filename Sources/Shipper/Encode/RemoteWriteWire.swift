@@ -1,0 +1,116 @@
+/// The remote-write 1.0 protobuf messages (proto/remote.proto), written straight to bytes.
+///
+/// Written by hand rather than packed by protobuf-c so that a series' bytes can be built once and
+/// reused every cycle with only its value and timestamp stored into place (`MapSeriesCache`).
+/// protobuf concatenates repeated fields, so a request body is simply series after series, then
+/// metadata. The tests read every form back with the protoc-c decoder.
+enum RemoteWriteWire {
+    /// Field tags: field number << 3 | wire type (0 varint, 1 64-bit, 2 length-delimited).
+    private static let seriesTag: UInt8 = 1 << 3 | 2  // WriteRequest.timeseries
+    private static let metadataTag: UInt8 = 3 << 3 | 2  // WriteRequest.metadata
+    private static let labelTag: UInt8 = 1 << 3 | 2  // TimeSeries.labels
+    private static let sampleTag: UInt8 = 2 << 3 | 2  // TimeSeries.samples
+    private static let labelNameTag: UInt8 = 1 << 3 | 2  // Label.name
+    private static let labelValueTag: UInt8 = 2 << 3 | 2  // Label.value
+    private static let sampleValueTag: UInt8 = 1 << 3 | 1  // Sample.value
+    private static let sampleTimestampTag: UInt8 = 2 << 3 | 0  // Sample.timestamp
+    private static let metadataTypeTag: UInt8 = 1 << 3 | 0  // MetricMetadata.type
+    private static let metadataNameTag: UInt8 = 2 << 3 | 2  // MetricMetadata.metric_family_name
+    private static let metadataHelpTag: UInt8 = 4 << 3 | 2  // MetricMetadata.help
+
+    /// A timestamp in milliseconds as the varint that ends every encoded series.
+    struct Timestamp: Equatable {
+        let milliseconds: Int64
+        let bytes: [UInt8]
+
+        init(milliseconds: Int64) {
+            self.milliseconds = milliseconds
+            var bytes: [UInt8] = []
+            RemoteWriteWire.appendVarint(UInt64(bitPattern: milliseconds), to: &bytes)
+            self.bytes = bytes
+        }
+    }
+
+    /// Appends one WriteRequest.timeseries entry: `labels` (sorted, `__name__` included) and one
+    /// sample. Its last `valueSuffixLength(timestamp)` bytes are the value and the timestamp,
+    /// which `store(_:_:atEndOfSeries:)` can overwrite in place.
+    static func appendSeries(_ labels: LabelSet, value: Double, timestamp: Timestamp, to out: inout [UInt8]) {
+        var labelsSize = 0
+        for (name, value) in labels.pairs {
+            let size = stringFieldSize(name) + stringFieldSize(value)
+            labelsSize += 1 + varintSize(UInt64(size)) + size
+        }
+        let sampleSize = 1 + 8 + 1 + timestamp.bytes.count
+        out.append(seriesTag)
+        appendVarint(UInt64(labelsSize + 1 + varintSize(UInt64(sampleSize)) + sampleSize), to: &out)
+        for (name, value) in labels.pairs {
+            out.append(labelTag)
+            appendVarint(UInt64(stringFieldSize(name) + stringFieldSize(value)), to: &out)
+            appendString(labelNameTag, name, to: &out)
+            appendString(labelValueTag, value, to: &out)
+        }
+        out.append(sampleTag)
+        appendVarint(UInt64(sampleSize), to: &out)
+        out.append(sampleValueTag)
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        out.append(sampleTimestampTag)
+        out.append(contentsOf: timestamp.bytes)
+    }
+
+    /// Bytes at the end of a series written with `timestamp`: the value, its tag, the timestamp.
+    static func valueSuffixLength(_ timestamp: Timestamp) -> Int { 8 + 1 + timestamp.bytes.count }
+
+    /// Overwrites the value and timestamp of the series that ends at byte `end` of `series`.
+    /// The timestamp must have the same varint length as the one the series was written with.
+    static func store(
+        _ value: Double, _ timestamp: Timestamp, atEndOfSeries end: Int, in series: UnsafeMutableRawBufferPointer
+    ) {
+        let timestampStart = end - timestamp.bytes.count
+        series.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: timestampStart - 9, as: UInt64.self)
+        for (offset, byte) in timestamp.bytes.enumerated() { series[timestampStart + offset] = byte }
+    }
+
+    /// Appends one WriteRequest.metadata entry: the metric's type and HELP.
+    static func appendMetadata(_ metric: Metric, to out: inout [UInt8]) {
+        let size = 2 + stringFieldSize(metric.name) + stringFieldSize(metric.help)
+        out.append(metadataTag)
+        appendVarint(UInt64(size), to: &out)
+        out.append(contentsOf: [metadataTypeTag, UInt8(metric.kind.metadataType)])
+        appendString(metadataNameTag, metric.name, to: &out)
+        appendString(metadataHelpTag, metric.help, to: &out)
+    }
+
+    private static func stringFieldSize(_ text: String) -> Int {
+        let count = text.utf8.count
+        return 1 + varintSize(UInt64(count)) + count
+    }
+
+    private static func appendString(_ tag: UInt8, _ text: String, to out: inout [UInt8]) {
+        out.append(tag)
+        appendVarint(UInt64(text.utf8.count), to: &out)
+        out.append(contentsOf: text.utf8)
+    }
+
+    private static func varintSize(_ value: UInt64) -> Int {
+        max(1, (64 - value.leadingZeroBitCount + 6) / 7)
+    }
+
+    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var rest = value
+        while rest >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        out.append(UInt8(rest))
+    }
+}
+
+extension Metric.Kind {
+    /// The MetricMetadata.MetricType number.
+    var metadataType: Int32 {
+        switch self {
+        case .counter: 1
+        case .gauge: 2
+        }
+    }
+}

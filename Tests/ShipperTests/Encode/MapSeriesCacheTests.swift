@@ -1,0 +1,92 @@
+import Testing
+
+@testable import Shipper
+
+struct MapSeriesCacheTests {
+    static let external = LabelSet(["instance": "edge-7", "job": "ebpf"])
+    static let now: Int64 = 1_700_000_000_000
+
+    static func map(_ id: UInt32, entries: UInt64?, programs: [String] = [], pinned: [String] = []) -> MapStats {
+        MapStats(
+            id: id, name: "m\(id)", type: MapType(name: "hash")!, flags: 0, keySize: 4, valueSize: 8, maxEntries: 10,
+            entries: entries, countMethod: entries == nil ? nil : .kfunc, memoryBytes: 100, pinned: pinned,
+            programs: programs)
+    }
+
+    /// Every series of the cache as "name{labels} value@timestamp", in order.
+    static func describe(_ series: SeriesBuffer) throws -> [String] {
+        let body = RemoteWriteEncoder().requests(series, maxSamples: .max, metadata: [], timestampMs: 0).first?.body
+        guard let body else { return [] }
+        return try #require(DecodedWriteRequest(body: body)).series.map(describe)
+    }
+
+    static func describe(_ series: DecodedWriteRequest.Series) -> String {
+        let labels = series.labels.filter { $0.name != "__name__" }.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+        let values = series.samples.map { sample in
+            (sample.value.bitPattern == staleMarker.bitPattern ? "stale" : "\(sample.value)") + "@\(sample.timestampMs)"
+        }
+        return series["__name__"]! + "{" + labels + "} " + values.joined(separator: ",")
+    }
+
+    /// What the generic encoder makes of the metric set: the reference the cache must match.
+    static func reference(_ maps: [MapStats], at timestampMs: Int64, external: LabelSet = external) throws -> [String] {
+        let body = RemoteWriteEncoder().encode(MetricSet.samples(for: maps), timestampMs: timestampMs, externalLabels: external)
+        return try #require(DecodedWriteRequest(body: body)).series.map(describe)
+    }
+
+    static func update(_ cache: inout MapSeriesCache, _ maps: [MapStats], at timestampMs: Int64) throws -> [String] {
+        cache.update(maps, timestamp: RemoteWriteWire.Timestamp(milliseconds: timestampMs))
+        return try describe(cache.series)
+    }
+
+    @Test func matchesTheMetricSetCycleAfterCycle() throws {
+        var cache = MapSeriesCache(externalLabels: Self.external)
+        var maps = [Self.map(1, entries: 5, pinned: ["/sys/fs/bpf/a"]), Self.map(2, entries: 3, programs: ["xdp"])]
+        #expect(try Self.update(&cache, maps, at: Self.now) == Self.reference(maps, at: Self.now))
+        // The steady state: values and timestamp stored in place.
+        maps[0].entries = 9
+        maps[1].memoryBytes = 4096
+        #expect(try Self.update(&cache, maps, at: Self.now + 1000) == Self.reference(maps, at: Self.now + 1000))
+        #expect(try Self.update(&cache, maps, at: Self.now + 2000).first == "ebpf_map_entries{instance=edge-7,job=ebpf,map_id=1,map_name=m1,map_type=hash} 9.0@1700000002000")
+    }
+
+    @Test func marksExactlyTheSeriesThatEnded() throws {
+        var cache = MapSeriesCache(externalLabels: LabelSet())
+        _ = try Self.update(&cache, [Self.map(1, entries: 5), Self.map(2, entries: 3)], at: Self.now)
+        #expect(try Self.update(&cache, [Self.map(1, entries: 6), Self.map(2, entries: 3)], at: Self.now + 1).count == 10)
+
+        // Map 1 unloaded; map 2 lost its count (so its entries and pressure end) and gained a program.
+        let common1 = "map_id=1,map_name=m1,map_type=hash"
+        let common2 = "map_id=2,map_name=m2,map_type=hash"
+        let now = Self.now + 2
+        let maps = [Self.map(2, entries: nil, programs: ["p"])]
+        #expect(try Self.update(&cache, maps, at: now) == Self.reference(maps, at: now, external: LabelSet()) + [
+            "ebpf_map_entries{\(common1)} stale@\(now)", "ebpf_map_max_entries{\(common1)} stale@\(now)",
+            "ebpf_map_pressure{\(common1)} stale@\(now)", "ebpf_map_memory_bytes{\(common1)} stale@\(now)",
+            "ebpf_map_info{flags=0x0,key_size=4,\(common1),value_size=8} stale@\(now)",
+            "ebpf_map_entries{\(common2)} stale@\(now)", "ebpf_map_pressure{\(common2)} stale@\(now)",
+            "ebpf_map_info{flags=0x0,key_size=4,\(common2),value_size=8} stale@\(now)",
+        ])
+        // Markers go out once.
+        #expect(try Self.update(&cache, maps, at: now + 1) == Self.reference(maps, at: now + 1, external: LabelSet()))
+    }
+
+    @Test func followsATimestampOfAnotherLength() throws {
+        var cache = MapSeriesCache(externalLabels: Self.external)
+        _ = try Self.update(&cache, [Self.map(1, entries: 5), Self.map(2, entries: 3)], at: 5)
+        let series = try Self.update(&cache, [Self.map(1, entries: 6)], at: Self.now)
+        #expect(series.count == 10)
+        #expect(Array(series.prefix(5)) == (try Self.reference([Self.map(1, entries: 6)], at: Self.now)))
+        #expect(series.dropFirst(5).allSatisfy { $0.contains("map_id=2") && $0.hasSuffix(" stale@\(Self.now)") })
+    }
+
+    @Test func additionsLastOneCycle() throws {
+        var cache = MapSeriesCache(externalLabels: LabelSet())
+        let timestamp = RemoteWriteWire.Timestamp(milliseconds: Self.now)
+        cache.update([Self.map(1, entries: 5)], timestamp: timestamp)
+        cache.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1), timestamp: timestamp)
+        #expect(try Self.describe(cache.series).last == "ebpf_map_shipper_build_info{version=1} 1.0@\(Self.now)")
+        cache.update([Self.map(1, entries: 5)], timestamp: timestamp)
+        #expect(try Self.describe(cache.series) == Self.reference([Self.map(1, entries: 5)], at: Self.now, external: LabelSet()))
+    }
+}

@@ -1,0 +1,42 @@
+import Testing
+
+@testable import Shipper
+
+struct RetryPolicyTests {
+    let policy = RetryPolicy(minBackoff: .milliseconds(30), maxBackoff: .seconds(5), retryOn429: true)
+
+    @Test func backoffDoublesWithinBounds() {
+        var random = SystemRandomNumberGenerator()
+        for attempt in 0..<20 {
+            for _ in 0..<50 {
+                let delay = policy.backoff(attempt: attempt, random: &random).milliseconds
+                let step = min(30 << min(attempt, 20), 5000)
+                #expect(delay >= max(30, Int64(step / 2)) && delay <= Int64(step), "attempt \(attempt): \(delay)")
+            }
+        }
+    }
+
+    @Test func followsTheSpec() {
+        var random = SystemRandomNumberGenerator()
+        func decide(_ outcome: HTTPOutcome, _ policy: RetryPolicy? = nil) -> RetryPolicy.Decision {
+            (policy ?? self.policy).decide(outcome, attempt: 0, random: &random)
+        }
+        #expect(decide(.response(status: 204, retryAfter: nil, body: "", http2: false)) == .delivered)
+        #expect(decide(.response(status: 400, retryAfter: nil, body: "bad", http2: false))
+            == .drop(reason: "http_4xx", message: "bad"))
+        #expect(decide(.response(status: 429, retryAfter: .seconds(7), body: "", http2: false))
+            == .retry(after: .seconds(7), reason: "http_429"))
+        #expect(decide(.response(status: 429, retryAfter: .seconds(86400), body: "", http2: false))
+            == .retry(after: RetryPolicy.longestRetryAfter, reason: "http_429"))
+        var no429 = policy
+        no429.retryOn429 = false
+        #expect(decide(.response(status: 429, retryAfter: nil, body: "slow down", http2: false), no429)
+            == .drop(reason: "http_4xx", message: "slow down"))
+        #expect(decide(.response(status: 503, retryAfter: .seconds(3), body: "", http2: false))
+            == .retry(after: .seconds(3), reason: "http_5xx"))
+        guard case .retry(_, "connect") = decide(.failure(.connect, message: "refused")) else {
+            Issue.record("a refused connection must be retried")
+            return
+        }
+    }
+}
