@@ -38,6 +38,7 @@ public final class Collector {
     /// What is remembered per map id between cycles. Map ids are never reused, and a map's name,
     /// type and flags never change, so these stay true for the map's lifetime.
     private struct Known {
+        var id: UInt32
         /// The filter's verdict: regex matching every map every cycle would cost more than the
         /// iterator read itself.
         var selected: Bool
@@ -45,12 +46,11 @@ public final class Collector {
         var fixedMemory: UInt64? = nil
         /// Whether a walk that hit its bound was already logged.
         var warnedTruncated = false
-        /// The last cycle that saw the map.
-        var cycle: UInt64 = 0
     }
-    /// Pruned to the maps that still exist whenever some are gone, so it never outgrows the host's maps.
-    private var known: [UInt32: Known] = [:]
-    private var cycle: UInt64 = 0
+    /// Sorted by id, as both paths enumerate maps; rebuilt each cycle from the maps that still
+    /// exist, so it never outgrows the host's maps. A sorted array, walked alongside the maps,
+    /// costs no hashing.
+    private var known: [Known] = []
     /// Map types whose walk was already announced.
     private var announcedWalkTypes: Set<MapType> = []
 
@@ -88,39 +88,46 @@ public final class Collector {
 
     /// One full collection, sorted by map id.
     public func collect() throws(BPFError) -> [MapStats] {
-        cycle += 1
-        // Worked on as a local so that each map costs no exclusivity check on the property.
-        var known = self.known
-        self.known = [:]
-        defer { self.known = known }
+        var walk = KnownWalk(previous: known)
         var stats: [MapStats] = []
-        var seen = 0
         if let iterator {
             let records = try iterator.read()
             stats.reserveCapacity(records.count)
-            for record in records { try visit(record, nil, &known, into: &stats) }
-            seen = records.count
+            walk.next.reserveCapacity(records.count)
+            for record in records { try visit(record, nil, &walk, into: &stats) }
         } else {
             for id in try KernelObjects.mapIDs() {
                 guard let handle = try MapHandle(id: id) else { continue }
-                try visit(try handle.describe(), handle, &known, into: &stats)
-                seen += 1
+                try visit(try handle.describe(), handle, &walk, into: &stats)
             }
         }
-        if known.count > seen { known = known.filter { $0.value.cycle == cycle } }
+        known = walk.next
         try attachMetadata(to: &stats)
         return stats
     }
 
+    /// Last cycle's `known`, read in id order while this cycle's is built.
+    private struct KnownWalk {
+        let previous: [Known]
+        var position = 0
+        var next: [Known] = []
+
+        /// What was known of the map last cycle; nil for a new map (or ids out of order).
+        mutating func take(_ id: UInt32) -> Known? {
+            while position < previous.count, previous[position].id < id { position += 1 }
+            guard position < previous.count, previous[position].id == id else { return nil }
+            return previous[position]
+        }
+    }
+
     private func visit(
-        _ record: MapRecord, _ handle: MapHandle?, _ known: inout [UInt32: Known], into stats: inout [MapStats]
+        _ record: MapRecord, _ handle: MapHandle?, _ walk: inout KnownWalk, into stats: inout [MapStats]
     ) throws(BPFError) {
-        if known[record.id] == nil { known[record.id] = Known(selected: filter.matches(record)) }
-        guard let index = known.index(forKey: record.id) else { return }
-        known.values[index].cycle = cycle
-        if known.values[index].selected, let map = try measure(record, handle: handle, remembering: &known.values[index]) {
+        var entry = walk.take(record.id) ?? Known(id: record.id, selected: filter.matches(record))
+        if entry.selected, let map = try measure(record, handle: handle, remembering: &entry) {
             stats.append(map)
         }
+        walk.next.append(entry)
     }
 
     /// One run of the iterator with no counting or metadata: the floor a collection is measured
