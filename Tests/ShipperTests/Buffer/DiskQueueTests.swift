@@ -245,3 +245,19 @@ struct FullDiskTests {
         #expect(stamps == (0..<40).map { DiskQueueTests.now + $0 })
     }
 }
+
+struct CRC32Tests {
+    static let kilobyteAndTail: [UInt8] = Array(repeating: Array(0...255), count: 4).flatMap { $0 } + Array("tail!".utf8)
+
+    /// zlib.crc32 of the same bytes: whole 8-byte steps, a tail, and nothing.
+    @Test func matchesZlib() {
+        func crc(_ bytes: [UInt8]) -> UInt32 {
+            var checksum = CRC32()
+            checksum.update(bytes)
+            return checksum.value
+        }
+        #expect(crc(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(crc(Self.kilobyteAndTail) == 0xB35F_0F91)
+        #expect(crc([]) == 0)
+    }
+}
