@@ -60,20 +60,28 @@ struct MapSeriesCache {
     private mutating func storeInPlace(_ maps: [MapStats], _ timestamp: RemoteWriteWire.Timestamp) -> Bool {
         guard maps.count == slots.count else { return false }
         let slots = slots
-        return series.withStorage { bytes, ends in
-            var index = 0
-            for (map, slot) in zip(maps, slots) {
-                guard map.id == slot.map.id, Self.changedSeries(from: slot.map, to: map) == 0 else { return false }
-                for metric in Metric.mapMetrics.indices {
-                    let value = MetricSet.value(metric, of: map)
-                    guard (value != nil) == (slot.present & (1 << metric) != 0) else { return false }
-                    if let value {
-                        RemoteWriteWire.store(value, timestamp, atEndOfSeries: ends[index], in: bytes)
-                        index += 1
+        // Through buffer pointers: neither a map nor a slot is copied.
+        return maps.withUnsafeBufferPointer { maps in
+            slots.withUnsafeBufferPointer { slots in
+                timestamp.bytes.withUnsafeBytes { stamp in
+                    series.withStorage { bytes, ends in
+                        var index = 0
+                        for slot in slots.indices {
+                            guard maps[slot].id == slots[slot].map.id, Self.changedSeries(from: slots[slot].map, to: maps[slot]) == 0
+                            else { return false }
+                            for metric in Metric.mapMetrics.indices {
+                                let value = MetricSet.value(metric, of: maps[slot])
+                                guard (value != nil) == (slots[slot].present & (1 << metric) != 0) else { return false }
+                                if let value {
+                                    RemoteWriteWire.store(value, stamp, atEndOfSeries: ends[index], in: bytes)
+                                    index += 1
+                                }
+                            }
+                        }
+                        return true
                     }
                 }
             }
-            return true
         }
     }
 

@@ -32,8 +32,8 @@ enum RemoteWriteWire {
     }
 
     /// Appends one WriteRequest.timeseries entry: `labels` (sorted, `__name__` included) and one
-    /// sample. Its last `valueSuffixLength(timestamp)` bytes are the value and the timestamp,
-    /// which `store(_:_:atEndOfSeries:)` can overwrite in place.
+    /// sample. It ends with the value, the timestamp's tag and the timestamp, which
+    /// `store(_:_:atEndOfSeries:in:)` can overwrite in place.
     static func appendSeries(_ labels: LabelSet, value: Double, timestamp: Timestamp, to out: inout [UInt8]) {
         var labelsSize = 0
         for (name, value) in labels.pairs {
@@ -57,17 +57,15 @@ enum RemoteWriteWire {
         out.append(contentsOf: timestamp.bytes)
     }
 
-    /// Bytes at the end of a series written with `timestamp`: the value, its tag, the timestamp.
-    static func valueSuffixLength(_ timestamp: Timestamp) -> Int { 8 + 1 + timestamp.bytes.count }
-
     /// Overwrites the value and timestamp of the series that ends at byte `end` of `series`.
-    /// The timestamp must have the same varint length as the one the series was written with.
+    /// `timestamp` is `Timestamp.bytes`, of the same length as the one the series was written with.
     static func store(
-        _ value: Double, _ timestamp: Timestamp, atEndOfSeries end: Int, in series: UnsafeMutableRawBufferPointer
+        _ value: Double, _ timestamp: UnsafeRawBufferPointer, atEndOfSeries end: Int, in series: UnsafeMutableRawBufferPointer
     ) {
-        let timestampStart = end - timestamp.bytes.count
+        let timestampStart = end - timestamp.count
         series.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: timestampStart - 9, as: UInt64.self)
-        for (offset, byte) in timestamp.bytes.enumerated() { series[timestampStart + offset] = byte }
+        // A handful of bytes: stored one by one rather than through a memcpy call.
+        for offset in 0..<timestamp.count { series[timestampStart + offset] = timestamp[offset] }
     }
 
     /// Appends one WriteRequest.metadata entry: the metric's type and HELP.

@@ -30,7 +30,9 @@ struct SeriesBuffer {
     mutating func append(series index: Int, of other: SeriesBuffer, value: Double, timestamp: RemoteWriteWire.Timestamp) {
         bytes.append(contentsOf: other.bytes[other.byteRange(ofSeries: index..<index + 1)])
         let end = bytes.count
-        bytes.withUnsafeMutableBytes { RemoteWriteWire.store(value, timestamp, atEndOfSeries: end, in: $0) }
+        timestamp.bytes.withUnsafeBytes { stamp in
+            bytes.withUnsafeMutableBytes { RemoteWriteWire.store(value, stamp, atEndOfSeries: end, in: $0) }
+        }
         ends.append(end)
     }
 
