@@ -32,7 +32,7 @@ extension MapsConfig {
 extension RemoteWriteConfig {
     public static let defaultURL = "http://127.0.0.1:9090/api/v1/write"
 
-    /// Prometheus's own defaults where it has one (timeout 30s, 2000 samples, backoff 30ms to 5s).
+    /// Prometheus's own defaults for the timeout (30s) and backoff (30ms to 5s).
     static func defaults(url: String, name: String) -> RemoteWriteConfig {
         RemoteWriteConfig(
             name: name, url: url, headers: [], basicAuth: nil, bearerTokenFile: nil, timeout: .seconds(30),
@@ -46,8 +46,12 @@ extension BufferConfig {
 }
 
 extension QueueConfig {
+    /// 10,000 samples per request, as vmagent sends (`-remoteWrite.maxRowsPerBlock`), rather than
+    /// Prometheus's 2,000: a host's whole cycle goes in a few requests of ~110 KiB compressed,
+    /// far below any receiver's limit, and each request saves the per-request cost of HTTP,
+    /// the buffer's record and its acknowledgement.
     static let defaults = QueueConfig(
-        maxSamplesPerSend: 2000, minBackoff: .milliseconds(30), maxBackoff: .seconds(5), retryOnHTTP429: true)
+        maxSamplesPerSend: 10_000, minBackoff: .milliseconds(30), maxBackoff: .seconds(5), retryOnHTTP429: true)
 }
 
 extension TLSConfig {

@@ -242,7 +242,7 @@ struct CheckConfigTests {
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("\(config.path): valid\ninterval: 30s\nexternal_labels: instance="))
         #expect(result.stdout.contains(
-            "remote_write c: http://127.0.0.1:9/w timeout=30s max_samples_per_send=2000 backoff=30ms..5s retry_on_http_429=true"))
+            "remote_write c: http://127.0.0.1:9/w timeout=30s max_samples_per_send=10000 backoff=30ms..5s retry_on_http_429=true"))
     }
 
     @Test func runWithAMissingConfigFails() throws {
