@@ -27,7 +27,8 @@ final class RemoteWriteEncoder {
         }
     }
 
-    /// One request holding every sample (tests, and the shipper's own series).
+    /// One request holding every sample, labels merged as `SeriesBuffer.append` does: the plain
+    /// path, which the tests hold `MapSeriesCache` to and use to make requests of their own.
     func encode(
         _ samples: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet, metadata: [Metric] = []
     ) -> [UInt8] {

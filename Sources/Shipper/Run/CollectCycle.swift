@@ -12,7 +12,7 @@ final class CollectCycle {
     private let metrics: SelfMetrics
     private let logger: Logger
     private let encoder = RemoteWriteEncoder()
-    private var series: MapSeriesCache
+    private var cache: MapSeriesCache
     private var ownStale = StaleTracker()
     private var lastMetadata: ContinuousClock.Instant?
 
@@ -29,7 +29,7 @@ final class CollectCycle {
         self.gateways = gateways
         self.metrics = metrics
         self.logger = logger
-        self.series = MapSeriesCache(externalLabels: config.externalLabels)
+        self.cache = MapSeriesCache(externalLabels: config.externalLabels)
     }
 
     /// Collects and queues one batch set. Returns false if the collection failed (logged).
@@ -61,8 +61,8 @@ final class CollectCycle {
 
         let timestampMs = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
-        series.update(maps, timestamp: timestamp)
-        for sample in own + ownStale.markers(after: own) { series.append(sample, timestamp: timestamp) }
+        cache.update(maps, timestamp: timestamp)
+        for sample in own + ownStale.markers(after: own) { cache.append(sample, timestamp: timestamp) }
         let metadata = metadataDue() ? Metric.allMetrics : []
 
         // Endpoints with the same batch size share the encoded bodies.
@@ -70,7 +70,7 @@ final class CollectCycle {
         for sender in senders {
             let size = sender.endpoint.queue.maxSamplesPerSend
             if requests[size] == nil {
-                requests[size] = encoder.requests(series.series, maxSamples: size, metadata: metadata, timestampMs: timestampMs)
+                requests[size] = encoder.requests(cache.series, maxSamples: size, metadata: metadata, timestampMs: timestampMs)
             }
             sender.enqueue(requests[size] ?? [])
         }
