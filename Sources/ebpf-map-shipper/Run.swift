@@ -23,6 +23,7 @@ extension EBPFMapShipper {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
+            ProcessMemory.returnLargeBlocks()
             let config = try config.load()
             let logger = logging.makeLogger()
             let pipeline: Pipeline

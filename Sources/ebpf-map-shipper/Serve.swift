@@ -23,6 +23,7 @@ extension EBPFMapShipper {
         @OptionGroup var logging: LoggingOptions
 
         func run() throws {
+            ProcessMemory.returnLargeBlocks()
             let logger = logging.makeLogger()
             let collector: Collector
             let server: MetricsServer
