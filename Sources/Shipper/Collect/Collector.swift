@@ -51,6 +51,8 @@ public final class Collector {
     /// exist, so it never outgrows the host's maps. A sorted array, walked alongside the maps,
     /// costs no hashing.
     private var known: [Known] = []
+    /// Last cycle's `known`, kept for its storage: every cycle builds into it instead of allocating.
+    private var spare: [Known] = []
     /// Map types whose walk was already announced.
     private var announcedWalkTypes: Set<MapType> = []
 
@@ -88,29 +90,34 @@ public final class Collector {
 
     /// One full collection, sorted by map id.
     public func collect() throws(BPFError) -> [MapStats] {
-        var walk = KnownWalk(previous: known)
         var stats: [MapStats] = []
+        try collect(into: &stats)
+        return stats
+    }
+
+    /// One full collection into `stats` (emptied first), so that a daemon reuses its storage.
+    public func collect(into stats: inout [MapStats]) throws(BPFError) {
+        stats.removeAll(keepingCapacity: true)
+        spare.removeAll(keepingCapacity: true)
+        var walk = KnownWalk(previous: known, next: spare)
         if let iterator {
-            let records = try iterator.read()
-            stats.reserveCapacity(records.count)
-            walk.next.reserveCapacity(records.count)
-            for record in records { try visit(record, nil, &walk, into: &stats) }
+            try iterator.read { record throws(BPFError) in try visit(record, nil, &walk, into: &stats) }
         } else {
             for id in try KernelObjects.mapIDs() {
                 guard let handle = try MapHandle(id: id) else { continue }
                 try visit(try handle.describe(), handle, &walk, into: &stats)
             }
         }
+        spare = known
         known = walk.next
         try attachMetadata(to: &stats)
-        return stats
     }
 
     /// Last cycle's `known`, read in id order while this cycle's is built.
     private struct KnownWalk {
         let previous: [Known]
+        var next: [Known]
         var position = 0
-        var next: [Known] = []
 
         /// What was known of the map last cycle; nil for a new map (or ids out of order).
         mutating func take(_ id: UInt32) -> Known? {
@@ -134,7 +141,9 @@ public final class Collector {
     /// against (bench/collect). Returns the number of maps.
     public func rawIteratorRead() throws(BPFError) -> Int {
         guard let iterator else { throw BPFError("read the map iterator", errno: .notSupported) }
-        return try iterator.read().count
+        var count = 0
+        try iterator.read { _ in count += 1 }
+        return count
     }
 
     /// Counts one map and reads its memory. nil when the map vanished meanwhile.

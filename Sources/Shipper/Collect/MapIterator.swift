@@ -34,7 +34,8 @@ final class MapIterator {
 
     deinit { clibbpf_iterator_close(handle) }
 
-    func read() throws(BPFError) -> [MapRecord] {
+    /// Runs the iterator and hands each map's record to `visit`, straight from the read buffer.
+    func read(_ visit: (MapRecord) throws(BPFError) -> Void) throws(BPFError) {
         while true {
             var length = 0
             let result = buffer.withUnsafeMutableBufferPointer {
@@ -46,9 +47,11 @@ final class MapIterator {
             }
             try check(result, "read the map iterator")
             let size = MemoryLayout<clibbpf_map_record>.size
-            return buffer.withUnsafeBytes { raw in
-                (0..<length / size).map { MapRecord(raw.loadUnaligned(fromByteOffset: $0 * size, as: clibbpf_map_record.self)) }
+            for offset in stride(from: 0, to: length - length % size, by: size) {
+                let record = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: clibbpf_map_record.self) }
+                try visit(MapRecord(record))
             }
+            return
         }
     }
 }

@@ -15,6 +15,8 @@ final class CollectCycle {
     private var cache: MapSeriesCache
     private var ownStale = StaleTracker()
     private var lastMetadata: ContinuousClock.Instant?
+    /// Each cycle's collection, kept for its storage.
+    private var maps: [MapStats] = []
 
     /// Type and help are sent with the first request, then at this interval, as Prometheus does.
     static let metadataInterval: Duration = .seconds(60)
@@ -36,9 +38,8 @@ final class CollectCycle {
     @discardableResult
     func run(at time: Date = Date()) -> Bool {
         let started = ContinuousClock.now
-        let maps: [MapStats]
         do {
-            maps = try collector.collect()
+            try collector.collect(into: &maps)
         } catch {
             // A failed cycle sends nothing, so no series is marked stale by accident.
             logger.error("collection failed; skipping this cycle", metadata: ["error": "\(error)"])
