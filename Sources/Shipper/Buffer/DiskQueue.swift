@@ -482,10 +482,14 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private func publish() {
         let bytes = segments.reduce(Int64(0)) { $0 + $1.size } + Int64(memoryTail.bytes)
         var oldest: Int64? = memoryTail.oldestTimestampMs
-        if let head = segments.first(where: { $0.records > 0 }), let fd = readerFor(head),
-            let header = Segment.header(fd, at: head.number == segments[0].number ? readOffset : 0, size: head.size)
-        {
-            oldest = header.timestampMs
+        if let head = segments.first(where: { $0.records > 0 }) {
+            let offset = head.number == segments[0].number ? readOffset : 0
+            // While the endpoint keeps up, the oldest record is a recent one: no read from disk.
+            if let cached = recent.first(where: { $0.segment == head.number && $0.offset == offset }) {
+                oldest = cached.batch.timestampMs
+            } else if let fd = readerFor(head), let header = Segment.header(fd, at: offset, size: head.size) {
+                oldest = header.timestampMs
+            }
         }
         report.metrics.buffer(
             endpoint: report.endpoint, bytes: bytes, samples: pendingSamplesLocked, oldestMs: pendingSamplesLocked > 0 ? oldest : nil)

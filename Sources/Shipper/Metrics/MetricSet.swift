@@ -54,7 +54,7 @@ extension Metric {
     public static let buildInfo = Metric(
         name: "ebpf_map_shipper_build_info", help: "Constant 1, labelled with the shipper's version.", kind: .gauge)
 
-    /// The per-map metrics, in exposition order.
+    /// The per-map metrics, in exposition order; `MetricSet.value(_:of:)` takes their index.
     public static let mapMetrics: [Metric] = [.mapEntries, .mapMaxEntries, .mapPressure, .mapMemoryBytes, .mapInfo]
 
     /// Every metric the shipper emits, for remote-write metadata.

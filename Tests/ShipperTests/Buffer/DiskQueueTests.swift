@@ -203,12 +203,21 @@ struct DiskQueueTests {
 
     @Test func publishesItsSizeForTheSelfMetrics() throws {
         let fixture = Fixture()
-        let queue = try fixture.open()
-        queue.append(Self.batch(1, at: 1_790_000_000_500, samples: 4))
-        let samples = fixture.metrics.samples()
-        #expect(samples.first { $0.metric == .bufferSamples }?.value == 4)
-        #expect(samples.first { $0.metric == .bufferOldest }?.value == 1_790_000_000.5)
-        #expect((samples.first { $0.metric == .bufferBytes }?.value ?? 0) > 24)
+        let oldest = { fixture.metrics.samples().first { $0.metric == .bufferOldest }?.value }
+        do {
+            let queue = try fixture.open()
+            queue.append([Self.batch(1, at: Self.now - 1500, samples: 4), Self.batch(2, at: Self.now - 500)])
+            let samples = fixture.metrics.samples()
+            #expect(samples.first { $0.metric == .bufferSamples }?.value == 5)
+            #expect(oldest() == Double(Self.now - 1500) / 1000)
+            #expect((samples.first { $0.metric == .bufferBytes }?.value ?? 0) > 48)
+            _ = queue.first(untilEmpty: true)
+            queue.removeFirst()
+            #expect(oldest() == Double(Self.now - 500) / 1000)
+        }
+        // After a restart the oldest record is read from disk.
+        _ = try fixture.open()
+        #expect(oldest() == Double(Self.now - 500) / 1000)
     }
 }
 
