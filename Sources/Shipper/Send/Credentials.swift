@@ -37,9 +37,12 @@ final class RequestCredentials {
         self.logger = logger
     }
 
-    /// Sets `protocolHeaders`, the configured headers and the credentials on `client`.
+    /// Every request's: who sends it, and no "Expect: 100-continue" round trip before each body.
+    static let commonHeaders = ["User-Agent: ebpf-map-shipper/\(ShipperVersion.current)", "Expect:"]
+
+    /// Sets the common headers, `protocolHeaders`, the configured headers and the credentials on `client`.
     func apply(to client: HTTPClient, protocolHeaders: [String]) {
-        var lines = protocolHeaders + headers
+        var lines = Self.commonHeaders + protocolHeaders + headers
         if let token {
             if let value = token.read() { lines.append("Authorization: Bearer \(value)") } else { warnUnreadable(token) }
         }

@@ -23,9 +23,7 @@ final class PushgatewaySender: @unchecked Sendable {
     private var log: SendLog
     private var random = SystemRandomNumberGenerator()
 
-    static let protocolHeaders = [
-        "Content-Type: \(TextExposition.contentType)", "User-Agent: ebpf-map-shipper/\(ShipperVersion.current)", "Expect:",
-    ]
+    static let protocolHeaders = ["Content-Type: \(TextExposition.contentType)"]
 
     init(gateway: PushgatewayConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
         self.gateway = gateway

@@ -24,9 +24,6 @@ final class RemoteWriteSender: @unchecked Sendable {
         "Content-Encoding: snappy",
         "Content-Type: application/x-protobuf",
         "X-Prometheus-Remote-Write-Version: 0.1.0",
-        "User-Agent: ebpf-map-shipper/\(ShipperVersion.current)",
-        // No "Expect: 100-continue" round trip before each body.
-        "Expect:",
     ]
 
     /// In-memory bound per endpoint while it is unreachable: the oldest batches go first.

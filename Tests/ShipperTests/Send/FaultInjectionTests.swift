@@ -57,6 +57,8 @@ struct FaultInjectionTests {
         #expect(request.headers["content-type"] == "application/x-protobuf")
         #expect(request.headers["x-prometheus-remote-write-version"] == "0.1.0")
         #expect(request.headers["user-agent"] == "ebpf-map-shipper/\(ShipperVersion.current)")
+        #expect(request.headers["expect"] == nil)
+        #expect(request.headers["user-agent"] == "ebpf-map-shipper/\(ShipperVersion.current)")
         #expect(request.headers["x-scope-orgid"] == "tenant-1")
         #expect(request.headers["expect"] == nil)
         let decoded = try #require(request.decoded)
