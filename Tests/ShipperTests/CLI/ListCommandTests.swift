@@ -123,12 +123,10 @@ struct ListCommandTests {
 struct LogFormatTests {
     @Test func jsonLogsAreOneObjectPerLine() throws {
         let receiver = try FakeReceiver(script: [.status(503)])
-        let config = try writeConfig("""
+        let result = try ShipperBinary.once(config: """
             maps: {include: ['^never-matches$']}
             remote_write: [{name: fake, url: '\(receiver.url)', queue: {min_backoff: 10ms, max_backoff: 20ms}}]
-            """)
-        defer { removeConfig(config) }
-        let result = try ShipperBinary.run(["once", "--config", config.path, "--log-format", "json"])
+            """, ["--log-format", "json"])
         #expect(result.status == 0)
         let lines = result.stderr.split(separator: "\n")
         let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }

@@ -12,7 +12,7 @@ struct EndpointTests {
         let holder = try MapHolder()
         let id = try holder.create("hash", name: prefix + "tls", maxEntries: 16, fill: 4)
         func once(_ tls: String) throws -> ShipperBinary.Result {
-            let config = try writeConfig("""
+            try ShipperBinary.once(config: """
                 maps:
                   include: ['^\(prefix)']
                 remote_write:
@@ -20,9 +20,7 @@ struct EndpointTests {
                     url: \(prometheus.remoteWriteURL)
                     queue: {max_backoff: 200ms}
                     tls_config: {\(tls)}
-                """)
-            defer { removeConfig(config) }
-            return try ShipperBinary.run(["once", "--config", config.path, "--timeout", "3s"])
+                """, ["--timeout", "3s"])
         }
 
         // Verification is on by default: a self-signed certificate is refused.

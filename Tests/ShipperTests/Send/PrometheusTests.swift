@@ -13,7 +13,7 @@ struct PrometheusTests {
         let hash = try holder.create("hash", name: prefix + "hash", maxEntries: 8, fill: 3)
         let lru = try holder.create("lru_hash", name: prefix + "lru", maxEntries: 4, fill: 2)
         let array = try holder.create("array", name: prefix + "arr", maxEntries: 16)
-        let config = try writeConfig("""
+        let result = try ShipperBinary.once(config: """
             interval: 1s
             external_labels:
               site: edge-1
@@ -23,9 +23,6 @@ struct PrometheusTests {
               - name: central
                 url: \(prometheus.remoteWriteURL)
             """)
-        defer { removeConfig(config) }
-
-        let result = try ShipperBinary.run(["once", "--config", config.path])
         #expect(result.status == 0, "\(result.stderr)")
 
         let host = Config.hostname()
@@ -92,7 +89,7 @@ struct PrometheusTests {
     }
 
     @Test func onceFailsWhenNoEndpointAcceptsTheData() throws {
-        let config = try writeConfig("""
+        let result = try ShipperBinary.once(config: """
             maps:
               include: ['^never-matches$']
             remote_write:
@@ -100,9 +97,7 @@ struct PrometheusTests {
                 url: http://127.0.0.1:\(Network.freePort())/api/v1/write
                 queue:
                   max_backoff: 200ms
-            """)
-        defer { removeConfig(config) }
-        let result = try ShipperBinary.run(["once", "--config", config.path, "--timeout", "2s"])
+            """, ["--timeout", "2s"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("msg=\"endpoint did not accept every sample\" endpoint.name=nowhere"))
     }
@@ -120,16 +115,13 @@ struct VictoriaMetricsTests {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let id = try holder.create("percpu_hash", name: prefix + "pcpu", maxEntries: 32, fill: 8)
-        let config = try writeConfig("""
+        let result = try ShipperBinary.once(config: """
             maps:
               include: ['^\(prefix)']
             remote_write:
               - name: vm
                 url: \(victoria.remoteWriteURL)
             """)
-        defer { removeConfig(config) }
-
-        let result = try ShipperBinary.run(["once", "--config", config.path])
         #expect(result.status == 0, "\(result.stderr)")
         var found: [(labels: [String: String], value: String)] = []
         #expect(eventually(within: 15) {

@@ -40,15 +40,13 @@ struct PushgatewayTests {
 
     @Test func theBodyIsTextWithoutTimestampsAndTheGroupingIsEscaped() throws {
         let receiver = try FakeReceiver(script: [])
-        let config = try writeConfig("""
+        let result = try ShipperBinary.once(config: """
             maps: {include: ['^never-matches$']}
             pushgateway:
               - url: http://127.0.0.1:\(receiver.port)/prefix/
                 job: etl/nightly
                 grouping: {path: /var/tmp, stage: 'load 1'}
             """)
-        defer { removeConfig(config) }
-        let result = try ShipperBinary.run(["once", "--config", config.path])
         #expect(result.status == 0, "\(result.stderr)")
         let request = try #require(receiver.requests.first)
         #expect(request.method == "PUT")
@@ -117,13 +115,11 @@ struct PushgatewayTests {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let id = try holder.create("lru_hash", name: prefix + "both", maxEntries: 10, fill: 4)
-        let config = try writeConfig("""
+        let result = try ShipperBinary.once(config: """
             \(pushgatewayConfig(gateway.baseURL, prefix))
             remote_write:
               - url: \(prometheus.remoteWriteURL)
             """)
-        defer { removeConfig(config) }
-        let result = try ShipperBinary.run(["once", "--config", config.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(gateway.exposed("ebpf_map_entries").first?.hasSuffix("map_type=\"lru_hash\",site=\"edge-1\"} 4") == true)
         #expect(try prometheus.query("ebpf_map_entries{map_id=\"\(id)\"}").first?.value == "4")

@@ -13,6 +13,13 @@ enum ShipperBinary {
         return testBinary.deletingLastPathComponent().appendingPathComponent("ebpf-map-shipper")
     }
 
+    /// `once` with `config` in a temporary file, removed afterwards, and `options` after it.
+    static func once(config: String, _ options: [String] = []) throws -> Result {
+        let file = try writeConfig(config)
+        defer { removeConfig(file) }
+        return try run(["once", "--config", file.path] + options)
+    }
+
     /// Runs it to completion; `prefix` is prepended to the command line (e.g. setpriv).
     static func run(_ arguments: [String], prefix: [String] = []) throws -> Result {
         let process = Process()
