@@ -142,12 +142,7 @@ struct MapSeriesCache {
     /// The series whose labels differ between two descriptions of a map id: all of them if the
     /// name or type changed (the id was reused), the info series if its sizes, pins or programs did.
     private static func changedSeries(from old: MapStats, to new: MapStats) -> UInt8 {
-        if old.name != new.name || old.type != new.type { return allBits }
-        if old.keySize != new.keySize || old.valueSize != new.valueSize || old.flags != new.flags
-            || old.pinned != new.pinned || old.programs != new.programs
-        {
-            return infoBit
-        }
-        return 0
+        let changes = MetricSet.labelChanges(from: old, to: new)
+        return changes.common ? allBits : changes.info ? infoBit : 0
     }
 }

@@ -101,6 +101,15 @@ public enum MetricSet {
         return info
     }
 
+    /// Which of a map's label sets differ between two descriptions of it. It reads the fields
+    /// `labels(of:)` and `infoLabels(of:common:)` read: a field added to one belongs in the other.
+    static func labelChanges(from old: MapStats, to new: MapStats) -> (common: Bool, info: Bool) {
+        let common = old.id != new.id || old.name != new.name || old.type != new.type
+        let info = common || old.keySize != new.keySize || old.valueSize != new.valueSize || old.flags != new.flags
+            || old.pinned != new.pinned || old.programs != new.programs
+        return (common, info)
+    }
+
     /// The value of `Metric.mapMetrics[index]` for the map; nil where the map has no such series.
     static func value(_ index: Int, of map: MapStats) -> Double? {
         switch index {
