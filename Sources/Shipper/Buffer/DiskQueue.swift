@@ -314,6 +314,16 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         return .record(record, end: offset + Int64(Record.headerSize + record.body.count))
     }
 
+    /// What the header of the record at `offset` of `segment` says: from the recent batches when
+    /// it is one, so that no read is needed while the endpoint keeps up, else from disk.
+    private func header(of segment: Segment, at offset: Int64) -> (timestampMs: Int64, sampleCount: Int, length: Int)? {
+        if let cached = recent.first(where: { $0.segment == segment.number && $0.offset == offset }) {
+            return (cached.batch.timestampMs, cached.batch.sampleCount, cached.batch.body.count)
+        }
+        guard let fd = readerFor(segment), let header = Segment.header(fd, at: offset, size: segment.size) else { return nil }
+        return (header.timestampMs, header.sampleCount, header.length)
+    }
+
     private func skipDamage(from offset: Int64, to resume: Int64) {
         report.metrics.corruptRecord(endpoint: report.endpoint)
         report.logger.warning(
@@ -366,11 +376,9 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 persistCursor()
             }
         }
-        guard inFlight == nil, let head = segments.first, head.records > 0, let fd = readerFor(head) else { return }
+        guard inFlight == nil, let head = segments.first, head.records > 0 else { return }
         var tooOld = 0
-        while segments[0].records > 0, let header = Segment.header(fd, at: readOffset, size: head.size),
-            header.timestampMs < cutoff
-        {
+        while segments[0].records > 0, let header = header(of: head, at: readOffset), header.timestampMs < cutoff {
             tooOld += header.sampleCount
             segments[0].records -= 1
             segments[0].samples -= header.sampleCount
@@ -482,14 +490,10 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private func publish() {
         let bytes = segments.reduce(Int64(0)) { $0 + $1.size } + Int64(memoryTail.bytes)
         var oldest: Int64? = memoryTail.oldestTimestampMs
-        if let head = segments.first(where: { $0.records > 0 }) {
-            let offset = head.number == segments[0].number ? readOffset : 0
-            // While the endpoint keeps up, the oldest record is a recent one: no read from disk.
-            if let cached = recent.first(where: { $0.segment == head.number && $0.offset == offset }) {
-                oldest = cached.batch.timestampMs
-            } else if let fd = readerFor(head), let header = Segment.header(fd, at: offset, size: head.size) {
-                oldest = header.timestampMs
-            }
+        if let head = segments.first(where: { $0.records > 0 }),
+            let header = header(of: head, at: head.number == segments[0].number ? readOffset : 0)
+        {
+            oldest = header.timestampMs
         }
         report.metrics.buffer(
             endpoint: report.endpoint, bytes: bytes, samples: pendingSamplesLocked, oldestMs: pendingSamplesLocked > 0 ? oldest : nil)
