@@ -33,7 +33,7 @@ final class PushgatewaySender: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "endpoint.name"] = "\(gateway.name)"
         self.logger = logger
-        log = SendLog(logger: logger, refusalInterval: interval)
+        log = SendLog(logger: logger, refusalInterval: interval, metrics: metrics, endpoint: gateway.name)
         credentials = RequestCredentials(
             headers: gateway.headers, basicAuth: gateway.basicAuth, bearerTokenFile: gateway.bearerTokenFile, logger: logger)
     }
@@ -82,13 +82,10 @@ final class PushgatewaySender: @unchecked Sendable {
                 settle(state.generation, delivered: true)
                 return
             case .drop(let reason, let message):
-                metrics.dropped(state.samples, endpoint: gateway.name, reason: reason)
-                metrics.failed(endpoint: gateway.name, reason: reason)
-                log.refusal(outcome, message: message, samples: state.samples)
+                log.refusal(outcome, reason: reason, message: message, samples: state.samples)
                 settle(state.generation, delivered: false)
                 return
             case .retry(let delay, let reason):
-                metrics.failed(endpoint: gateway.name, reason: reason)
                 log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
                 attempt += 1
                 // A newer state makes this one pointless: push that instead.

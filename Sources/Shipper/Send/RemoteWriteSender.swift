@@ -44,7 +44,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
         self.logger = logger
-        self.log = SendLog(logger: logger, refusalInterval: interval)
+        self.log = SendLog(logger: logger, refusalInterval: interval, metrics: metrics, endpoint: endpoint.name)
         self.credentials = RequestCredentials(
             headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
     }
@@ -72,11 +72,8 @@ final class RemoteWriteSender: @unchecked Sendable {
                     }
                 case .drop(let reason, let message):
                     queue.removeFirst()
-                    metrics.dropped(batch.sampleCount, endpoint: endpoint.name, reason: reason)
-                    metrics.failed(endpoint: endpoint.name, reason: reason)
-                    log.refusal(outcome, message: message, samples: batch.sampleCount)
+                    log.refusal(outcome, reason: reason, message: message, samples: batch.sampleCount)
                 case .retry(let delay, let reason):
-                    metrics.failed(endpoint: endpoint.name, reason: reason)
                     log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
                     attempt += 1
                     if queue.sleep(for: delay) { continue }

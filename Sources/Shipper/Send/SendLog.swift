@@ -1,20 +1,27 @@
 import Foundation
 import Logging
 
-/// How senders report failures: one line per outage, not one per retry, and each receiver
-/// message once per interval, however many batches it refuses.
+/// How senders report failures: counted in the self-metrics every time, logged once per outage,
+/// not once per retry, and each receiver message once per interval, however many batches it refuses.
 struct SendLog {
     let logger: Logger
     let refusalInterval: Duration
+    let metrics: SelfMetrics
+    let endpoint: String
     /// Receivers' 4xx messages already logged, and when.
     private var loggedRefusals: [String: ContinuousClock.Instant] = [:]
 
-    init(logger: Logger, refusalInterval: Duration) {
+    init(logger: Logger, refusalInterval: Duration, metrics: SelfMetrics, endpoint: String) {
         self.logger = logger
         self.refusalInterval = refusalInterval
+        self.metrics = metrics
+        self.endpoint = endpoint
     }
 
-    mutating func refusal(_ outcome: HTTPOutcome, message: String, samples: Int) {
+    /// The receiver refused `samples` for good (`reason`): they are dropped.
+    mutating func refusal(_ outcome: HTTPOutcome, reason: String, message: String, samples: Int) {
+        metrics.dropped(samples, endpoint: endpoint, reason: reason)
+        metrics.failed(endpoint: endpoint, reason: reason)
         let now = ContinuousClock.now
         if let last = loggedRefusals[message], now - last < refusalInterval { return }
         loggedRefusals = loggedRefusals.filter { now - $0.value < refusalInterval }
@@ -26,6 +33,7 @@ struct SendLog {
     }
 
     func retry(_ outcome: HTTPOutcome, reason: String, delay: Duration, attempt: Int) {
+        metrics.failed(endpoint: endpoint, reason: reason)
         // The first failure of a batch at warning, repeats at debug: one line per outage, not per second.
         var metadata: Logger.Metadata = [
             "send.failure": "\(reason)", "retry.in": "\(Units.format(delay))", "send.attempts": "\(attempt + 1)",
