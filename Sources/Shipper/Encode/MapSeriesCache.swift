@@ -1,142 +1,229 @@
-/// One cycle's series in remote-write bytes: every map's, then stale markers, then whatever the
-/// cycle adds (the shipper's own series). The maps' series are kept from cycle to cycle.
+/// One cycle's series: every map's, then stale markers, then whatever the cycle adds (the
+/// shipper's own series), written into requests on demand.
 ///
 /// A map's name, type and sizes never change for its id, and its pins, programs and which of its
-/// series have a value rarely do. So when the maps are the same as last cycle, their series are
-/// reused where they lie and only each value and timestamp is stored into place: no label is
-/// built, merged, sorted or packed, and no byte is copied. Only a cycle in which a map came, went
-/// or changed rebuilds them, copying the unchanged series from the previous cycle.
+/// series have a value rarely do. So each map's label entries are encoded once, with the external
+/// labels merged in, and kept from cycle to cycle; a cycle only takes each series' value and
+/// writes the series from those bytes: no label is built, merged or sorted. Only a cycle in which
+/// a map came, went or changed lays the labels out again, copying the unchanged ones.
+///
+/// Keeping label entries rather than whole series holds a map in about a third of the bytes: its
+/// four count series share one run, with `__name__` written into its place.
 ///
 /// It also knows which series each map sent, so it writes the stale markers (`staleMarker`) of
 /// series that ended: the map was unloaded, its count became unknown, or its info labels changed.
 /// Without them a series would linger on dashboards for Prometheus's five-minute lookback.
 struct MapSeriesCache {
-    /// One map's place in `series`.
+    /// One map's series and where their labels lie in `labels`.
     private struct Slot {
-        /// The map the series were built from: its id and the fields its labels come from.
+        /// The map the labels were built from: its id and the fields its labels come from.
         var map: MapStats
         /// Bit i: the series of `Metric.mapMetrics[i]` is among the map's series.
         var present: UInt8
-        /// Index of the map's first series in `series`.
-        var first: Int
-
-        /// Index in `series` of the map's series of `Metric.mapMetrics[metric]`, which is present.
-        func index(of metric: Int) -> Int { first + (present & ((1 << metric) - 1)).nonzeroBitCount }
+        /// Label entries of every series but the info series, without `__name__`.
+        var common: Range<Int>
+        /// Where in `common` the `__name__` entry goes, to keep the labels sorted.
+        var nameAt: Int
+        /// Label entries of the info series, `__name__` included.
+        var info: Range<Int>
     }
 
-    private static let infoBit: UInt8 = 1 << Metric.mapMetrics.firstIndex(of: .mapInfo)!
+    private static let infoIndex = Metric.mapMetrics.firstIndex(of: .mapInfo)!
+    private static let infoBit: UInt8 = 1 << infoIndex
     private static let allBits: UInt8 = (1 << Metric.mapMetrics.count) - 1
 
     let externalLabels: LabelSet
-    private(set) var series = SeriesBuffer()
-    /// In map id order, as the collector returns them, and as their series lie in `series`.
+    /// The `__name__` entry of each map metric, then every slot's label entries, then the ended ones'.
+    private var labels: [UInt8] = []
+    /// Where each map metric's `__name__` entry lies in `labels`.
+    private var names: [Range<Int>] = []
+    /// In map id order, as the collector returns them.
     private var slots: [Slot] = []
-    /// The map series come first in `series`; stale markers and additions follow.
-    private var mapSeriesCount = 0
-    /// The varint length of the timestamp the series were written with (6 bytes until 2109).
-    private var timestampLength = 0
+    /// This cycle's value of each present series of `slots`, in order.
+    private var values: [Double] = []
+    /// This cycle's series that ended, as slots whose `present` holds only those series.
+    private var ended: [Slot] = []
+    /// `labels` up to here belongs to `names` and `slots`; the rest to `ended`.
+    private var liveLabelsEnd = 0
+    private var additions = SeriesBuffer()
+    private var timestamp = RemoteWriteWire.Timestamp(milliseconds: 0)
 
     init(externalLabels: LabelSet) {
         self.externalLabels = externalLabels
     }
 
-    /// Makes `series` hold this cycle's series of `maps` (sorted by id) at `timestamp`, followed by
-    /// stale markers for the series that ended since the last cycle.
+    /// Series in this cycle.
+    var count: Int { values.count + ended.reduce(0) { $0 + $1.present.nonzeroBitCount } + additions.count }
+
+    /// Makes this cycle's series those of `maps` (sorted by id) at `timestamp`, followed by stale
+    /// markers for the series that ended since the last cycle.
     mutating func update(_ maps: [MapStats], timestamp: RemoteWriteWire.Timestamp) {
-        series.removeSeries(from: mapSeriesCount)
-        if timestamp.bytes.count != timestampLength || !storeInPlace(maps, timestamp) {
-            rebuild(maps, timestamp, reencode: timestamp.bytes.count != timestampLength)
-            timestampLength = timestamp.bytes.count
+        self.timestamp = timestamp
+        additions.removeAll()
+        if !ended.isEmpty {
+            ended.removeAll()
+            labels.removeSubrange(liveLabelsEnd...)
         }
+        if !takeValues(maps) { rebuild(maps) }
     }
 
     /// Appends a series after the maps' (the shipper's own), for this cycle only.
-    mutating func append(_ sample: Sample, timestamp: RemoteWriteWire.Timestamp) {
-        series.append(sample, externalLabels: externalLabels, timestamp: timestamp)
+    mutating func append(_ sample: Sample) {
+        additions.append(sample, externalLabels: externalLabels, timestamp: timestamp)
     }
 
-    /// The steady state: the same maps with the same labels and series as last cycle get their
-    /// new values stored in place. False, leaving the rest to `rebuild`, at the first difference.
-    private mutating func storeInPlace(_ maps: [MapStats], _ timestamp: RemoteWriteWire.Timestamp) -> Bool {
-        guard maps.count == slots.count else { return false }
-        let slots = slots
-        // Through buffer pointers: neither a map nor a slot is copied.
-        return maps.withUnsafeBufferPointer { maps in
-            slots.withUnsafeBufferPointer { slots in
-                timestamp.bytes.withUnsafeBytes { stamp in
-                    series.withStorage { bytes, ends in
-                        var index = 0
-                        for slot in slots.indices {
-                            guard maps[slot].id == slots[slot].map.id, Self.changedSeries(from: slots[slot].map, to: maps[slot]) == 0
-                            else { return false }
-                            for metric in Metric.mapMetrics.indices {
-                                let value = MetricSet.value(metric, of: maps[slot])
-                                guard (value != nil) == (slots[slot].present & (1 << metric) != 0) else { return false }
-                                if let value {
-                                    RemoteWriteWire.store(value, stamp, atEndOfSeries: ends[index], in: bytes)
-                                    index += 1
-                                }
-                            }
+    /// Writes this cycle's series into `sink` in runs of at most `maxSamples`, in order, and hands
+    /// each run to `take` with its series count. `take` may add to the run; the sink is emptied
+    /// after it returns.
+    func write(maxSamples: Int, into sink: inout ByteSink, _ take: (inout ByteSink, Int) -> Void) {
+        var run = 0
+        func startSeries() {
+            guard run == maxSamples else { return }
+            take(&sink, run)
+            sink.removeAll()
+            run = 0
+        }
+        labels.withUnsafeBytes { labels in
+            timestamp.bytes.withUnsafeBytes { stamp in
+                func write(_ slot: Slot, _ metric: Int, _ value: Double) {
+                    startSeries()
+                    let labelBytes = metric == Self.infoIndex ? slot.info.count : slot.common.count + names[metric].count
+                    sink.write(RemoteWriteWire.seriesSize(labelBytes: labelBytes, timestamp: stamp.count)) { writer in
+                        RemoteWriteWire.writeSeriesStart(labelBytes: labelBytes, timestamp: stamp.count, to: &writer)
+                        if metric == Self.infoIndex {
+                            writer.write(UnsafeRawBufferPointer(rebasing: labels[slot.info]))
+                        } else {
+                            writer.write(UnsafeRawBufferPointer(rebasing: labels[slot.common.lowerBound..<slot.nameAt]))
+                            writer.write(UnsafeRawBufferPointer(rebasing: labels[names[metric]]))
+                            writer.write(UnsafeRawBufferPointer(rebasing: labels[slot.nameAt..<slot.common.upperBound]))
                         }
-                        return true
+                        RemoteWriteWire.writeSample(value, stamp, to: &writer)
+                    }
+                    run += 1
+                }
+                var value = 0
+                for slot in slots {
+                    for metric in Metric.mapMetrics.indices where slot.present & (1 << metric) != 0 {
+                        write(slot, metric, values[value])
+                        value += 1
+                    }
+                }
+                for slot in ended {
+                    for metric in Metric.mapMetrics.indices where slot.present & (1 << metric) != 0 {
+                        write(slot, metric, staleMarker)
                     }
                 }
             }
         }
+        for series in 0..<additions.count {
+            startSeries()
+            sink.append(additions.bytes[additions.byteRange(ofSeries: series..<series + 1)])
+            run += 1
+        }
+        if run > 0 {
+            take(&sink, run)
+            sink.removeAll()
+        }
     }
 
-    /// Lays the maps' series out anew: unchanged ones copied from last cycle, new or relabelled
-    /// ones encoded, and stale markers after them for every series that ended.
-    private mutating func rebuild(_ maps: [MapStats], _ timestamp: RemoteWriteWire.Timestamp, reencode: Bool) {
-        let old = series
+    /// The steady state: the same maps with the same labels and series as last cycle only have
+    /// their values taken. False, leaving the rest to `rebuild`, at the first difference.
+    private mutating func takeValues(_ maps: [MapStats]) -> Bool {
+        guard maps.count == slots.count else { return false }
+        values.removeAll(keepingCapacity: true)
+        let slots = slots
+        // Through buffer pointers: neither a map nor a slot is copied.
+        return maps.withUnsafeBufferPointer { maps in
+            slots.withUnsafeBufferPointer { slots in
+                for index in slots.indices {
+                    guard maps[index].id == slots[index].map.id, Self.changedSeries(from: slots[index].map, to: maps[index]) == 0
+                    else { return false }
+                    for metric in Metric.mapMetrics.indices {
+                        let value = MetricSet.value(metric, of: maps[index])
+                        guard (value != nil) == (slots[index].present & (1 << metric) != 0) else { return false }
+                        if let value { values.append(value) }
+                    }
+                }
+                return true
+            }
+        }
+    }
+
+    /// Lays the maps' labels out anew, copying the unchanged ones from last cycle, and the labels
+    /// of every series that ended after them.
+    private mutating func rebuild(_ maps: [MapStats]) {
+        let old = labels
         let oldSlots = slots
         var previous = [UInt32: Int](minimumCapacity: oldSlots.count)
         for (index, slot) in oldSlots.enumerated() { previous[slot.map.id] = index }
-        var ended: [(slot: Int, series: UInt8)] = []
+        var endedBits: [(slot: Int, series: UInt8)] = []
 
-        series = SeriesBuffer()
+        labels = []
+        labels.reserveCapacity(old.count)
+        names = Metric.mapMetrics.map { metric in
+            let start = labels.count
+            RemoteWriteWire.appendLabel("__name__", metric.name, to: &labels)
+            return start..<labels.count
+        }
         slots = []
         slots.reserveCapacity(maps.count)
+        values.removeAll(keepingCapacity: true)
         for map in maps {
             let oldIndex = previous.removeValue(forKey: map.id)
             let oldSlot = oldIndex.map { oldSlots[$0] }
             let changed = oldSlot.map { Self.changedSeries(from: $0.map, to: map) } ?? Self.allBits
-            var slot = Slot(map: map, present: 0, first: series.count)
+            var slot = place(map, copying: oldSlot, from: old, changed: changed)
             for metric in Metric.mapMetrics.indices {
                 guard let value = MetricSet.value(metric, of: map) else { continue }
                 slot.present |= 1 << metric
-                if !reencode, let oldSlot, changed & (1 << metric) == 0, oldSlot.present & (1 << metric) != 0 {
-                    series.append(series: oldSlot.index(of: metric), of: old, value: value, timestamp: timestamp)
-                } else {
-                    append(Self.sample(metric, of: map, value: value), timestamp: timestamp)
-                }
+                values.append(value)
             }
             if let oldIndex, let oldSlot {
-                ended.append((oldIndex, oldSlot.present & (changed | ~slot.present)))
+                endedBits.append((oldIndex, oldSlot.present & (changed | ~slot.present)))
             }
             slots.append(slot)
         }
-        ended += previous.values.map { ($0, Self.allBits) }
-        mapSeriesCount = series.count
-
-        // Stale markers reuse last cycle's bytes, unless those hold a timestamp of another length.
-        for (index, bits) in ended.sorted(by: { $0.slot < $1.slot }) {
-            let oldSlot = oldSlots[index]
-            for metric in Metric.mapMetrics.indices where oldSlot.present & bits & (1 << metric) != 0 {
-                if reencode {
-                    append(Self.sample(metric, of: oldSlot.map, value: staleMarker), timestamp: timestamp)
-                } else {
-                    series.append(series: oldSlot.index(of: metric), of: old, value: staleMarker, timestamp: timestamp)
-                }
-            }
+        liveLabelsEnd = labels.count
+        endedBits += previous.values.map { ($0, Self.allBits) }
+        for (index, bits) in endedBits.sorted(by: { $0.slot < $1.slot }) where oldSlots[index].present & bits != 0 {
+            var slot = place(oldSlots[index].map, copying: oldSlots[index], from: old, changed: 0)
+            slot.present = oldSlots[index].present & bits
+            ended.append(slot)
         }
     }
 
-    /// The sample of `Metric.mapMetrics[metric]` for a map, labels built from scratch.
-    private static func sample(_ metric: Int, of map: MapStats, value: Double) -> Sample {
+    /// A slot for `map` (no series present yet) with its label entries appended to `labels`:
+    /// copied from `oldSlot`'s in `old` where `changed` leaves them, encoded otherwise.
+    private mutating func place(_ map: MapStats, copying oldSlot: Slot?, from old: [UInt8], changed: UInt8) -> Slot {
+        let commonStart = labels.count
+        var nameAt: Int
+        if let oldSlot, changed & ~Self.infoBit == 0 {
+            labels.append(contentsOf: old[oldSlot.common])
+            nameAt = commonStart + (oldSlot.nameAt - oldSlot.common.lowerBound)
+        } else {
+            let sample = Self.sample(0, of: map)
+            nameAt = commonStart
+            for (name, value) in SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs where name != "__name__" {
+                RemoteWriteWire.appendLabel(name, value, to: &labels)
+                if name < "__name__" { nameAt = labels.count }
+            }
+        }
+        let infoStart = labels.count
+        if let oldSlot, changed & Self.infoBit == 0 {
+            labels.append(contentsOf: old[oldSlot.info])
+        } else {
+            for (name, value) in SeriesBuffer.labels(of: Self.sample(Self.infoIndex, of: map), externalLabels: externalLabels).pairs {
+                RemoteWriteWire.appendLabel(name, value, to: &labels)
+            }
+        }
+        return Slot(map: map, present: 0, common: commonStart..<infoStart, nameAt: nameAt, info: infoStart..<labels.count)
+    }
+
+    /// The sample of `Metric.mapMetrics[metric]` for a map, for its labels.
+    private static func sample(_ metric: Int, of map: MapStats) -> Sample {
         let labels = MetricSet.labels(of: map)
         let kind = Metric.mapMetrics[metric]
-        return Sample(kind, kind == .mapInfo ? MetricSet.infoLabels(of: map, common: labels) : labels, value)
+        return Sample(kind, kind == .mapInfo ? MetricSet.infoLabels(of: map, common: labels) : labels, 1)
     }
 
     /// The series whose labels differ between two descriptions of a map id: all of them if the

@@ -1,14 +1,14 @@
 internal import CRemoteWrite
 
-/// Turns encoded series into snappy-compressed remote-write 1.0 request bodies. The only Swift
+/// Turns a cycle's series into snappy-compressed remote-write 1.0 request bodies. The only Swift
 /// file that uses the protobuf and snappy half of CRemoteWrite.
 ///
-/// The C side keeps its output buffer between requests, and so does `scratch` here, so
+/// The C side keeps its output buffer between requests, and so does `sink` here, so
 /// steady-state encoding allocates only the bodies it returns.
 /// Not Sendable: one encoder per thread.
 final class RemoteWriteEncoder {
     private let handle: OpaquePointer
-    private var scratch: [UInt8] = []
+    private var sink = ByteSink()
 
     init() {
         guard let handle = crw_encoder_new() else { fatalError("out of memory allocating the remote-write encoder") }
@@ -19,12 +19,13 @@ final class RemoteWriteEncoder {
 
     /// One request per run of up to `maxSamples` series, in order; the first also carries the
     /// type and HELP of `metadata`.
-    func requests(_ series: SeriesBuffer, maxSamples: Int, metadata: [Metric], timestampMs: Int64) -> [EncodedBatch] {
-        stride(from: 0, to: series.count, by: maxSamples).map { start in
-            let run = start..<min(start + maxSamples, series.count)
-            let body = body(series.bytes[series.byteRange(ofSeries: run)], metadata: start == 0 ? metadata : [])
-            return EncodedBatch(body: body, sampleCount: run.count, timestampMs: timestampMs)
+    func requests(_ series: MapSeriesCache, maxSamples: Int, metadata: [Metric], timestampMs: Int64) -> [EncodedBatch] {
+        var batches: [EncodedBatch] = []
+        series.write(maxSamples: maxSamples, into: &sink) { run, count in
+            if batches.isEmpty { run.append(Self.metadata(metadata)[...]) }
+            batches.append(EncodedBatch(body: compress(run.written), sampleCount: count, timestampMs: timestampMs))
         }
+        return batches
     }
 
     /// One request holding every sample, labels merged as `SeriesBuffer.append` does: the plain
@@ -35,7 +36,7 @@ final class RemoteWriteEncoder {
         var series = SeriesBuffer()
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
         for sample in samples { series.append(sample, externalLabels: externalLabels, timestamp: timestamp) }
-        return body(series.bytes[...], metadata: metadata)
+        return compress(series.bytes + Self.metadata(metadata))
     }
 
     /// One request holding every series of `bodies`, in order: protobuf concatenates repeated
@@ -54,13 +55,11 @@ final class RemoteWriteEncoder {
         }
     }
 
-    /// A compressed WriteRequest of the series bytes, then the metadata.
-    private func body(_ series: ArraySlice<UInt8>, metadata: [Metric]) -> [UInt8] {
-        guard !metadata.isEmpty else { return compress(series) }
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: series)
-        for metric in metadata { RemoteWriteWire.appendMetadata(metric, to: &scratch) }
-        return compress(scratch[...])
+    /// WriteRequest.metadata entries: each metric's type and HELP.
+    private static func metadata(_ metrics: [Metric]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for metric in metrics { RemoteWriteWire.appendMetadata(metric, to: &bytes) }
+        return bytes
     }
 
     private func compress(_ raw: ArraySlice<UInt8>) -> [UInt8] {

@@ -1,9 +1,9 @@
 /// The remote-write 1.0 protobuf messages (proto/remote.proto), written straight to bytes.
 ///
-/// Written by hand rather than packed by protobuf-c so that a series' bytes can be built once and
-/// reused every cycle with only its value and timestamp stored into place (`MapSeriesCache`).
-/// protobuf concatenates repeated fields, so a request body is simply series after series, then
-/// metadata. The tests read every form back with the protoc-c decoder.
+/// Written by hand rather than packed by protobuf-c so that a map's label entries can be built
+/// once and written into every cycle's series as they are (`MapSeriesCache`). protobuf
+/// concatenates repeated fields, so a request body is simply series after series, then metadata.
+/// The tests read every form back with the protoc-c decoder.
 enum RemoteWriteWire {
     /// Field tags: field number << 3 | wire type (0 varint, 1 64-bit, 2 length-delimited).
     private static let seriesTag: UInt8 = 1 << 3 | 2  // WriteRequest.timeseries
@@ -31,42 +31,54 @@ enum RemoteWriteWire {
         }
     }
 
-    /// Appends one WriteRequest.timeseries entry: `labels` (sorted, `__name__` included) and one
-    /// sample. It ends with the value, the timestamp's tag and the timestamp, which
-    /// `store(_:_:atEndOfSeries:in:)` can overwrite in place.
-    static func appendSeries(_ labels: LabelSet, value: Double, timestamp: Timestamp, to out: inout [UInt8]) {
-        var labelsSize = 0
-        for (name, value) in labels.pairs {
-            let size = stringFieldSize(name) + stringFieldSize(value)
-            labelsSize += 1 + varintSize(UInt64(size)) + size
+    /// Appends one WriteRequest.timeseries entry: `labels` (sorted, `__name__` included) and one sample.
+    static func appendSeries(_ labels: LabelSet, value: Double, timestamp: Timestamp, to sink: inout ByteSink) {
+        var entries: [UInt8] = []
+        for (name, value) in labels.pairs { appendLabel(name, value, to: &entries) }
+        entries.withUnsafeBytes { entries in
+            timestamp.bytes.withUnsafeBytes { stamp in
+                sink.write(seriesSize(labelBytes: entries.count, timestamp: stamp.count)) { writer in
+                    writeSeriesStart(labelBytes: entries.count, timestamp: stamp.count, to: &writer)
+                    writer.write(entries)
+                    writeSample(value, stamp, to: &writer)
+                }
+            }
         }
-        let sampleSize = 1 + 8 + 1 + timestamp.bytes.count
-        out.append(seriesTag)
-        appendVarint(UInt64(labelsSize + 1 + varintSize(UInt64(sampleSize)) + sampleSize), to: &out)
-        for (name, value) in labels.pairs {
-            out.append(labelTag)
-            appendVarint(UInt64(stringFieldSize(name) + stringFieldSize(value)), to: &out)
-            appendString(labelNameTag, name, to: &out)
-            appendString(labelValueTag, value, to: &out)
-        }
-        out.append(sampleTag)
-        appendVarint(UInt64(sampleSize), to: &out)
-        out.append(sampleValueTag)
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-        out.append(sampleTimestampTag)
-        out.append(contentsOf: timestamp.bytes)
     }
 
-    /// Overwrites the value and timestamp of the series that ends at byte `end` of `series`.
-    /// `timestamp` is `Timestamp.bytes`, of the same length as the one the series was written with.
-    static func store(
-        _ value: Double, _ timestamp: UnsafeRawBufferPointer, atEndOfSeries end: Int, in series: UnsafeMutableRawBufferPointer
-    ) {
-        let timestampStart = end - timestamp.count
-        series.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: timestampStart - 9, as: UInt64.self)
-        // A handful of bytes: stored one by one rather than through a memcpy call.
-        for offset in 0..<timestamp.count { series[timestampStart + offset] = timestamp[offset] }
+    /// Appends one TimeSeries.labels entry.
+    static func appendLabel(_ name: String, _ value: String, to out: inout [UInt8]) {
+        out.append(labelTag)
+        appendVarint(UInt64(stringFieldSize(name) + stringFieldSize(value)), to: &out)
+        appendString(labelNameTag, name, to: &out)
+        appendString(labelValueTag, value, to: &out)
     }
+
+    /// The bytes of a timeseries entry with `labelBytes` of label entries and one sample whose
+    /// timestamp varint is `timestamp` bytes long.
+    static func seriesSize(labelBytes: Int, timestamp: Int) -> Int {
+        let inner = labelBytes + sampleFieldSize(timestamp: timestamp)
+        return 1 + varintSize(UInt64(inner)) + inner
+    }
+
+    /// The tag and length of a timeseries entry; its label entries and `writeSample` follow.
+    static func writeSeriesStart(labelBytes: Int, timestamp: Int, to writer: inout WireWriter) {
+        writer.write(seriesTag)
+        writer.writeVarint(UInt64(labelBytes + sampleFieldSize(timestamp: timestamp)))
+    }
+
+    /// TimeSeries.samples with one sample; `timestamp` is `Timestamp.bytes`.
+    static func writeSample(_ value: Double, _ timestamp: UnsafeRawBufferPointer, to writer: inout WireWriter) {
+        writer.write(sampleTag)
+        writer.write(UInt8(1 + 8 + 1 + timestamp.count))
+        writer.write(sampleValueTag)
+        writer.write(value.bitPattern.littleEndian)
+        writer.write(sampleTimestampTag)
+        writer.write(timestamp)
+    }
+
+    /// Tag, length (one byte: at most 1 + 8 + 1 + 10) and Sample.
+    private static func sampleFieldSize(timestamp: Int) -> Int { 2 + 1 + 8 + 1 + timestamp }
 
     /// Appends one WriteRequest.metadata entry: the metric's type and HELP.
     static func appendMetadata(_ metric: Metric, to out: inout [UInt8]) {

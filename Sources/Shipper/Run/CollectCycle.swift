@@ -63,7 +63,7 @@ final class CollectCycle {
         let timestampMs = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
         cache.update(maps, timestamp: timestamp)
-        for sample in own + ownStale.markers(after: own) { cache.append(sample, timestamp: timestamp) }
+        for sample in own + ownStale.markers(after: own) { cache.append(sample) }
         let metadata = metadataDue() ? Metric.allMetrics : []
 
         // Endpoints with the same batch size share the encoded bodies.
@@ -71,7 +71,7 @@ final class CollectCycle {
         for sender in senders {
             let size = sender.endpoint.queue.maxSamplesPerSend
             if requests[size] == nil {
-                requests[size] = encoder.requests(cache.series, maxSamples: size, metadata: metadata, timestampMs: timestampMs)
+                requests[size] = encoder.requests(cache, maxSamples: size, metadata: metadata, timestampMs: timestampMs)
             }
             sender.enqueue(requests[size] ?? [])
         }

@@ -14,10 +14,10 @@ struct MapSeriesCacheTests {
     }
 
     /// Every series of the cache as "name{labels} value@timestamp", in order.
-    static func describe(_ series: SeriesBuffer) throws -> [String] {
-        let body = RemoteWriteEncoder().requests(series, maxSamples: .max, metadata: [], timestampMs: 0).first?.body
-        guard let body else { return [] }
-        return try #require(DecodedWriteRequest(body: body)).series.map(describe)
+    static func describe(_ cache: MapSeriesCache, maxSamples: Int = .max) throws -> [String] {
+        try RemoteWriteEncoder().requests(cache, maxSamples: maxSamples, metadata: [], timestampMs: 0).flatMap { batch in
+            try #require(DecodedWriteRequest(body: batch.body)).series.map(describe)
+        }
     }
 
     static func describe(_ series: DecodedWriteRequest.Series) -> String {
@@ -36,7 +36,7 @@ struct MapSeriesCacheTests {
 
     static func update(_ cache: inout MapSeriesCache, _ maps: [MapStats], at timestampMs: Int64) throws -> [String] {
         cache.update(maps, timestamp: RemoteWriteWire.Timestamp(milliseconds: timestampMs))
-        return try describe(cache.series)
+        return try describe(cache)
     }
 
     @Test func matchesTheMetricSetCycleAfterCycle() throws {
@@ -48,6 +48,21 @@ struct MapSeriesCacheTests {
         maps[1].memoryBytes = 4096
         #expect(try Self.update(&cache, maps, at: Self.now + 1000) == Self.reference(maps, at: Self.now + 1000))
         #expect(try Self.update(&cache, maps, at: Self.now + 2000).first == "ebpf_map_entries{instance=edge-7,job=ebpf,map_id=1,map_name=m1,map_type=hash} 9.0@1700000002000")
+    }
+
+    @Test func putsTheNameAmongExternalLabelsThatSortBeforeAndAfterIt() throws {
+        let external = LabelSet(["Region": "eu", "_tier": "edge", "zone": "b"])
+        var cache = MapSeriesCache(externalLabels: external)
+        let maps = [Self.map(1, entries: 5, pinned: ["/sys/fs/bpf/a"])]
+        let series = try Self.update(&cache, maps, at: Self.now)
+        #expect(series == (try Self.reference(maps, at: Self.now, external: external)))
+        #expect(series.first == "ebpf_map_entries{Region=eu,_tier=edge,map_id=1,map_name=m1,map_type=hash,zone=b} 5.0@\(Self.now)")
+        let body = try #require(RemoteWriteEncoder().requests(cache, maxSamples: .max, metadata: [], timestampMs: 0).first).body
+        let names = try #require(DecodedWriteRequest(body: body)).series.map { $0.labels.map(\.name) }
+        #expect(names.first == ["Region", "__name__", "_tier", "map_id", "map_name", "map_type", "zone"])
+        #expect(names.last == [
+            "Region", "__name__", "_tier", "flags", "key_size", "map_id", "map_name", "map_type", "pinned_path", "value_size", "zone",
+        ])
     }
 
     @Test func marksExactlyTheSeriesThatEnded() throws {
@@ -71,6 +86,22 @@ struct MapSeriesCacheTests {
         #expect(try Self.update(&cache, maps, at: now + 1) == Self.reference(maps, at: now + 1, external: LabelSet()))
     }
 
+    @Test func cutsMapSeriesMarkersAndAdditionsIntoRequestsInOrder() throws {
+        var cache = MapSeriesCache(externalLabels: Self.external)
+        _ = try Self.update(&cache, [Self.map(1, entries: 5), Self.map(2, entries: 3), Self.map(3, entries: 1)], at: Self.now)
+        cache.update([Self.map(1, entries: 6), Self.map(3, entries: nil)], timestamp: RemoteWriteWire.Timestamp(milliseconds: Self.now + 1))
+        cache.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1))
+        let whole = try Self.describe(cache)
+        // 5 + 3 series of the maps, 5 + 2 markers for map 2 and map 3's count, 1 addition.
+        #expect(whole.count == 16)
+        #expect(cache.count == 16)
+        for size in [1, 3, 7, 15, 16] {
+            let batches = RemoteWriteEncoder().requests(cache, maxSamples: size, metadata: [], timestampMs: 0)
+            #expect(batches.map(\.sampleCount) == Array(repeating: size, count: 16 / size) + (16 % size == 0 ? [] : [16 % size]))
+            #expect(try Self.describe(cache, maxSamples: size) == whole)
+        }
+    }
+
     @Test func followsATimestampOfAnotherLength() throws {
         var cache = MapSeriesCache(externalLabels: Self.external)
         _ = try Self.update(&cache, [Self.map(1, entries: 5), Self.map(2, entries: 3)], at: 5)
@@ -84,9 +115,9 @@ struct MapSeriesCacheTests {
         var cache = MapSeriesCache(externalLabels: LabelSet())
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: Self.now)
         cache.update([Self.map(1, entries: 5)], timestamp: timestamp)
-        cache.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1), timestamp: timestamp)
-        #expect(try Self.describe(cache.series).last == "ebpf_map_shipper_build_info{version=1} 1.0@\(Self.now)")
+        cache.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1))
+        #expect(try Self.describe(cache).last == "ebpf_map_shipper_build_info{version=1} 1.0@\(Self.now)")
         cache.update([Self.map(1, entries: 5)], timestamp: timestamp)
-        #expect(try Self.describe(cache.series) == Self.reference([Self.map(1, entries: 5)], at: Self.now, external: LabelSet()))
+        #expect(try Self.describe(cache) == Self.reference([Self.map(1, entries: 5)], at: Self.now, external: LabelSet()))
     }
 }

@@ -54,11 +54,9 @@ struct RemoteWriteEncoderTests {
     }
 
     @Test func cutsSeriesIntoRequestsWithMetadataInTheFirst() throws {
-        let timestamp = RemoteWriteWire.Timestamp(milliseconds: 1_700_000_000_000)
-        var series = SeriesBuffer()
-        for id in 1...5 {
-            series.append(Sample(.mapEntries, LabelSet(["map_id": "\(id)"]), Double(id)), externalLabels: LabelSet(), timestamp: timestamp)
-        }
+        var series = MapSeriesCache(externalLabels: LabelSet())
+        series.update([], timestamp: RemoteWriteWire.Timestamp(milliseconds: 1_700_000_000_000))
+        for id in 1...5 { series.append(Sample(.mapEntries, LabelSet(["map_id": "\(id)"]), Double(id))) }
         let batches = RemoteWriteEncoder().requests(series, maxSamples: 2, metadata: [.mapEntries], timestampMs: 1_700_000_000_000)
         #expect(batches.map(\.sampleCount) == [2, 2, 1])
         #expect(batches.map(\.timestampMs) == [1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_000])
@@ -66,7 +64,7 @@ struct RemoteWriteEncoderTests {
         #expect(decoded.map { $0.series.map { $0["map_id"]! } } == [["1", "2"], ["3", "4"], ["5"]])
         #expect(decoded.map { $0.series.flatMap { $0.samples.map(\.value) } } == [[1, 2], [3, 4], [5]])
         #expect(decoded.map(\.metadata.count) == [1, 0, 0])
-        #expect(RemoteWriteEncoder().requests(SeriesBuffer(), maxSamples: 2, metadata: [.mapEntries], timestampMs: 0).isEmpty)
+        #expect(RemoteWriteEncoder().requests(MapSeriesCache(externalLabels: LabelSet()), maxSamples: 2, metadata: [.mapEntries], timestampMs: 0).isEmpty)
     }
 
     @Test func rejectsWhatIsNotSnappyProtobuf() {
