@@ -14,6 +14,12 @@ build_quietly() {
     rm -f "$log"
 }
 
+# Builds the binary as it is deployed (README, "Deploying": Swift runtime linked in) and prints its path.
+shipper_binary() {
+    build_quietly -c release --product ebpf-map-shipper --static-swift-stdlib --build-path .build-static
+    echo "$PWD/.build-static/release/ebpf-map-shipper"
+}
+
 # A free TCP port on 127.0.0.1.
 port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
