@@ -13,7 +13,8 @@ struct ByteSink {
     /// Lets `body` write exactly `size` bytes after the ones already written.
     mutating func write(_ size: Int, _ body: (inout WireWriter) -> Void) {
         if count + size > storage.count {
-            storage.append(contentsOf: repeatElement(0, count: max(count + size - storage.count, storage.count)))
+            // By a quarter: every byte of the storage is resident, and a request's worth is the most it holds.
+            storage.append(contentsOf: repeatElement(0, count: max(count + size - storage.count, storage.count / 4)))
         }
         let start = count
         storage.withUnsafeMutableBytes { bytes in
