@@ -10,6 +10,9 @@ struct ByteSink {
 
     mutating func removeAll() { count = 0 }
 
+    /// Keeps the first `count` bytes.
+    mutating func keepFirst(_ count: Int) { self.count = min(count, self.count) }
+
     /// Lets `body` write exactly `size` bytes after the ones already written.
     mutating func write(_ size: Int, _ body: (inout WireWriter) -> Void) {
         if count + size > storage.count {
@@ -50,6 +53,11 @@ struct WireWriter {
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
         if let source = bytes.baseAddress { (base + offset).copyMemory(from: source, byteCount: bytes.count) }
         offset += bytes.count
+    }
+
+    mutating func write(utf8 text: String) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
     }
 
     mutating func writeVarint(_ value: UInt64) {

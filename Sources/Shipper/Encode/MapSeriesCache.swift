@@ -34,7 +34,7 @@ struct MapSeriesCache {
 
     let externalLabels: LabelSet
     /// The `__name__` entry of each map metric, then every slot's label entries, then the ended ones'.
-    private var labels: [UInt8] = []
+    private var labels = ByteSink()
     /// Where each map metric's `__name__` entry lies in `labels`.
     private var names: [Range<Int>] = []
     /// In map id order, as the collector returns them.
@@ -62,7 +62,7 @@ struct MapSeriesCache {
         additions.removeAll()
         if !ended.isEmpty {
             ended.removeAll()
-            labels.removeSubrange(liveLabelsEnd...)
+            labels.keepFirst(liveLabelsEnd)
         }
         if !takeValues(maps) { rebuild(maps) }
     }
@@ -83,7 +83,7 @@ struct MapSeriesCache {
             sink.removeAll()
             run = 0
         }
-        labels.withUnsafeBytes { labels in
+        labels.written.withUnsafeBytes { labels in
             timestamp.bytes.withUnsafeBytes { stamp in
                 func write(_ slot: Slot, _ metric: Int, _ value: Double) {
                     startSeries()
@@ -158,8 +158,7 @@ struct MapSeriesCache {
         for (index, slot) in oldSlots.enumerated() { previous[slot.map.id] = index }
         var endedBits: [(slot: Int, series: UInt8)] = []
 
-        labels = []
-        labels.reserveCapacity(old.count)
+        labels = ByteSink()
         names = Metric.mapMetrics.map { metric in
             let start = labels.count
             RemoteWriteWire.appendLabel("__name__", metric.name, to: &labels)
@@ -194,14 +193,16 @@ struct MapSeriesCache {
 
     /// A slot for `map` (no series present yet) with its label entries appended to `labels`:
     /// copied from `oldSlot`'s in `old` where `changed` leaves them, encoded otherwise.
-    private mutating func place(_ map: MapStats, copying oldSlot: Slot?, from old: [UInt8], changed: UInt8) -> Slot {
+    private mutating func place(_ map: MapStats, copying oldSlot: Slot?, from old: ByteSink, changed: UInt8) -> Slot {
         let commonStart = labels.count
         var nameAt: Int
+        let common = MetricSet.labels(of: map)
         if let oldSlot, changed & ~Self.infoBit == 0 {
-            labels.append(contentsOf: old[oldSlot.common])
+            labels.append(old.written[oldSlot.common])
             nameAt = commonStart + (oldSlot.nameAt - oldSlot.common.lowerBound)
         } else {
-            let sample = Self.sample(0, of: map)
+            // The count series differ only in their name: their labels are those of the first.
+            let sample = Sample(Metric.mapMetrics[0], common, 1)
             nameAt = commonStart
             for (name, value) in SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs where name != "__name__" {
                 RemoteWriteWire.appendLabel(name, value, to: &labels)
@@ -210,20 +211,14 @@ struct MapSeriesCache {
         }
         let infoStart = labels.count
         if let oldSlot, changed & Self.infoBit == 0 {
-            labels.append(contentsOf: old[oldSlot.info])
+            labels.append(old.written[oldSlot.info])
         } else {
-            for (name, value) in SeriesBuffer.labels(of: Self.sample(Self.infoIndex, of: map), externalLabels: externalLabels).pairs {
+            let sample = Sample(.mapInfo, MetricSet.infoLabels(of: map, common: common), 1)
+            for (name, value) in SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs {
                 RemoteWriteWire.appendLabel(name, value, to: &labels)
             }
         }
         return Slot(map: map, present: 0, common: commonStart..<infoStart, nameAt: nameAt, info: infoStart..<labels.count)
-    }
-
-    /// The sample of `Metric.mapMetrics[metric]` for a map, for its labels.
-    private static func sample(_ metric: Int, of map: MapStats) -> Sample {
-        let labels = MetricSet.labels(of: map)
-        let kind = Metric.mapMetrics[metric]
-        return Sample(kind, kind == .mapInfo ? MetricSet.infoLabels(of: map, common: labels) : labels, 1)
     }
 
     /// The series whose labels differ between two descriptions of a map id: all of them if the

@@ -22,7 +22,7 @@ final class RemoteWriteEncoder {
     func requests(_ series: MapSeriesCache, maxSamples: Int, metadata: [Metric], timestampMs: Int64) -> [EncodedBatch] {
         var batches: [EncodedBatch] = []
         series.write(maxSamples: maxSamples, into: &sink) { run, count in
-            if batches.isEmpty { run.append(Self.metadata(metadata)[...]) }
+            if batches.isEmpty { for metric in metadata { RemoteWriteWire.appendMetadata(metric, to: &run) } }
             batches.append(EncodedBatch(body: compress(run.written), sampleCount: count, timestampMs: timestampMs))
         }
         return batches
@@ -36,7 +36,10 @@ final class RemoteWriteEncoder {
         var series = SeriesBuffer()
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
         for sample in samples { series.append(sample, externalLabels: externalLabels, timestamp: timestamp) }
-        return compress(series.bytes + Self.metadata(metadata))
+        var body = ByteSink()
+        body.append(series.bytes)
+        for metric in metadata { RemoteWriteWire.appendMetadata(metric, to: &body) }
+        return compress(body.written)
     }
 
     /// One request holding every series of `bodies`, in order: protobuf concatenates repeated
@@ -53,13 +56,6 @@ final class RemoteWriteEncoder {
             precondition(result == 0 && out != nil, "merging remote-write requests failed: \(result)")
             return Array(UnsafeBufferPointer(start: out, count: length))
         }
-    }
-
-    /// WriteRequest.metadata entries: each metric's type and HELP.
-    private static func metadata(_ metrics: [Metric]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        for metric in metrics { RemoteWriteWire.appendMetadata(metric, to: &bytes) }
-        return bytes
     }
 
     private func compress(_ raw: ArraySlice<UInt8>) -> [UInt8] {

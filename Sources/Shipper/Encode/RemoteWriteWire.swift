@@ -25,33 +25,28 @@ enum RemoteWriteWire {
 
         init(milliseconds: Int64) {
             self.milliseconds = milliseconds
-            var bytes: [UInt8] = []
-            RemoteWriteWire.appendVarint(UInt64(bitPattern: milliseconds), to: &bytes)
-            self.bytes = bytes
+            let value = UInt64(bitPattern: milliseconds)
+            var sink = ByteSink()
+            sink.write(varintSize(value)) { $0.writeVarint(value) }
+            bytes = Array(sink.written)
         }
     }
 
     /// Appends one WriteRequest.timeseries entry: `labels` (sorted, `__name__` included) and one sample.
     static func appendSeries(_ labels: LabelSet, value: Double, timestamp: Timestamp, to sink: inout ByteSink) {
-        var entries: [UInt8] = []
-        for (name, value) in labels.pairs { appendLabel(name, value, to: &entries) }
-        entries.withUnsafeBytes { entries in
-            timestamp.bytes.withUnsafeBytes { stamp in
-                sink.write(seriesSize(labelBytes: entries.count, timestamp: stamp.count)) { writer in
-                    writeSeriesStart(labelBytes: entries.count, timestamp: stamp.count, to: &writer)
-                    writer.write(entries)
-                    writeSample(value, stamp, to: &writer)
-                }
+        let labelBytes = labels.pairs.reduce(0) { $0 + labelSize($1.name, $1.value) }
+        timestamp.bytes.withUnsafeBytes { stamp in
+            sink.write(seriesSize(labelBytes: labelBytes, timestamp: stamp.count)) { writer in
+                writeSeriesStart(labelBytes: labelBytes, timestamp: stamp.count, to: &writer)
+                for (name, value) in labels.pairs { writeLabel(name, value, to: &writer) }
+                writeSample(value, stamp, to: &writer)
             }
         }
     }
 
     /// Appends one TimeSeries.labels entry.
-    static func appendLabel(_ name: String, _ value: String, to out: inout [UInt8]) {
-        out.append(labelTag)
-        appendVarint(UInt64(stringFieldSize(name) + stringFieldSize(value)), to: &out)
-        appendString(labelNameTag, name, to: &out)
-        appendString(labelValueTag, value, to: &out)
+    static func appendLabel(_ name: String, _ value: String, to sink: inout ByteSink) {
+        sink.write(labelSize(name, value)) { writeLabel(name, value, to: &$0) }
     }
 
     /// The bytes of a timeseries entry with `labelBytes` of label entries and one sample whose
@@ -81,13 +76,28 @@ enum RemoteWriteWire {
     private static func sampleFieldSize(timestamp: Int) -> Int { 2 + 1 + 8 + 1 + timestamp }
 
     /// Appends one WriteRequest.metadata entry: the metric's type and HELP.
-    static func appendMetadata(_ metric: Metric, to out: inout [UInt8]) {
+    static func appendMetadata(_ metric: Metric, to sink: inout ByteSink) {
         let size = 2 + stringFieldSize(metric.name) + stringFieldSize(metric.help)
-        out.append(metadataTag)
-        appendVarint(UInt64(size), to: &out)
-        out.append(contentsOf: [metadataTypeTag, UInt8(metric.kind.metadataType)])
-        appendString(metadataNameTag, metric.name, to: &out)
-        appendString(metadataHelpTag, metric.help, to: &out)
+        sink.write(1 + varintSize(UInt64(size)) + size) { writer in
+            writer.write(metadataTag)
+            writer.writeVarint(UInt64(size))
+            writer.write(metadataTypeTag)
+            writer.write(UInt8(metric.kind.metadataType))
+            writeString(metadataNameTag, metric.name, to: &writer)
+            writeString(metadataHelpTag, metric.help, to: &writer)
+        }
+    }
+
+    private static func labelSize(_ name: String, _ value: String) -> Int {
+        let size = stringFieldSize(name) + stringFieldSize(value)
+        return 1 + varintSize(UInt64(size)) + size
+    }
+
+    private static func writeLabel(_ name: String, _ value: String, to writer: inout WireWriter) {
+        writer.write(labelTag)
+        writer.writeVarint(UInt64(stringFieldSize(name) + stringFieldSize(value)))
+        writeString(labelNameTag, name, to: &writer)
+        writeString(labelValueTag, value, to: &writer)
     }
 
     private static func stringFieldSize(_ text: String) -> Int {
@@ -95,23 +105,14 @@ enum RemoteWriteWire {
         return 1 + varintSize(UInt64(count)) + count
     }
 
-    private static func appendString(_ tag: UInt8, _ text: String, to out: inout [UInt8]) {
-        out.append(tag)
-        appendVarint(UInt64(text.utf8.count), to: &out)
-        out.append(contentsOf: text.utf8)
+    private static func writeString(_ tag: UInt8, _ text: String, to writer: inout WireWriter) {
+        writer.write(tag)
+        writer.writeVarint(UInt64(text.utf8.count))
+        writer.write(utf8: text)
     }
 
     private static func varintSize(_ value: UInt64) -> Int {
         max(1, (64 - value.leadingZeroBitCount + 6) / 7)
-    }
-
-    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var rest = value
-        while rest >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
-            rest >>= 7
-        }
-        out.append(UInt8(rest))
     }
 }
 
