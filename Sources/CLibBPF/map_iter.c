@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -16,7 +18,9 @@
 #include "map_iter.skel.h"
 
 struct clibbpf_iterator {
-    struct map_iter *skeleton;
+    /* The attached iterator link: all a read needs. It keeps the program loaded. */
+    int link_fd;
+    int loaded_by_child;
 };
 
 static clibbpf_log_sink log_sink;
@@ -45,41 +49,138 @@ void clibbpf_set_log_sink(clibbpf_log_sink sink)
     libbpf_set_print(sink ? forward_libbpf_print : NULL);
 }
 
+/* Loads and attaches the iterator here; returns a close-on-exec fd of its link, or -errno. The
+ * skeleton goes away: the link outlives the fds it closes. */
+static int load_link(void)
+{
+    struct map_iter *skeleton = map_iter__open_and_load();
+    int fd, err;
+
+    if (!skeleton)
+        return errno ? -errno : -EINVAL;
+    err = map_iter__attach(skeleton);
+    if (err) {
+        map_iter__destroy(skeleton);
+        return err < 0 ? err : -EINVAL;
+    }
+    fd = fcntl(bpf_link__fd(skeleton->links.dump_map_records), F_DUPFD_CLOEXEC, 0);
+    err = fd < 0 ? -errno : fd;
+    map_iter__destroy(skeleton);
+    return err;
+}
+
+/* Sends load_link's result: the fd as SCM_RIGHTS, or the -errno alone. */
+static void send_link(int socket, int result)
+{
+    char control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
+    struct msghdr message = {.msg_iov = &payload, .msg_iovlen = 1};
+    struct cmsghdr *header;
+
+    if (result >= 0) {
+        message.msg_control = control;
+        message.msg_controllen = sizeof(control);
+        header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(header), &result, sizeof(int));
+    }
+    while (sendmsg(socket, &message, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* What send_link sent: the fd, or -errno; -EIO if the helper died first. */
+static int receive_link(int socket)
+{
+    char control[CMSG_SPACE(sizeof(int))];
+    int result = -EIO, fd;
+    struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
+    struct msghdr message = {.msg_iov = &payload, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+    struct cmsghdr *header;
+    ssize_t got;
+
+    while ((got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    if (got != sizeof(result))
+        return -EIO;
+    header = CMSG_FIRSTHDR(&message);
+    if (result < 0 || !header || header->cmsg_type != SCM_RIGHTS)
+        return result < 0 ? result : -EIO;
+    memcpy(&fd, CMSG_DATA(header), sizeof(int));
+    return fd;
+}
+
+/* load_link in a short-lived child. To relocate and load the program, libbpf reads the kernel's
+ * BTF into memory twice over (about 11 MB on Linux 6.18) and frees it; in a child that never
+ * becomes this process's peak memory. Returns the link fd, or -errno if the child did not load. */
+static int load_link_in_child(void)
+{
+    int sockets[2], result, status;
+    pid_t child;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets))
+        return -errno;
+    child = fork();
+    if (child < 0) {
+        result = -errno;
+        close(sockets[0]);
+        close(sockets[1]);
+        return result;
+    }
+    if (child == 0) {
+        /* C only from here: another thread of the parent may have held a lock of the Swift
+         * runtime at the fork, so libbpf's messages must not reach the Swift log sink. */
+        libbpf_set_print(NULL);
+        send_link(sockets[1], load_link());
+        _exit(0);
+    }
+    close(sockets[1]);
+    result = receive_link(sockets[0]);
+    close(sockets[0]);
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    return result;
+}
+
 int32_t clibbpf_iterator_open(clibbpf_iterator **out)
 {
     struct clibbpf_iterator *iterator;
-    int err;
+    int fd;
 
     iterator = calloc(1, sizeof(*iterator));
     if (!iterator)
         return -ENOMEM;
-    iterator->skeleton = map_iter__open_and_load();
-    if (!iterator->skeleton) {
-        err = errno ? -errno : -EINVAL;
+    fd = load_link_in_child();
+    iterator->loaded_by_child = fd >= 0;
+    /* No child, or it could not load: load here, where libbpf's messages reach the log. */
+    if (fd < 0)
+        fd = load_link();
+    if (fd < 0) {
         free(iterator);
-        return err;
+        return fd;
     }
-    err = map_iter__attach(iterator->skeleton);
-    if (err) {
-        map_iter__destroy(iterator->skeleton);
-        free(iterator);
-        return err < 0 ? err : -EINVAL;
-    }
+    iterator->link_fd = fd;
     *out = iterator;
     return 0;
+}
+
+int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator)
+{
+    return iterator->loaded_by_child;
 }
 
 void clibbpf_iterator_close(clibbpf_iterator *iterator)
 {
     if (!iterator)
         return;
-    map_iter__destroy(iterator->skeleton);
+    close(iterator->link_fd);
     free(iterator);
 }
 
 int32_t clibbpf_iterator_read(clibbpf_iterator *iterator, uint8_t *buffer, size_t capacity, size_t *length)
 {
-    int fd = bpf_iter_create(bpf_link__fd(iterator->skeleton->links.dump_map_records));
+    int fd = bpf_iter_create(iterator->link_fd);
     size_t used = 0;
     int err = 0;
 

@@ -15,8 +15,11 @@ void clibbpf_set_log_sink(clibbpf_log_sink sink);
 /* The loaded and attached bpf_map iterator. Owned by one thread at a time. */
 typedef struct clibbpf_iterator clibbpf_iterator;
 
-/* Loads the iterator program and attaches it. Fails on kernels without the kfunc or BTF. */
+/* Loads the iterator program and attaches it, in a short-lived child process when one can be made
+ * (libbpf's memory for the load then stays out of this one). Fails on kernels without the kfunc or BTF. */
 int32_t clibbpf_iterator_open(clibbpf_iterator **out);
+/* 1 if the child process loaded it, 0 if this one had to. */
+int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator);
 void clibbpf_iterator_close(clibbpf_iterator *iterator);
 /* Runs the iterator once and copies every clibbpf_map_record into `buffer`.
  * -ENOSPC: the records did not fit; call again with a larger buffer. */

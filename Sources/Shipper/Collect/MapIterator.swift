@@ -24,12 +24,16 @@ final class MapIterator {
     private let handle: OpaquePointer
     /// Reused across reads; grows when the host gains maps and never shrinks.
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Whether a short-lived child process did the load, keeping libbpf's parse of the kernel's
+    /// BTF (about 11 MB) out of this process's peak memory. False only where fork failed.
+    let loadedByChild: Bool
 
     init() throws(BPFError) {
         var handle: OpaquePointer?
         try check(clibbpf_iterator_open(&handle), "load the map iterator")
         guard let handle else { throw BPFError("load the map iterator", errno: .invalidArgument) }
         self.handle = handle
+        loadedByChild = clibbpf_iterator_loaded_by_child(handle) != 0
     }
 
     deinit { clibbpf_iterator_close(handle) }

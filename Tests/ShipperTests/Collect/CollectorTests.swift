@@ -154,6 +154,19 @@ struct CollectorTests {
         #expect(maps.map(\.name) == [prefix + "keep"])
     }
 
+    @Test func aChildProcessLoadsTheIteratorAndItsLinkReadsHere() throws {
+        let holder = try MapHolder()
+        let name = uniquePrefix() + "child"
+        let id = try holder.create("hash", name: name, maxEntries: 64, fill: 7)
+        let iterator = try MapIterator()
+        #expect(iterator.loadedByChild)
+        var records: [MapRecord] = []
+        try iterator.read { records.append($0) }
+        #expect(records.filter { $0.id == id } == [
+            MapRecord(id: id, type: MapType(name: "hash")!, flags: 0, maxEntries: 64, keySize: 4, valueSize: 8, kernelCount: 7, name: name)
+        ])
+    }
+
     @Test func autoPrefersTheIterator() throws {
         let collector = try Collector(options: CollectorOptions(method: .auto), logger: BPFGate.quietLogger)
         #expect(collector.activeMethod == .iterator)
