@@ -69,17 +69,23 @@ static int load_link(void)
     return err;
 }
 
+/* Room for one SCM_RIGHTS fd, aligned as a cmsghdr must be. */
+union fd_control {
+    char bytes[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+};
+
 /* Sends load_link's result: the fd as SCM_RIGHTS, or the -errno alone. */
 static void send_link(int socket, int result)
 {
-    char control[CMSG_SPACE(sizeof(int))] = {0};
+    union fd_control control = {0};
     struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
     struct msghdr message = {.msg_iov = &payload, .msg_iovlen = 1};
     struct cmsghdr *header;
 
     if (result >= 0) {
-        message.msg_control = control;
-        message.msg_controllen = sizeof(control);
+        message.msg_control = control.bytes;
+        message.msg_controllen = sizeof(control.bytes);
         header = CMSG_FIRSTHDR(&message);
         header->cmsg_level = SOL_SOCKET;
         header->cmsg_type = SCM_RIGHTS;
@@ -93,10 +99,11 @@ static void send_link(int socket, int result)
 /* What send_link sent: the fd, or -errno; -EIO if the helper died first. */
 static int receive_link(int socket)
 {
-    char control[CMSG_SPACE(sizeof(int))];
+    union fd_control control;
     int result = -EIO, fd;
     struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
-    struct msghdr message = {.msg_iov = &payload, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+    struct msghdr message = {
+        .msg_iov = &payload, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof(control.bytes)};
     struct cmsghdr *header;
     ssize_t got;
 
