@@ -296,19 +296,17 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private func remember(_ batch: EncodedBatch, segment: UInt64, offset: Int64) {
         recent.append((segment, offset, batch))
         recentBytes += batch.body.count
-        while recentBytes > Self.recentCapacityBytes, let oldest = recent.first {
-            recentBytes -= oldest.batch.body.count
-            recent.removeFirst()
-        }
+        while recentBytes > Self.recentCapacityBytes, !recent.isEmpty { forgetOldestRecent() }
+    }
+
+    private func forgetOldestRecent() {
+        recentBytes -= recent.removeFirst().batch.body.count
     }
 
     /// The record at `offset` of a segment if it is among the recent ones. Forgets those before
     /// it, which were delivered or dropped.
     private func recentRecord(segment: UInt64, at offset: Int64) -> Segment.Read? {
-        while let oldest = recent.first, (oldest.segment, oldest.offset) < (segment, offset) {
-            recentBytes -= oldest.batch.body.count
-            recent.removeFirst()
-        }
+        while let oldest = recent.first, (oldest.segment, oldest.offset) < (segment, offset) { forgetOldestRecent() }
         guard let found = recent.first, found.segment == segment, found.offset == offset else { return nil }
         let record = Record(timestampMs: found.batch.timestampMs, sampleCount: found.batch.sampleCount, body: found.batch.body)
         return .record(record, end: offset + Int64(Record.headerSize + record.body.count))
@@ -399,11 +397,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// needs no fsync: a cursor that is behind, or unreadable after a power loss, only replays
     /// what was delivered (duplicates the receiver ignores), never loses a sample.
     private func persistCursor() {
-        func fixedWidth(_ number: some BinaryInteger) -> String {
-            let digits = String(number)
-            return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
-        }
-        let text = fixedWidth(segments.first?.number ?? 0) + " " + fixedWidth(readOffset) + "\n"
+        let text = Segment.twentyDigits(segments.first?.number ?? 0) + " " + Segment.twentyDigits(readOffset) + "\n"
         do {
             try cursor.writeAll(toAbsoluteOffset: 0, Array(text.utf8))
         } catch {

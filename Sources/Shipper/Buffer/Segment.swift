@@ -18,8 +18,15 @@ struct Segment {
 
     init(number: UInt64, directory: String, size: Int64 = 0) {
         self.number = number
-        self.path = directory + "/" + Self.prefix + String(format: "%020llu", number)
+        self.path = directory + "/" + Self.prefix + Self.twentyDigits(number)
         self.size = size
+    }
+
+    /// A non-negative number zero-padded to the 20 digits of the largest UInt64: names and the
+    /// cursor sort, and are rewritten in place, at one fixed width.
+    static func twentyDigits(_ number: some BinaryInteger) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
     }
 
     /// The segment files of a directory, oldest first.
