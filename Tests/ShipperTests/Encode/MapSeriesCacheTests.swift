@@ -43,7 +43,7 @@ struct MapSeriesCacheTests {
         var cache = MapSeriesCache(externalLabels: Self.external)
         var maps = [Self.map(1, entries: 5, pinned: ["/sys/fs/bpf/a"]), Self.map(2, entries: 3, programs: ["xdp"])]
         #expect(try Self.update(&cache, maps, at: Self.now) == Self.reference(maps, at: Self.now))
-        // The steady state: values and timestamp stored in place.
+        // The steady state: only the values are taken; the series are written from the kept label bytes.
         maps[0].entries = 9
         maps[1].memoryBytes = 4096
         #expect(try Self.update(&cache, maps, at: Self.now + 1000) == Self.reference(maps, at: Self.now + 1000))
