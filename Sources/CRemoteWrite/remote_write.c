@@ -10,12 +10,27 @@
 
 #include "remote.pb-c.h"
 
+/* Snappy compresses its input in independent 64 KiB blocks (no copy reaches across one), so a
+ * body compressed a block at a time is the same bytes as one compressed whole, and no request is
+ * ever held uncompressed: only the block being filled. */
+#define CRW_BLOCK (1u << 16)
+/* Room before the compressed blocks for the body's length, a varint of at most 5 bytes: snappy
+ * bodies are shorter than 4 GiB. */
+#define CRW_LENGTH_ROOM 5
+
 /* The buffers only grow, so steady-state compression allocates nothing. */
 struct crw_encoder {
-    uint8_t *packed;
-    size_t packed_capacity;
-    uint8_t *compressed;
-    size_t compressed_capacity;
+    uint8_t block[CRW_BLOCK];
+    size_t block_used;
+    /* The body being written: CRW_LENGTH_ROOM bytes, then the compressed blocks so far. */
+    uint8_t *out;
+    size_t out_used;
+    size_t out_capacity;
+    /* Uncompressed bytes of the body being written. */
+    uint64_t total;
+    /* A merged body's parts, uncompressed one at a time. */
+    uint8_t *part;
+    size_t part_capacity;
 };
 
 crw_encoder *crw_encoder_new(void)
@@ -27,8 +42,8 @@ void crw_encoder_free(crw_encoder *encoder)
 {
     if (!encoder)
         return;
-    free(encoder->packed);
-    free(encoder->compressed);
+    free(encoder->out);
+    free(encoder->part);
     free(encoder);
 }
 
@@ -46,43 +61,136 @@ static int reserve_bytes(uint8_t **bytes, size_t *capacity, size_t count)
     return 0;
 }
 
-int32_t crw_compress(crw_encoder *e, const uint8_t *raw, size_t length, const uint8_t **body, size_t *body_length)
+static size_t varint_length(uint64_t value)
+{
+    size_t length = 1;
+
+    while (value >= 0x80) {
+        value >>= 7;
+        length++;
+    }
+    return length;
+}
+
+/* Appends one block's elements: snappy's output for it without its own length prefix. */
+static int compress_block(crw_encoder *e, const uint8_t *raw, size_t length)
 {
     size_t compressed_length = snappy_max_compressed_length(length);
+    size_t prefix = varint_length(length);
     int err;
 
-    if ((err = reserve_bytes(&e->compressed, &e->compressed_capacity, compressed_length)))
+    if ((err = reserve_bytes(&e->out, &e->out_capacity, e->out_used + compressed_length)))
         return err;
-    if (snappy_compress((const char *)raw, length, (char *)e->compressed, &compressed_length) != SNAPPY_OK)
+    if (snappy_compress((const char *)raw, length, (char *)e->out + e->out_used, &compressed_length) != SNAPPY_OK)
         return -EIO;
-    *body = e->compressed;
-    *body_length = compressed_length;
+    memmove(e->out + e->out_used, e->out + e->out_used + prefix, compressed_length - prefix);
+    e->out_used += compressed_length - prefix;
     return 0;
+}
+
+/* Makes room for the length of a body, unless one is being written. */
+static int begin(crw_encoder *e)
+{
+    int err;
+
+    if (e->out_used > 0)
+        return 0;
+    if ((err = reserve_bytes(&e->out, &e->out_capacity, CRW_LENGTH_ROOM)))
+        return err;
+    e->out_used = CRW_LENGTH_ROOM;
+    return 0;
+}
+
+int32_t crw_compress_write(crw_encoder *e, const uint8_t *raw, size_t length)
+{
+    int err;
+
+    if ((err = begin(e)))
+        return err;
+    if (e->total + length > UINT32_MAX)
+        return -EFBIG;
+    e->total += length;
+    while (length > 0) {
+        size_t take;
+
+        if (e->block_used == 0 && length >= CRW_BLOCK) {
+            if ((err = compress_block(e, raw, CRW_BLOCK)))
+                return err;
+            raw += CRW_BLOCK;
+            length -= CRW_BLOCK;
+            continue;
+        }
+        take = CRW_BLOCK - e->block_used < length ? CRW_BLOCK - e->block_used : length;
+        memcpy(e->block + e->block_used, raw, take);
+        e->block_used += take;
+        raw += take;
+        length -= take;
+        if (e->block_used == CRW_BLOCK) {
+            e->block_used = 0;
+            if ((err = compress_block(e, e->block, CRW_BLOCK)))
+                return err;
+        }
+    }
+    return 0;
+}
+
+/* Forgets the body being written. */
+static void reset(crw_encoder *e)
+{
+    e->block_used = 0;
+    e->out_used = 0;
+    e->total = 0;
+}
+
+int32_t crw_compress_end(crw_encoder *e, const uint8_t **body, size_t *body_length)
+{
+    size_t prefix = varint_length(e->total);
+    uint64_t rest = e->total;
+    uint8_t *start;
+    int err;
+
+    if ((err = begin(e)) || (e->block_used > 0 && (err = compress_block(e, e->block, e->block_used)))) {
+        reset(e);
+        return err;
+    }
+    start = e->out + CRW_LENGTH_ROOM - prefix;
+    for (uint8_t *byte = start; rest >= 0x80; rest >>= 7)
+        *byte++ = (uint8_t)(rest | 0x80);
+    start[prefix - 1] = (uint8_t)rest;
+    *body = start;
+    *body_length = e->out_used - (CRW_LENGTH_ROOM - prefix);
+    reset(e);
+    return 0;
+}
+
+/* Adds the uncompressed bytes of one compressed body to the body being written. */
+static int write_uncompressed(crw_encoder *e, const char *body, size_t length)
+{
+    size_t raw;
+    int err;
+
+    if (snappy_uncompressed_length(body, length, &raw) != SNAPPY_OK)
+        return -EBADMSG;
+    if ((err = reserve_bytes(&e->part, &e->part_capacity, raw ? raw : 1)))
+        return err;
+    if (snappy_uncompress(body, length, (char *)e->part, &raw) != SNAPPY_OK)
+        return -EBADMSG;
+    return crw_compress_write(e, e->part, raw);
 }
 
 int32_t crw_merge(crw_encoder *e, const uint8_t *bodies, const size_t *lengths, size_t count,
                   const uint8_t **body, size_t *length)
 {
-    size_t total = 0, used = 0, offset = 0, i;
+    size_t offset = 0;
     int err;
 
-    for (i = 0; i < count; i++) {
-        size_t raw;
-        if (snappy_uncompressed_length((const char *)bodies + offset, lengths[i], &raw) != SNAPPY_OK)
-            return -EBADMSG;
-        total += raw;
-        offset += lengths[i];
+    for (size_t i = 0; i < count; offset += lengths[i], i++) {
+        if ((err = write_uncompressed(e, (const char *)bodies + offset, lengths[i]))) {
+            reset(e);
+            return err;
+        }
     }
-    if ((err = reserve_bytes(&e->packed, &e->packed_capacity, total ? total : 1)))
-        return err;
-    for (i = 0, offset = 0; i < count; i++) {
-        size_t raw = e->packed_capacity - used;
-        if (snappy_uncompress((const char *)bodies + offset, lengths[i], (char *)e->packed + used, &raw) != SNAPPY_OK)
-            return -EBADMSG;
-        used += raw;
-        offset += lengths[i];
-    }
-    return crw_compress(e, e->packed, used, body, length);
+    return crw_compress_end(e, body, length);
 }
 
 struct crw_decoded {

@@ -13,11 +13,16 @@ typedef struct crw_encoder crw_encoder;
 
 crw_encoder *crw_encoder_new(void);
 void crw_encoder_free(crw_encoder *encoder);
-/* Compresses `length` bytes. `*body` stays valid until the next call. */
-int32_t crw_compress(crw_encoder *encoder, const uint8_t *raw, size_t length, const uint8_t **body, size_t *body_length);
+/* A body is written in pieces of any size, compressed as they come, and ended: snappy compresses
+ * in independent 64 KiB blocks, so only the block being filled is held uncompressed, and the
+ * result is the bytes snappy_compress gives for the whole. -EFBIG: 4 GiB or more. */
+int32_t crw_compress_write(crw_encoder *encoder, const uint8_t *raw, size_t length);
+/* Ends the body written since the last end (empty if none). `*body` stays valid until the next
+ * write or merge. */
+int32_t crw_compress_end(crw_encoder *encoder, const uint8_t **body, size_t *body_length);
 
 /* Joins compressed requests into one: protobuf concatenates repeated fields, so the bodies are
- * uncompressed, appended, and compressed again. `bodies` holds `count` bodies back to back, of
+ * uncompressed one by one and written as one body. `bodies` holds `count` bodies back to back, of
  * `lengths` bytes each. `*body` stays valid until the next call. -EBADMSG: not snappy block data. */
 int32_t crw_merge(crw_encoder *encoder, const uint8_t *bodies, const size_t *lengths, size_t count,
                   const uint8_t **body, size_t *length);

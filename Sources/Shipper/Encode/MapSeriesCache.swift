@@ -72,16 +72,27 @@ struct MapSeriesCache {
         additions.append(sample, externalLabels: externalLabels, timestamp: timestamp)
     }
 
-    /// Writes this cycle's series into `sink` in runs of at most `maxSamples`, in order, and hands
-    /// each run to `take` with its series count. `take` may add to the run; the sink is emptied
-    /// after it returns.
-    func write(maxSamples: Int, into sink: inout ByteSink, _ take: (inout ByteSink, Int) -> Void) {
+    /// `write` hands the sink on at the first series boundary at which it holds this many bytes,
+    /// so a request is compressed while it is written and never held whole.
+    static let spillBytes = 64 << 10
+
+    /// Writes this cycle's series into `sink` in runs of at most `maxSamples`, in order. Every
+    /// `spillBytes` or so it hands the sink to `spill`; at the end of each run it hands the rest
+    /// to `end` with the run's series count. `end` may add to the run. The sink is emptied after
+    /// each of them returns.
+    func write(
+        maxSamples: Int, into sink: inout ByteSink, spill: (ByteSink) -> Void, end: (inout ByteSink, Int) -> Void
+    ) {
         var run = 0
         func startSeries() {
-            guard run == maxSamples else { return }
-            take(&sink, run)
-            sink.removeAll()
-            run = 0
+            if run == maxSamples {
+                end(&sink, run)
+                sink.removeAll()
+                run = 0
+            } else if sink.count >= Self.spillBytes {
+                spill(sink)
+                sink.removeAll()
+            }
         }
         labels.written.withUnsafeBytes { labels in
             timestamp.bytes.withUnsafeBytes { stamp in
@@ -121,7 +132,7 @@ struct MapSeriesCache {
             run += 1
         }
         if run > 0 {
-            take(&sink, run)
+            end(&sink, run)
             sink.removeAll()
         }
     }

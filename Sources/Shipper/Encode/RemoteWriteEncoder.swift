@@ -3,7 +3,8 @@ internal import CRemoteWrite
 /// Turns a cycle's series into snappy-compressed remote-write 1.0 request bodies. The only Swift
 /// file that uses the protobuf and snappy half of CRemoteWrite.
 ///
-/// The C side keeps its output buffer between requests, and so does `sink` here, so
+/// Series are compressed as they are written, 64 KiB at a time, so a request is never held
+/// uncompressed. The C side keeps its buffers between requests, and so does `sink` here, so
 /// steady-state encoding allocates only the bodies it returns.
 /// Not Sendable: one encoder per thread.
 final class RemoteWriteEncoder {
@@ -21,9 +22,10 @@ final class RemoteWriteEncoder {
     /// type and HELP of `metadata`.
     func requests(_ series: MapSeriesCache, maxSamples: Int, metadata: [Metric], timestampMs: Int64) -> [EncodedBatch] {
         var batches: [EncodedBatch] = []
-        series.write(maxSamples: maxSamples, into: &sink) { run, count in
+        series.write(maxSamples: maxSamples, into: &sink, spill: { compress($0.written) }) { run, count in
             if batches.isEmpty { for metric in metadata { RemoteWriteWire.appendMetadata(metric, to: &run) } }
-            batches.append(EncodedBatch(body: compress(run.written), sampleCount: count, timestampMs: timestampMs))
+            compress(run.written)
+            batches.append(EncodedBatch(body: endBody(), sampleCount: count, timestampMs: timestampMs))
         }
         return batches
     }
@@ -39,7 +41,8 @@ final class RemoteWriteEncoder {
         var body = ByteSink()
         body.append(series.bytes)
         for metric in metadata { RemoteWriteWire.appendMetadata(metric, to: &body) }
-        return compress(body.written)
+        compress(body.written)
+        return endBody()
     }
 
     /// One request holding every series of `bodies`, in order: protobuf concatenates repeated
@@ -58,15 +61,20 @@ final class RemoteWriteEncoder {
         }
     }
 
-    private func compress(_ raw: ArraySlice<UInt8>) -> [UInt8] {
-        raw.withUnsafeBufferPointer { raw in
-            var out: UnsafePointer<UInt8>?
-            var length = 0
-            let result = crw_compress(handle, raw.baseAddress, raw.count, &out, &length)
-            // Only an exhausted heap gets here.
-            precondition(result == 0 && out != nil, "compressing a remote-write request failed: \(result)")
-            return Array(UnsafeBufferPointer(start: out, count: length))
-        }
+    /// Adds bytes to the body being compressed.
+    private func compress(_ raw: ArraySlice<UInt8>) {
+        let result = raw.withUnsafeBufferPointer { crw_compress_write(handle, $0.baseAddress, $0.count) }
+        // Only an exhausted heap, or a request of 4 GiB, gets here.
+        precondition(result == 0, "compressing a remote-write request failed: \(result)")
+    }
+
+    /// The compressed body of everything added since the last one.
+    private func endBody() -> [UInt8] {
+        var out: UnsafePointer<UInt8>?
+        var length = 0
+        let result = crw_compress_end(handle, &out, &length)
+        precondition(result == 0 && out != nil, "compressing a remote-write request failed: \(result)")
+        return Array(UnsafeBufferPointer(start: out, count: length))
     }
 }
 

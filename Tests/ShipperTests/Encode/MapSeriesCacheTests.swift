@@ -102,6 +102,23 @@ struct MapSeriesCacheTests {
         }
     }
 
+    @Test func compressesRequestsOfManyBlocksWhileWritingThemToTheBytesOfTheWhole() throws {
+        var cache = MapSeriesCache(externalLabels: Self.external)
+        let maps = (1...2_000).map { Self.map(UInt32($0), entries: UInt64($0), pinned: ["/sys/fs/bpf/map_\($0)"]) }
+        cache.update(maps, timestamp: RemoteWriteWire.Timestamp(milliseconds: Self.now))
+        let encoder = RemoteWriteEncoder()
+        let whole = encoder.encode(MetricSet.samples(for: maps), timestampMs: Self.now, externalLabels: Self.external)
+        let written = encoder.requests(cache, maxSamples: .max, metadata: [], timestampMs: Self.now)
+        // 10,000 series of over 100 bytes: the request passed through the sink in 64 KiB spills.
+        #expect(written.map(\.sampleCount) == [10_000])
+        #expect(written[0].body.count == whole.count)
+        #expect(written[0].body.elementsEqual(whole))
+        // Cut into requests of 3,333 series, each spilled mid-request, they hold the same series.
+        let cut = encoder.requests(cache, maxSamples: 3_333, metadata: [], timestampMs: Self.now)
+        #expect(cut.map(\.sampleCount) == [3_333, 3_333, 3_333, 1])
+        #expect(try cut.flatMap { try #require(DecodedWriteRequest(body: $0.body)).series.map(Self.describe) } == Self.reference(maps, at: Self.now))
+    }
+
     @Test func followsATimestampOfAnotherLength() throws {
         var cache = MapSeriesCache(externalLabels: Self.external)
         _ = try Self.update(&cache, [Self.map(1, entries: 5), Self.map(2, entries: 3)], at: 5)

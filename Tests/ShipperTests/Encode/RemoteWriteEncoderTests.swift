@@ -67,6 +67,27 @@ struct RemoteWriteEncoderTests {
         #expect(RemoteWriteEncoder().requests(MapSeriesCache(externalLabels: LabelSet()), maxSamples: 2, metadata: [.mapEntries], timestampMs: 0).isEmpty)
     }
 
+    /// Samples whose request is `count` series of about 130 bytes: bodies of several 64 KiB blocks.
+    static func manySamples(_ count: Int, from first: Int = 0) -> [Sample] {
+        (first..<first + count).map { Sample(.mapEntries, LabelSet(["map_id": "\($0)", "map_name": "conntrack_\($0 % 97)"]), Double($0)) }
+    }
+
+    @Test func mergesBodiesIntoTheBytesOfOneRequestOfAllTheirSeries() throws {
+        let encoder = RemoteWriteEncoder()
+        let external = LabelSet(["instance": "edge-7"])
+        // Parts of 1, 700 and 3,000 series: each ends inside a 64 KiB block of the merged body.
+        let parts = [(0, 1), (1, 700), (701, 3_000)].map { Self.manySamples($0.1, from: $0.0) }
+        let bodies = parts.map { encoder.encode($0, timestampMs: 9, externalLabels: external) }
+        let merged = encoder.merge(bodies)
+        let whole = encoder.encode(parts.flatMap { $0 }, timestampMs: 9, externalLabels: external)
+        #expect(whole.count > 2 * 1024 && bodies[2].count > 1024)
+        #expect(merged.count == whole.count)
+        #expect(merged.elementsEqual(whole))
+        let decoded = try #require(DecodedWriteRequest(body: merged))
+        #expect(decoded.series.map { $0["map_id"]! } == (0..<3_701).map(String.init))
+        #expect(decoded.series.map { $0.samples[0].value } == (0..<3_701).map(Double.init))
+    }
+
     @Test func rejectsWhatIsNotSnappyProtobuf() {
         #expect(DecodedWriteRequest(body: Array("not snappy".utf8)) == nil)
     }
