@@ -100,6 +100,8 @@ public final class Collector {
         stats.removeAll(keepingCapacity: true)
         spare.removeAll(keepingCapacity: true)
         var walk = KnownWalk(previous: known, next: spare)
+        // walk.next alone must hold the storage, or its first append copies it.
+        spare = []
         if let iterator {
             try iterator.read { record throws(BPFError) in try visit(record, nil, &walk, into: &stats) }
         } else {
