@@ -18,7 +18,8 @@
  * bodies are shorter than 4 GiB. */
 #define CRW_LENGTH_ROOM 5
 
-/* The buffers only grow, so steady-state compression allocates nothing. */
+/* The buffers only grow, so steady-state compression allocates nothing of its own (snappy
+ * allocates working memory for each block it compresses: see ProcessMemory.swift). */
 struct crw_encoder {
     uint8_t block[CRW_BLOCK];
     size_t block_used;

@@ -72,15 +72,28 @@ struct RemoteWriteEncoderTests {
         (first..<first + count).map { Sample(.mapEntries, LabelSet(["map_id": "\($0)", "map_name": "conntrack_\($0 % 97)"]), Double($0)) }
     }
 
+    /// The uncompressed length a snappy body starts with (a varint).
+    static func uncompressedLength(_ body: [UInt8]) -> Int {
+        var length = 0
+        for (index, byte) in body.prefix(5).enumerated() {
+            length |= Int(byte & 0x7f) << (7 * index)
+            if byte < 0x80 { break }
+        }
+        return length
+    }
+
     @Test func mergesBodiesIntoTheBytesOfOneRequestOfAllTheirSeries() throws {
         let encoder = RemoteWriteEncoder()
         let external = LabelSet(["instance": "edge-7"])
-        // Parts of 1, 700 and 3,000 series: each ends inside a 64 KiB block of the merged body.
+        // Parts of 1, 700 and 3,000 series: the first two end inside a 64 KiB block of the merged
+        // body, which spans several blocks.
         let parts = [(0, 1), (1, 700), (701, 3_000)].map { Self.manySamples($0.1, from: $0.0) }
         let bodies = parts.map { encoder.encode($0, timestampMs: 9, externalLabels: external) }
+        let ends = bodies.map(Self.uncompressedLength).reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) }
+        #expect(ends[0] % 65_536 != 0 && ends[1] % 65_536 != 0 && ends[1] > 65_536 && ends[2] > 4 * 65_536)
         let merged = encoder.merge(bodies)
         let whole = encoder.encode(parts.flatMap { $0 }, timestampMs: 9, externalLabels: external)
-        #expect(whole.count > 2 * 1024 && bodies[2].count > 1024)
+        #expect(Self.uncompressedLength(whole) == ends[2])
         #expect(merged.count == whole.count)
         #expect(merged.elementsEqual(whole))
         let decoded = try #require(DecodedWriteRequest(body: merged))
