@@ -207,7 +207,8 @@ struct MapSeriesCache {
     private mutating func place(_ map: MapStats, copying oldSlot: Slot?, from old: ByteSink, changed: UInt8) -> Slot {
         let commonStart = labels.count
         var nameAt: Int
-        let common = MetricSet.labels(of: map)
+        // Built only if a run is encoded: most maps of a rebuild copy both.
+        lazy var common = MetricSet.labels(of: map)
         if let oldSlot, changed & ~Self.infoBit == 0 {
             labels.append(old.written[oldSlot.common])
             nameAt = commonStart + (oldSlot.nameAt - oldSlot.common.lowerBound)
