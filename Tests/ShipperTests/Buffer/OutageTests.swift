@@ -21,67 +21,67 @@ struct OutageTests {
     }
 
     /// The timestamps Prometheus holds for one map's entries series, oldest first.
-    func stamps(_ prometheus: ReceiverProcess, _ id: UInt32) throws -> [Int64] {
-        try prometheus.samples("ebpf_map_entries{map_id=\"\(id)\"}[10m]").first?.timestampsMs ?? []
+    func stamps(_ prometheus: ReceiverProcess, _ id: UInt32) async throws -> [Int64] {
+        try await prometheus.samples("ebpf_map_entries{map_id=\"\(id)\"}[10m]").first?.timestampsMs ?? []
     }
 
     /// Waits until Prometheus has an interval newer than `time`: the backlog before it is delivered.
-    func waitForDrain(_ prometheus: ReceiverProcess, _ id: UInt32, past time: Date) -> Bool {
-        eventually(within: 30) {
-            ((try? stamps(prometheus, id).last) ?? 0) > Int64(time.timeIntervalSince1970 * 1000)
+    func waitForDrain(_ prometheus: ReceiverProcess, _ id: UInt32, past time: Date) async -> Bool {
+        await eventually(within: 30) {
+            ((try? await stamps(prometheus, id).last) ?? 0) > Int64(time.timeIntervalSince1970 * 1000)
         }
     }
 
-    @Test func everyIntervalOfAnOutageArrivesInOrder() throws {
+    @Test func everyIntervalOfAnOutageArrivesInOrder() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let a = try holder.create("hash", name: prefix + "a", maxEntries: 16, fill: 3)
-        let b = try holder.create("lru_hash", name: prefix + "b", maxEntries: 16, fill: 7)
+        let a = try await holder.create("hash", name: prefix + "a", maxEntries: 16, fill: 3)
+        let b = try await holder.create("lru_hash", name: prefix + "b", maxEntries: 16, fill: 7)
         let port = Network.freePort()
         let daemon = try ShipperDaemon(config: config(port: port, prefix: prefix))
-        Thread.sleep(forTimeInterval: 20)
+        await pause(20)
 
-        let prometheus = try ReceiverProcess.prometheus(port: port)
-        #expect(waitForDrain(prometheus, a, past: Date()), "\(daemon.log)")
+        let prometheus = try await ReceiverProcess.prometheus(port: port)
+        #expect(await waitForDrain(prometheus, a, past: Date()), "\(daemon.log)")
         for id in [a, b] {
-            let times = try stamps(prometheus, id)
+            let times = try await stamps(prometheus, id)
             #expect(times.count >= 20)
             #expect(zip(times, times.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "gap in \(times)")
         }
-        #expect(try prometheus.samples("ebpf_map_entries{map_id=\"\(b)\"}[10m]").first?.values.allSatisfy { $0 == "7" } == true)
+        #expect(try await prometheus.samples("ebpf_map_entries{map_id=\"\(b)\"}[10m]").first?.values.allSatisfy { $0 == "7" } == true)
         #expect(!prometheus.log.contains("out of order"))
-        #expect(daemon.terminate() == 0)
+        #expect(await daemon.terminate() == 0)
         #expect(daemon.log.contains("msg=\"endpoint not accepting samples; buffering to disk\""))
         #expect(daemon.log.contains("msg=\"buffer backlog drained\""))
     }
 
     /// A map, a config pushing it to a port where nothing listens, and a first run of 8.5 s.
-    func firstRun(fill: Int) throws -> (holder: MapHolder, id: UInt32, port: UInt16, file: URL, daemon: ShipperDaemon) {
+    func firstRun(fill: Int) async throws -> (holder: MapHolder, id: UInt32, port: UInt16, file: URL, daemon: ShipperDaemon) {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("hash", name: prefix + "m", maxEntries: 16, fill: fill)
+        let id = try await holder.create("hash", name: prefix + "m", maxEntries: 16, fill: fill)
         let port = Network.freePort()
         let file = try writeConfig(config(port: port, prefix: prefix))
         let daemon = try ShipperDaemon(file: file)
-        Thread.sleep(forTimeInterval: 8.5)
+        await pause(8.5)
         return (holder, id, port, file, daemon)
     }
 
-    @Test func nothingWrittenBeforeAKillIsLost() throws {
-        let (holder, id, port, file, first) = try firstRun(fill: 2)
+    @Test func nothingWrittenBeforeAKillIsLost() async throws {
+        let (holder, id, port, file, first) = try await firstRun(fill: 2)
         defer {
             removeConfig(file)
             withExtendedLifetime(holder) {}
         }
-        first.kill()
+        await first.kill()
         let killed = Date()
         let second = try ShipperDaemon(file: file)
-        Thread.sleep(forTimeInterval: 4)
-        let prometheus = try ReceiverProcess.prometheus(port: port)
-        #expect(waitForDrain(prometheus, id, past: Date()), "\(second.log)")
+        await pause(4)
+        let prometheus = try await ReceiverProcess.prometheus(port: port)
+        #expect(await waitForDrain(prometheus, id, past: Date()), "\(second.log)")
 
         let killedMs = Int64(killed.timeIntervalSince1970 * 1000)
-        let times = try stamps(prometheus, id)
+        let times = try await stamps(prometheus, id)
         let before = times.filter { $0 < killedMs }
         let after = times.filter { $0 >= killedMs }
         #expect(before.count >= 7)
@@ -91,16 +91,16 @@ struct OutageTests {
         #expect(zip(after, after.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "\(after)")
         #expect(second.log.contains("msg=\"replaying the disk buffer left by a previous run\""))
         #expect(!prometheus.log.contains("out of order"))
-        #expect(second.terminate() == 0)
+        #expect(await second.terminate() == 0)
     }
 
-    @Test func damagedRecordsAreSkippedAndTheRestDelivered() throws {
-        let (holder, id, port, file, first) = try firstRun(fill: 5)
+    @Test func damagedRecordsAreSkippedAndTheRestDelivered() async throws {
+        let (holder, id, port, file, first) = try await firstRun(fill: 5)
         defer {
             removeConfig(file)
             withExtendedLifetime(holder) {}
         }
-        #expect(first.terminate() == 0)
+        #expect(await first.terminate() == 0)
 
         // Damage the fourth record's body and tear the last record in half, as a crash mid-write would.
         let directory = file.path + ".buffer/central"
@@ -121,23 +121,23 @@ struct OutageTests {
         try fd.resize(to: last.offset + Int64(Record.headerSize + last.header.length) / 2)
         try fd.close()
 
-        let prometheus = try ReceiverProcess.prometheus(port: port)
+        let prometheus = try await ReceiverProcess.prometheus(port: port)
         let second = try ShipperDaemon(file: file)
-        #expect(waitForDrain(prometheus, id, past: Date()), "\(second.log)")
-        let times = Set(try stamps(prometheus, id))
+        #expect(await waitForDrain(prometheus, id, past: Date()), "\(second.log)")
+        let times = Set(try await stamps(prometheus, id))
         let damaged = [records[3].header.timestampMs, last.header.timestampMs]
         let intact = records.map(\.header.timestampMs).filter { !damaged.contains($0) }
         #expect(intact.allSatisfy { times.contains($0) }, "missing \(intact.filter { !times.contains($0) })")
         #expect(damaged.allSatisfy { !times.contains($0) })
         #expect(second.log.contains("msg=\"damaged record in the disk buffer; skipped it and kept the rest\""))
-        #expect(try prometheus.query("ebpf_map_shipper_buffer_corrupt_records_total").first?.value == "2")
-        #expect(second.terminate() == 0)
+        #expect(try await prometheus.query("ebpf_map_shipper_buffer_corrupt_records_total").first?.value == "2")
+        #expect(await second.terminate() == 0)
     }
 
-    @Test func memoryStaysFlatThroughThousandsOfBufferedBatches() throws {
+    @Test func memoryStaysFlatThroughThousandsOfBufferedBatches() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        try holder.create("hash", name: prefix + "m", maxEntries: 16, fill: 2)
+        try await holder.create("hash", name: prefix + "m", maxEntries: 16, fill: 2)
         let buffer = FileManager.default.temporaryDirectory.appendingPathComponent("memory-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: buffer) }
         let file = try writeConfig("""
@@ -151,11 +151,11 @@ struct OutageTests {
             """)
         defer { removeConfig(file) }
         let daemon = try ShipperDaemon(file: file, arguments: ["--log-level", "error"])
-        Thread.sleep(forTimeInterval: 5)
+        await pause(5)
         let start = try #require(daemon.residentKiB)
-        Thread.sleep(forTimeInterval: 35)
+        await pause(35)
         let end = try #require(daemon.residentKiB)
-        #expect(daemon.terminate() == 0)
+        #expect(await daemon.terminate() == 0)
 
         let buffered = try bufferedRecords(in: buffer + "/down")
         print("memory: RSS \(start) KiB after 5 s, \(end) KiB after 40 s; \(buffered) batches buffered")

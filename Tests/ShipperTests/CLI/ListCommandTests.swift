@@ -6,14 +6,14 @@ import Testing
 /// The real binary against real maps held by another process.
 @Suite(.requiresBPF)
 struct ListCommandTests {
-    @Test func jsonHasExactlyTheDocumentedKeysAndValues() throws {
+    @Test func jsonHasExactlyTheDocumentedKeysAndValues() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let hash = try holder.create("hash", name: prefix + "hash", maxEntries: 8, flags: 1, fill: 3)
-        let array = try holder.create("array", name: prefix + "array", valueSize: 16, maxEntries: 4)
-        try holder.loadProgram(name: prefix + "prog", using: [hash])
+        let hash = try await holder.create("hash", name: prefix + "hash", maxEntries: 8, flags: 1, fill: 3)
+        let array = try await holder.create("array", name: prefix + "array", valueSize: 16, maxEntries: 4)
+        try await holder.loadProgram(name: prefix + "prog", using: [hash])
 
-        let result = try ShipperBinary.run(["list", "--format", "json", "--name", "^" + prefix])
+        let result = try await ShipperBinary.run(["list", "--format", "json", "--name", "^" + prefix])
         #expect(result.status == 0, "\(result.stderr)")
 
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
@@ -34,7 +34,7 @@ struct ListCommandTests {
         #expect(h["flags"] as? Int == 1)
         #expect(h["entries"] as? Int == 3)
         #expect(h["count_method"] as? String == "kfunc")
-        #expect(h["memory_bytes"] as? UInt64 == (try holder.memlock(id: hash)))
+        #expect(h["memory_bytes"] as? UInt64 == (try await holder.memlock(id: hash)))
         #expect(h["pinned"] as? [String] == [])
         #expect(h["programs"] as? [String] == [prefix + "prog"])
 
@@ -44,17 +44,17 @@ struct ListCommandTests {
         #expect(a["value_size"] as? Int == 16)
         #expect(a["entries"] is NSNull)
         #expect(a["count_method"] is NSNull)
-        #expect(a["memory_bytes"] as? UInt64 == (try holder.memlock(id: array)))
+        #expect(a["memory_bytes"] as? UInt64 == (try await holder.memlock(id: array)))
         #expect(a["programs"] as? [String] == [])
     }
 
-    @Test func prometheusFormatIsTheMetricSet() throws {
+    @Test func prometheusFormatIsTheMetricSet() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("lru_hash", name: prefix + "lru", maxEntries: 8, fill: 2)
-        let memory = try holder.memlock(id: id)
+        let id = try await holder.create("lru_hash", name: prefix + "lru", maxEntries: 8, fill: 2)
+        let memory = try await holder.memlock(id: id)
 
-        let result = try ShipperBinary.run(["list", "--format", "prometheus", "--name", "^" + prefix])
+        let result = try await ShipperBinary.run(["list", "--format", "prometheus", "--name", "^" + prefix])
         #expect(result.status == 0, "\(result.stderr)")
         let labels = "map_id=\"\(id)\",map_name=\"\(prefix)lru\",map_type=\"lru_hash\""
         let (maps, own) = splitSelfMetrics(result.stdout)
@@ -92,23 +92,23 @@ struct ListCommandTests {
         return (String(text[..<start.lowerBound]), String(text[start.lowerBound...]))
     }
 
-    @Test func tableListsTheMostPressuredFirst() throws {
+    @Test func tableListsTheMostPressuredFirst() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        try holder.create("hash", name: prefix + "calm", maxEntries: 8, fill: 1)
-        try holder.create("hash", name: prefix + "full", maxEntries: 8, fill: 8)
-        try holder.create("array", name: prefix + "arr", maxEntries: 8)
+        try await holder.create("hash", name: prefix + "calm", maxEntries: 8, fill: 1)
+        try await holder.create("hash", name: prefix + "full", maxEntries: 8, fill: 8)
+        try await holder.create("array", name: prefix + "arr", maxEntries: 8)
 
-        let result = try ShipperBinary.run(["list", "--name", "^" + prefix])
+        let result = try await ShipperBinary.run(["list", "--name", "^" + prefix])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
         #expect(rows.map { $0[2] } == ["NAME", "\(prefix)full", "\(prefix)calm", "\(prefix)arr"])
         #expect(rows.map { $0[5] } == ["PRESSURE", "100.0%", "12.5%", "-"])
     }
 
-    @Test func withoutPrivilegesItSaysWhatIsMissingInOneLine() throws {
+    @Test func withoutPrivilegesItSaysWhatIsMissingInOneLine() async throws {
         // Root with an empty capability bounding set: uid 0, but no CAP_BPF, CAP_PERFMON or CAP_SYS_ADMIN.
-        let result = try ShipperBinary.run(
+        let result = try await ShipperBinary.run(
             ["list"], prefix: ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"])
         #expect(result.status == 1)
         #expect(result.stdout == "")
@@ -121,9 +121,9 @@ struct ListCommandTests {
 
 @Suite(.requiresBPF)
 struct LogFormatTests {
-    @Test func jsonLogsAreOneObjectPerLine() throws {
+    @Test func jsonLogsAreOneObjectPerLine() async throws {
         let receiver = try FakeReceiver(script: [.status(503)])
-        let result = try ShipperBinary.once(config: """
+        let result = try await ShipperBinary.once(config: """
             maps: {include: ['^never-matches$']}
             remote_write: [{name: fake, url: '\(receiver.url)', queue: {min_backoff: 10ms, max_backoff: 20ms}}]
             """, ["--log-format", "json"])
@@ -140,14 +140,14 @@ struct LogFormatTests {
 
 /// Argument errors need no privileges.
 struct ListArgumentTests {
-    @Test func unknownTypeNamesTheValidOnes() throws {
-        let result = try ShipperBinary.run(["list", "--type", "hashh"])
+    @Test func unknownTypeNamesTheValidOnes() async throws {
+        let result = try await ShipperBinary.run(["list", "--type", "hashh"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("unknown map type 'hashh'; expected one of: hash, array, prog_array"))
     }
 
-    @Test func badRegexIsRejectedBeforeTouchingTheKernel() throws {
-        let result = try ShipperBinary.run(["list", "--name", "("])
+    @Test func badRegexIsRejectedBeforeTouchingTheKernel() async throws {
+        let result = try await ShipperBinary.run(["list", "--name", "("])
         #expect(result.status == 64)
         #expect(result.stderr.contains("invalid --name regex '('"))
     }

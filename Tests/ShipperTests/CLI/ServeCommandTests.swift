@@ -6,36 +6,33 @@ import Testing
 /// `serve`: the scrape endpoint, opened only when asked for.
 @Suite(.requiresBPF)
 struct ServeCommandTests {
-    @Test func servesTheMetricSetAndNothingElse() throws {
+    @Test func servesTheMetricSetAndNothingElse() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("hash", name: prefix + "s", maxEntries: 20, fill: 5)
+        let id = try await holder.create("hash", name: prefix + "s", maxEntries: 20, fill: 5)
         let port = Network.freePort()
         let process = Process()
         process.executableURL = ShipperBinary.url
         process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--name", "^" + prefix]
         process.standardError = FileHandle.nullDevice
         try process.run()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        defer { process.endInBackground() }
         var text = ""
-        #expect(eventually(within: 10) {
-            text = Network.get("http://127.0.0.1:\(port)/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        #expect(await eventually(within: 10) {
+            text = await Network.get("http://127.0.0.1:\(port)/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
             return !text.isEmpty
         })
         let labels = "map_id=\"\(id)\",map_name=\"\(prefix)s\",map_type=\"hash\""
         #expect(text.contains("\nebpf_map_entries{\(labels)} 5\n"))
         #expect(text.contains("\nebpf_map_pressure{\(labels)} 0.25\n"))
-        try holder.delete(id: id, count: 2)
-        let again = Network.get("http://127.0.0.1:\(port)/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        try await holder.delete(id: id, count: 2)
+        let again = await Network.get("http://127.0.0.1:\(port)/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
         #expect(again.contains("\nebpf_map_entries{\(labels)} 3\n"))
-        #expect(Network.get("http://127.0.0.1:\(port)/") == nil)
+        #expect(await Network.get("http://127.0.0.1:\(port)/") == nil)
     }
 
-    @Test func aBadAddressIsOneLine() throws {
-        let result = try ShipperBinary.run(["serve", "--listen", "localhost:http"])
+    @Test func aBadAddressIsOneLine() async throws {
+        let result = try await ShipperBinary.run(["serve", "--listen", "localhost:http"])
         #expect(result.status == 1)
         #expect(result.stderr.hasSuffix(
             "ebpf-map-shipper: error: invalid listen address 'localhost:http'; expected host:port, e.g. 127.0.0.1:9435\n"))

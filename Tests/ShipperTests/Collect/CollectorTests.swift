@@ -23,12 +23,12 @@ struct CollectorTests {
 
     @Test("exact counts for every countable type, through the iterator and the fallback",
           arguments: [CollectionMethod.iterator, .fallback])
-    func countsEveryType(method: CollectionMethod) throws {
+    func countsEveryType(method: CollectionMethod) async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         var ids: [String: UInt32] = [:]
         for spec in Self.specs {
-            ids[prefix + spec.suffix] = try holder.create(
+            ids[prefix + spec.suffix] = try await holder.create(
                 spec.type, name: prefix + spec.suffix, keySize: spec.keySize, valueSize: spec.valueSize,
                 maxEntries: spec.max, flags: spec.flags, fill: spec.fill)
         }
@@ -55,7 +55,7 @@ struct CollectorTests {
             #expect(map.valueSize == UInt32(spec.valueSize))
             // The kernel adds BPF_F_RDONLY_PROG to device maps: programs read them but never write.
             #expect(map.flags == UInt32(spec.flags) | (spec.type == "devmap_hash" ? 0x80 : 0), "\(name)")
-            #expect(map.memoryBytes == (try holder.memlock(id: map.id)), "\(name)")
+            #expect(map.memoryBytes == (try await holder.memlock(id: map.id)), "\(name)")
             // Held by the holder process only, never pinned: the case nothing but this tool reports.
             #expect(map.pinned == [])
         }
@@ -64,21 +64,21 @@ struct CollectorTests {
     }
 
     @Test("deleting elements lowers the count on the next collection", arguments: [CollectionMethod.iterator, .fallback])
-    func deletionLowersCount(method: CollectionMethod) throws {
+    func deletionLowersCount(method: CollectionMethod) async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let hash = try holder.create("hash", name: prefix + "hash", maxEntries: 64, fill: 20)
-        let lru = try holder.create("lru_hash", name: prefix + "lru", maxEntries: 64, fill: 12)
-        let trie = try holder.create("lpm_trie", name: prefix + "lpm", keySize: 8, valueSize: 4, maxEntries: 16,
+        let hash = try await holder.create("hash", name: prefix + "hash", maxEntries: 64, fill: 20)
+        let lru = try await holder.create("lru_hash", name: prefix + "lru", maxEntries: 64, fill: 12)
+        let trie = try await holder.create("lpm_trie", name: prefix + "lpm", keySize: 8, valueSize: 4, maxEntries: 16,
                                      flags: 1, fill: 6)
         let before = try collect(prefix, method: method)
         #expect(before[prefix + "hash"]?.entries == 20)
         #expect(before[prefix + "lru"]?.entries == 12)
         #expect(before[prefix + "lpm"]?.entries == 6)
 
-        try holder.delete(id: hash, count: 5)
-        try holder.delete(id: lru, count: 12)
-        try holder.delete(id: trie, count: 2)
+        try await holder.delete(id: hash, count: 5)
+        try await holder.delete(id: lru, count: 12)
+        try await holder.delete(id: trie, count: 2)
 
         let after = try collect(prefix, method: method)
         #expect(after[prefix + "hash"]?.entries == 15)
@@ -86,27 +86,27 @@ struct CollectorTests {
         #expect(after[prefix + "lpm"]?.entries == 4)
     }
 
-    @Test func pinnedMapReportsEveryPath() throws {
+    @Test func pinnedMapReportsEveryPath() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("hash", name: prefix + "pinned", maxEntries: 8, fill: 1)
+        let id = try await holder.create("hash", name: prefix + "pinned", maxEntries: 8, fill: 1)
         let directory = "/sys/fs/bpf/\(prefix)dir"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try holder.pin(id: id, at: directory + "/first")
-        try holder.pin(id: id, at: directory + "/second")
+        try await holder.pin(id: id, at: directory + "/first")
+        try await holder.pin(id: id, at: directory + "/second")
 
         let maps = try collect(prefix)
         #expect(maps[prefix + "pinned"]?.pinned == [directory + "/first", directory + "/second"])
     }
 
-    @Test func programsUsingAMapAreNamed() throws {
+    @Test func programsUsingAMapAreNamed() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let shared = try holder.create("hash", name: prefix + "shared", maxEntries: 8)
-        let own = try holder.create("array", name: prefix + "own", maxEntries: 8)
-        try holder.loadProgram(name: prefix + "a", using: [shared])
-        try holder.loadProgram(name: prefix + "b", using: [shared, own])
+        let shared = try await holder.create("hash", name: prefix + "shared", maxEntries: 8)
+        let own = try await holder.create("array", name: prefix + "own", maxEntries: 8)
+        try await holder.loadProgram(name: prefix + "a", using: [shared])
+        try await holder.loadProgram(name: prefix + "b", using: [shared, own])
 
         let maps = try collect(prefix)
         #expect(maps[prefix + "shared"]?.programs == [prefix + "a", prefix + "b"])
@@ -114,27 +114,27 @@ struct CollectorTests {
     }
 
     @Test("a closed map is gone from the next collection", arguments: [CollectionMethod.iterator, .fallback])
-    func vanishedMapIsSkipped(method: CollectionMethod) throws {
+    func vanishedMapIsSkipped(method: CollectionMethod) async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let options = CollectorOptions(method: method, filter: MapFilter(include: ["^" + prefix]))
         let collector = try Collector(options: options, logger: BPFGate.quietLogger)
-        let doomed = try holder.create("hash", name: prefix + "doomed", maxEntries: 8, fill: 3)
-        try holder.create("hash", name: prefix + "stays", maxEntries: 8, fill: 2)
+        let doomed = try await holder.create("hash", name: prefix + "doomed", maxEntries: 8, fill: 3)
+        try await holder.create("hash", name: prefix + "stays", maxEntries: 8, fill: 2)
         #expect(try collector.collect().map(\.name).sorted() == [prefix + "doomed", prefix + "stays"])
 
-        try holder.close(id: doomed)
+        try await holder.close(id: doomed)
 
         let after = try collector.collect()
         #expect(after.map(\.name) == [prefix + "stays"])
         #expect(after.first?.entries == 2)
     }
 
-    @Test func walkStopsAtItsBound() throws {
+    @Test func walkStopsAtItsBound() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        try holder.create("lpm_trie", name: prefix + "big", keySize: 8, valueSize: 4, maxEntries: 64, flags: 1, fill: 20)
-        try holder.create("lpm_trie", name: prefix + "small", keySize: 8, valueSize: 4, maxEntries: 64, flags: 1, fill: 10)
+        try await holder.create("lpm_trie", name: prefix + "big", keySize: 8, valueSize: 4, maxEntries: 64, flags: 1, fill: 20)
+        try await holder.create("lpm_trie", name: prefix + "small", keySize: 8, valueSize: 4, maxEntries: 64, flags: 1, fill: 10)
 
         let maps = try collect(prefix, maxWalkKeys: 10)
         #expect(maps[prefix + "big"]?.entries == nil)
@@ -142,22 +142,22 @@ struct CollectorTests {
         #expect(maps[prefix + "small"]?.entries == 10)
     }
 
-    @Test func filtersByTypeAndName() throws {
+    @Test func filtersByTypeAndName() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        try holder.create("hash", name: prefix + "keep", maxEntries: 8)
-        try holder.create("hash", name: prefix + "drop", maxEntries: 8)
-        try holder.create("array", name: prefix + "keeparr", maxEntries: 8)
+        try await holder.create("hash", name: prefix + "keep", maxEntries: 8)
+        try await holder.create("hash", name: prefix + "drop", maxEntries: 8)
+        try await holder.create("array", name: prefix + "keeparr", maxEntries: 8)
         let options = CollectorOptions(
             filter: MapFilter(include: ["^" + prefix + "keep"], exclude: ["arr$"], types: [MapType(name: "hash")!]))
         let maps = try Collector(options: options, logger: BPFGate.quietLogger).collect()
         #expect(maps.map(\.name) == [prefix + "keep"])
     }
 
-    @Test func aChildProcessLoadsTheIteratorAndItsLinkReadsHere() throws {
+    @Test func aChildProcessLoadsTheIteratorAndItsLinkReadsHere() async throws {
         let holder = try MapHolder()
         let name = uniquePrefix() + "child"
-        let id = try holder.create("hash", name: name, maxEntries: 64, fill: 7)
+        let id = try await holder.create("hash", name: name, maxEntries: 64, fill: 7)
         let iterator = try MapIterator()
         #expect(iterator.loadedByChild)
         var records: [MapRecord] = []

@@ -225,28 +225,28 @@ struct UnitsTests {
 
 /// `check-config` is the real binary, no privileges needed.
 struct CheckConfigTests {
-    @Test func aBadFileGivesOneLineAndExit1() throws {
+    @Test func aBadFileGivesOneLineAndExit1() async throws {
         let config = try writeConfig("interval: 1s\nremote_write:\n  - url: http://127.0.0.1:9/\n    timeout: soon\n")
         defer { removeConfig(config) }
-        let result = try ShipperBinary.run(["check-config", config.path])
+        let result = try await ShipperBinary.run(["check-config", config.path])
         #expect(result.status == 1)
         #expect(result.stdout == "")
         #expect(result.stderr == "ebpf-map-shipper: error: \(config.path):4: remote_write[0].timeout: "
             + "invalid duration 'soon'; expected a positive number with a unit: 500ms, 15s, 2m, 1h30m\n")
     }
 
-    @Test func aGoodFilePrintsTheEffectiveSettings() throws {
+    @Test func aGoodFilePrintsTheEffectiveSettings() async throws {
         let config = try writeConfig("interval: 30s\nremote_write:\n  - name: c\n    url: http://127.0.0.1:9/w\n")
         defer { removeConfig(config) }
-        let result = try ShipperBinary.run(["check-config", config.path])
+        let result = try await ShipperBinary.run(["check-config", config.path])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("\(config.path): valid\ninterval: 30s\nexternal_labels: instance="))
         #expect(result.stdout.contains(
             "remote_write c: http://127.0.0.1:9/w timeout=30s max_samples_per_send=10000 backoff=30ms..5s retry_on_http_429=true"))
     }
 
-    @Test func runWithAMissingConfigFails() throws {
-        let result = try ShipperBinary.run(["run", "--config", "/nonexistent/shipper.yml"])
+    @Test func runWithAMissingConfigFails() async throws {
+        let result = try await ShipperBinary.run(["run", "--config", "/nonexistent/shipper.yml"])
         #expect(result.status == 1)
         #expect(result.stderr == "ebpf-map-shipper: error: /nonexistent/shipper.yml: the config file does not exist; pass an existing file\n")
     }

@@ -6,13 +6,13 @@ import Testing
 /// TLS, HTTP/2, credentials and independent queues, through the real binary.
 @Suite(.requiresBPF, .timeLimit(.minutes(2)))
 struct EndpointTests {
-    @Test func httpsVerifiesCertificatesAndSpeaksHTTP2() throws {
-        let prometheus = try ReceiverProcess.prometheusWithTLS()
+    @Test func httpsVerifiesCertificatesAndSpeaksHTTP2() async throws {
+        let prometheus = try await ReceiverProcess.prometheusWithTLS()
         let prefix = uniquePrefix()
         let holder = try MapHolder()
-        let id = try holder.create("hash", name: prefix + "tls", maxEntries: 16, fill: 4)
-        func once(_ tls: String) throws -> ShipperBinary.Result {
-            try ShipperBinary.once(config: """
+        let id = try await holder.create("hash", name: prefix + "tls", maxEntries: 16, fill: 4)
+        func once(_ tls: String) async throws -> ShipperBinary.Result {
+            try await ShipperBinary.once(config: """
                 maps:
                   include: ['^\(prefix)']
                 remote_write:
@@ -24,11 +24,11 @@ struct EndpointTests {
         }
 
         // Verification is on by default: a self-signed certificate is refused.
-        let untrusted = try once("")
+        let untrusted = try await once("")
         #expect(untrusted.status == 1)
         #expect(untrusted.stderr.contains("send.failure=tls"), "\(untrusted.stderr)")
 
-        let trusted = try once("ca_file: \(prometheus.certificate)")
+        let trusted = try await once("ca_file: \(prometheus.certificate)")
         #expect(trusted.status == 0, "\(trusted.stderr)")
         #expect(trusted.stderr.contains("http.version=2"), "\(trusted.stderr)")
 
@@ -42,7 +42,7 @@ struct EndpointTests {
         #expect(body.contains("\"value\":[") && body.contains(",\"4\"]"), "\(body)")
     }
 
-    @Test func credentialsComeFromFilesAndAreNeverLogged() throws {
+    @Test func credentialsComeFromFilesAndAreNeverLogged() async throws {
         let receiver = try FakeReceiver(script: [])
         let password = try writeConfig("pa55-word\n")
         let token = try writeConfig("t0ken-value")
@@ -64,7 +64,7 @@ struct EndpointTests {
             """)
         defer { removeConfig(config) }
 
-        let result = try ShipperBinary.run(["once", "--config", config.path, "--log-level", "trace"])
+        let result = try await ShipperBinary.run(["once", "--config", config.path, "--log-level", "trace"])
         #expect(result.status == 0, "\(result.stderr)")
         let byPath = Dictionary(grouping: receiver.requests, by: \.path)
         #expect(byPath["/api/v1/write"]?.first?.headers["authorization"] == "Basic " + Data("edge:pa55-word".utf8).base64EncodedString())
@@ -72,18 +72,18 @@ struct EndpointTests {
         #expect(byPath["/bearer"]?.first?.headers["x-scope-orgid"] == "fleet-a")
         #expect(!result.stderr.contains("pa55-word") && !result.stderr.contains("t0ken-value"))
 
-        let check = try ShipperBinary.run(["check-config", config.path])
+        let check = try await ShipperBinary.run(["check-config", config.path])
         #expect(check.status == 0)
         #expect(!check.stdout.contains("pa55-word") && !check.stdout.contains("t0ken-value"))
         #expect(check.stdout.contains("basic_auth=edge:<\(password.path)>"))
     }
 
-    @Test func aDeadEndpointDoesNotHoldBackALiveOne() throws {
-        let prometheus = try ReceiverProcess.prometheus()
+    @Test func aDeadEndpointDoesNotHoldBackALiveOne() async throws {
+        let prometheus = try await ReceiverProcess.prometheus()
         let dead = try FakeReceiver(script: [], fallback: .hang)
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("hash", name: prefix + "live", maxEntries: 8, fill: 1)
+        let id = try await holder.create("hash", name: prefix + "live", maxEntries: 8, fill: 1)
         let daemon = try ShipperDaemon(config: """
             interval: 1s
             maps:
@@ -96,11 +96,11 @@ struct EndpointTests {
                 url: \(prometheus.remoteWriteURL)
             """)
         // Five intervals on time at the live endpoint while the dead one has not answered once.
-        #expect(eventually(within: 12) {
-            (try? prometheus.query("count_over_time(ebpf_map_entries{map_id=\"\(id)\"}[1m])").first?.value) == "5"
+        #expect(await eventually(within: 12) {
+            (try? await prometheus.query("count_over_time(ebpf_map_entries{map_id=\"\(id)\"}[1m])").first?.value) == "5"
         }, "\(daemon.log)")
         #expect(dead.requests.count == 1)
         dead.stop()
-        #expect(daemon.terminate() == 0)
+        #expect(await daemon.terminate() == 0)
     }
 }

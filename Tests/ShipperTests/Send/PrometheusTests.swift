@@ -6,14 +6,14 @@ import Testing
 /// The real binary, real maps, and a real Prometheus with its remote-write receiver.
 @Suite(.requiresBPF, .timeLimit(.minutes(2)))
 struct PrometheusTests {
-    @Test func onceDeliversExactValuesAndLabels() throws {
-        let prometheus = try ReceiverProcess.prometheus()
+    @Test func onceDeliversExactValuesAndLabels() async throws {
+        let prometheus = try await ReceiverProcess.prometheus()
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let hash = try holder.create("hash", name: prefix + "hash", maxEntries: 8, fill: 3)
-        let lru = try holder.create("lru_hash", name: prefix + "lru", maxEntries: 4, fill: 2)
-        let array = try holder.create("array", name: prefix + "arr", maxEntries: 16)
-        let result = try ShipperBinary.once(config: """
+        let hash = try await holder.create("hash", name: prefix + "hash", maxEntries: 8, fill: 3)
+        let lru = try await holder.create("lru_hash", name: prefix + "lru", maxEntries: 4, fill: 2)
+        let array = try await holder.create("array", name: prefix + "arr", maxEntries: 16)
+        let result = try await ShipperBinary.once(config: """
             interval: 1s
             external_labels:
               site: edge-1
@@ -30,31 +30,31 @@ struct PrometheusTests {
             ["__name__": name, "instance": host, "job": "ebpf-map-shipper", "site": "edge-1", "map_id": "\(id)",
              "map_name": prefix + suffix, "map_type": type]
         }
-        let entries = try prometheus.query("ebpf_map_entries")
+        let entries = try await prometheus.query("ebpf_map_entries")
         #expect(entries.count == 2)
         #expect(entries.first { $0.labels["map_id"] == "\(hash)" }?.labels == labels(hash, "hash", "hash", "ebpf_map_entries"))
         #expect(entries.first { $0.labels["map_id"] == "\(hash)" }?.value == "3")
         #expect(entries.first { $0.labels["map_id"] == "\(lru)" }?.value == "2")
-        #expect(try values(prometheus, "ebpf_map_max_entries") == ["\(hash)": "8", "\(lru)": "4", "\(array)": "16"])
-        #expect(try values(prometheus, "ebpf_map_pressure") == ["\(hash)": "0.375", "\(lru)": "0.5"])
-        #expect(try values(prometheus, "ebpf_map_memory_bytes") == [
-            "\(hash)": "\(try holder.memlock(id: hash))", "\(lru)": "\(try holder.memlock(id: lru))",
-            "\(array)": "\(try holder.memlock(id: array))",
+        #expect(try await values(prometheus, "ebpf_map_max_entries") == ["\(hash)": "8", "\(lru)": "4", "\(array)": "16"])
+        #expect(try await values(prometheus, "ebpf_map_pressure") == ["\(hash)": "0.375", "\(lru)": "0.5"])
+        #expect(try await values(prometheus, "ebpf_map_memory_bytes") == [
+            "\(hash)": "\(try await holder.memlock(id: hash))", "\(lru)": "\(try await holder.memlock(id: lru))",
+            "\(array)": "\(try await holder.memlock(id: array))",
         ])
-        let info = try prometheus.query("ebpf_map_info{map_id=\"\(hash)\"}")
+        let info = try await prometheus.query("ebpf_map_info{map_id=\"\(hash)\"}")
         var expectedInfo = labels(hash, "hash", "hash", "ebpf_map_info")
         expectedInfo.merge(["key_size": "4", "value_size": "8", "flags": "0x0"]) { $1 }
         #expect(info.map(\.labels) == [expectedInfo])
-        #expect(try prometheus.query("ebpf_map_shipper_build_info").map(\.labels["version"]) == [ShipperVersion.current])
-        #expect(try prometheus.query("ebpf_map_shipper_samples_dropped_total{endpoint=\"central\"}").allSatisfy { $0.value == "0" })
+        #expect(try await prometheus.query("ebpf_map_shipper_build_info").map(\.labels["version"]) == [ShipperVersion.current])
+        #expect(try await prometheus.query("ebpf_map_shipper_samples_dropped_total{endpoint=\"central\"}").allSatisfy { $0.value == "0" })
     }
 
-    @Test func runSendsEveryIntervalAndEndsVanishedSeriesAtOnce() throws {
-        let prometheus = try ReceiverProcess.prometheus()
+    @Test func runSendsEveryIntervalAndEndsVanishedSeriesAtOnce() async throws {
+        let prometheus = try await ReceiverProcess.prometheus()
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let doomed = try holder.create("hash", name: prefix + "doomed", maxEntries: 64, fill: 10)
-        let stays = try holder.create("hash", name: prefix + "stays", maxEntries: 64, fill: 5)
+        let doomed = try await holder.create("hash", name: prefix + "doomed", maxEntries: 64, fill: 10)
+        let stays = try await holder.create("hash", name: prefix + "stays", maxEntries: 64, fill: 5)
         let daemon = try ShipperDaemon(config: """
             interval: 1s
             maps:
@@ -63,33 +63,33 @@ struct PrometheusTests {
               - url: \(prometheus.remoteWriteURL)
             """)
 
-        #expect(eventually(within: 15) {
-            (try? prometheus.query("count_over_time(ebpf_map_entries{map_id=\"\(doomed)\"}[1m])").first?.value)
+        #expect(await eventually(within: 15) {
+            (try? await prometheus.query("count_over_time(ebpf_map_entries{map_id=\"\(doomed)\"}[1m])").first?.value)
                 .flatMap { Int($0) }.map { $0 >= 3 } ?? false
         }, "\(daemon.log)")
 
-        try holder.delete(id: doomed, count: 4)
-        #expect(eventually(within: 10) {
-            (try? prometheus.query("ebpf_map_entries{map_id=\"\(doomed)\"}").first?.value) == "6"
+        try await holder.delete(id: doomed, count: 4)
+        #expect(await eventually(within: 10) {
+            (try? await prometheus.query("ebpf_map_entries{map_id=\"\(doomed)\"}").first?.value) == "6"
         })
 
-        try holder.close(id: doomed)
+        try await holder.close(id: doomed)
         // Without a stale marker Prometheus would keep returning the last value for five minutes.
-        #expect(eventually(within: 10) {
-            (try? prometheus.query("ebpf_map_entries{map_id=\"\(doomed)\"}").isEmpty) == true
+        #expect(await eventually(within: 10) {
+            (try? await prometheus.query("ebpf_map_entries{map_id=\"\(doomed)\"}").isEmpty) == true
         })
-        #expect(try prometheus.query("ebpf_map_entries{map_id=\"\(stays)\"}").first?.value == "5")
+        #expect(try await prometheus.query("ebpf_map_entries{map_id=\"\(stays)\"}").first?.value == "5")
         // Every 1s tick lands exactly on a whole second.
-        let stamps = try prometheus.query("timestamp(ebpf_map_entries{map_id=\"\(stays)\"})")
+        let stamps = try await prometheus.query("timestamp(ebpf_map_entries{map_id=\"\(stays)\"})")
         #expect(stamps.first.flatMap { Double($0.value) }.map { $0 == $0.rounded() } == true)
 
-        #expect(daemon.terminate() == 0)
+        #expect(await daemon.terminate() == 0)
         #expect(daemon.log.contains("msg=stopped"))
         #expect(!prometheus.log.contains("out of order"))
     }
 
-    @Test func onceFailsWhenNoEndpointAcceptsTheData() throws {
-        let result = try ShipperBinary.once(config: """
+    @Test func onceFailsWhenNoEndpointAcceptsTheData() async throws {
+        let result = try await ShipperBinary.once(config: """
             maps:
               include: ['^never-matches$']
             remote_write:
@@ -103,19 +103,19 @@ struct PrometheusTests {
     }
 
     /// map_id to value, for one metric.
-    private func values(_ prometheus: ReceiverProcess, _ metric: String) throws -> [String: String] {
-        Dictionary(uniqueKeysWithValues: try prometheus.query(metric).map { ($0.labels["map_id"] ?? "", $0.value) })
+    private func values(_ prometheus: ReceiverProcess, _ metric: String) async throws -> [String: String] {
+        Dictionary(uniqueKeysWithValues: try await prometheus.query(metric).map { ($0.labels["map_id"] ?? "", $0.value) })
     }
 }
 
 @Suite(.requiresBPF, .timeLimit(.minutes(2)))
 struct VictoriaMetricsTests {
-    @Test func onceDeliversExactValues() throws {
-        let victoria = try ReceiverProcess.victoriaMetrics()
+    @Test func onceDeliversExactValues() async throws {
+        let victoria = try await ReceiverProcess.victoriaMetrics()
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("percpu_hash", name: prefix + "pcpu", maxEntries: 32, fill: 8)
-        let result = try ShipperBinary.once(config: """
+        let id = try await holder.create("percpu_hash", name: prefix + "pcpu", maxEntries: 32, fill: 8)
+        let result = try await ShipperBinary.once(config: """
             maps:
               include: ['^\(prefix)']
             remote_write:
@@ -124,8 +124,8 @@ struct VictoriaMetricsTests {
             """)
         #expect(result.status == 0, "\(result.stderr)")
         var found: [(labels: [String: String], value: String)] = []
-        #expect(eventually(within: 15) {
-            found = (try? victoria.query("ebpf_map_pressure{map_id=\"\(id)\"}")) ?? []
+        #expect(await eventually(within: 15) {
+            found = (try? await victoria.query("ebpf_map_pressure{map_id=\"\(id)\"}")) ?? []
             return !found.isEmpty
         })
         #expect(found.first?.value == "0.25")
@@ -133,6 +133,6 @@ struct VictoriaMetricsTests {
             "__name__": "ebpf_map_pressure", "instance": Config.hostname(), "job": "ebpf-map-shipper",
             "map_id": "\(id)", "map_name": prefix + "pcpu", "map_type": "percpu_hash",
         ])
-        #expect(try victoria.query("ebpf_map_entries{map_id=\"\(id)\"}").first?.value == "8")
+        #expect(try await victoria.query("ebpf_map_entries{map_id=\"\(id)\"}").first?.value == "8")
     }
 }

@@ -20,27 +20,27 @@ struct PushgatewayTests {
         """
     }
 
-    @Test func onceExposesExactValuesWithTheGroupingAndNoTimestamps() throws {
-        let gateway = try ReceiverProcess.pushgateway()
+    @Test func onceExposesExactValuesWithTheGroupingAndNoTimestamps() async throws {
+        let gateway = try await ReceiverProcess.pushgateway()
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("hash", name: prefix + "h", maxEntries: 8, fill: 3)
+        let id = try await holder.create("hash", name: prefix + "h", maxEntries: 8, fill: 3)
         let config = try writeConfig(pushgatewayConfig(gateway.baseURL, prefix, extra: "    grouping: {stage: load}"))
         defer { removeConfig(config) }
 
-        let result = try ShipperBinary.run(["once", "--config", config.path])
+        let result = try await ShipperBinary.run(["once", "--config", config.path])
         #expect(result.status == 0, "\(result.stderr)")
         let labels = "instance=\"\(host)\",job=\"nightly\",map_id=\"\(id)\",map_name=\"\(prefix)h\",map_type=\"hash\",site=\"edge-1\",stage=\"load\""
-        #expect(gateway.exposed("ebpf_map_entries") == ["ebpf_map_entries{\(labels)} 3"])
-        #expect(gateway.exposed("ebpf_map_pressure") == ["ebpf_map_pressure{\(labels)} 0.375"])
-        #expect(gateway.exposed("ebpf_map_max_entries") == ["ebpf_map_max_entries{\(labels)} 8"])
+        #expect(await gateway.exposed("ebpf_map_entries") == ["ebpf_map_entries{\(labels)} 3"])
+        #expect(await gateway.exposed("ebpf_map_pressure") == ["ebpf_map_pressure{\(labels)} 0.375"])
+        #expect(await gateway.exposed("ebpf_map_max_entries") == ["ebpf_map_max_entries{\(labels)} 8"])
         // No disk buffer for a Pushgateway: only the latest state matters.
         #expect(!FileManager.default.fileExists(atPath: config.path + ".buffer"))
     }
 
-    @Test func theBodyIsTextWithoutTimestampsAndTheGroupingIsEscaped() throws {
+    @Test func theBodyIsTextWithoutTimestampsAndTheGroupingIsEscaped() async throws {
         let receiver = try FakeReceiver(script: [])
-        let result = try ShipperBinary.once(config: """
+        let result = try await ShipperBinary.once(config: """
             maps: {include: ['^never-matches$']}
             pushgateway:
               - url: http://127.0.0.1:\(receiver.port)/prefix/
@@ -58,85 +58,85 @@ struct PushgatewayTests {
         #expect(lines.filter { !$0.hasPrefix("#") }.allSatisfy { $0.split(separator: " ").count == 2 })
     }
 
-    @Test func aSlashInAGroupingValueRoundTrips() throws {
-        let gateway = try ReceiverProcess.pushgateway()
+    @Test func aSlashInAGroupingValueRoundTrips() async throws {
+        let gateway = try await ReceiverProcess.pushgateway()
         let config = try writeConfig(pushgatewayConfig(gateway.baseURL, "never-matches", extra: "    grouping: {path: /var/tmp/x}"))
         defer { removeConfig(config) }
-        #expect(try ShipperBinary.run(["once", "--config", config.path]).status == 0)
-        #expect(gateway.exposed("ebpf_map_shipper_build_info").first?.contains("path=\"/var/tmp/x\"") == true)
+        #expect(try await ShipperBinary.run(["once", "--config", config.path]).status == 0)
+        #expect(await gateway.exposed("ebpf_map_shipper_build_info").first?.contains("path=\"/var/tmp/x\"") == true)
     }
 
-    @Test func putReplacesTheGroupPostKeepsOtherNames() throws {
-        let gateway = try ReceiverProcess.pushgateway()
+    @Test func putReplacesTheGroupPostKeepsOtherNames() async throws {
+        let gateway = try await ReceiverProcess.pushgateway()
         let group = gateway.baseURL + "/metrics/job/nightly/instance/\(host)"
         for method in ["put", "post"] {
-            #expect(Network.request("PUT", group, body: "# TYPE other_metric gauge\nother_metric 42\n") != nil)
+            #expect(await Network.request("PUT", group, body: "# TYPE other_metric gauge\nother_metric 42\n") != nil)
             let config = try writeConfig(pushgatewayConfig(gateway.baseURL, "never-matches", extra: "    method: \(method)"))
             defer { removeConfig(config) }
-            #expect(try ShipperBinary.run(["once", "--config", config.path]).status == 0)
-            #expect(gateway.exposed("ebpf_map_shipper_build_info").count == 1)
-            #expect(gateway.exposed("other_metric").count == (method == "put" ? 0 : 1), "\(method)")
+            #expect(try await ShipperBinary.run(["once", "--config", config.path]).status == 0)
+            #expect(await gateway.exposed("ebpf_map_shipper_build_info").count == 1)
+            #expect(await gateway.exposed("other_metric").count == (method == "put" ? 0 : 1), "\(method)")
         }
     }
 
-    @Test func deleteOnShutdownRemovesTheGroup() throws {
-        let gateway = try ReceiverProcess.pushgateway()
+    @Test func deleteOnShutdownRemovesTheGroup() async throws {
+        let gateway = try await ReceiverProcess.pushgateway()
         let daemon = try ShipperDaemon(config: """
             interval: 1s
             \(pushgatewayConfig(gateway.baseURL, "never-matches", extra: "    delete_on_shutdown: true"))
             """)
-        #expect(eventually(within: 10) { !gateway.exposed("ebpf_map_shipper_build_info").isEmpty }, "\(daemon.log)")
-        #expect(daemon.terminate() == 0)
-        #expect(gateway.exposed("ebpf_map_shipper_build_info").isEmpty)
+        #expect(await eventually(within: 10) { await !gateway.exposed("ebpf_map_shipper_build_info").isEmpty }, "\(daemon.log)")
+        #expect(await daemon.terminate() == 0)
+        #expect(await gateway.exposed("ebpf_map_shipper_build_info").isEmpty)
         #expect(daemon.log.contains("msg=\"deleted the pushgateway group on shutdown\""))
     }
 
-    @Test func aTypeClashIsLoggedWithTheGatewaysMessageAndTheShipperKeepsRunning() throws {
-        let gateway = try ReceiverProcess.pushgateway()
+    @Test func aTypeClashIsLoggedWithTheGatewaysMessageAndTheShipperKeepsRunning() async throws {
+        let gateway = try await ReceiverProcess.pushgateway()
         // Another group already has ebpf_map_shipper_build_info as a counter.
-        #expect(Network.request("PUT", gateway.baseURL + "/metrics/job/other",
+        #expect(await Network.request("PUT", gateway.baseURL + "/metrics/job/other",
                                 body: "# TYPE ebpf_map_shipper_build_info counter\nebpf_map_shipper_build_info 1\n") != nil)
         let daemon = try ShipperDaemon(config: """
             interval: 1s
             \(pushgatewayConfig(gateway.baseURL, "never-matches"))
             """)
-        #expect(eventually(within: 10) { daemon.log.contains("msg=\"endpoint refused the batch; dropped, not retried\"") })
-        Thread.sleep(forTimeInterval: 2.5)
+        #expect(await eventually(within: 10) { daemon.log.contains("msg=\"endpoint refused the batch; dropped, not retried\"") })
+        await pause(2.5)
         // Still running and still pushing every interval: each interval's refusal is logged once.
         let refusals = daemon.log.split(separator: "\n").filter { $0.contains("endpoint refused the batch") }
         #expect(refusals.count >= 2 && refusals.count <= 4, "\(refusals)")
         #expect(refusals.allSatisfy { $0.contains("http.status=400") && $0.contains("ebpf_map_shipper_build_info") })
-        #expect(daemon.terminate() == 0)
+        #expect(await daemon.terminate() == 0)
     }
 
-    @Test func aPushgatewayAndAPrometheusBothReceive() throws {
-        let gateway = try ReceiverProcess.pushgateway()
-        let prometheus = try ReceiverProcess.prometheus()
+    @Test func aPushgatewayAndAPrometheusBothReceive() async throws {
+        let gateway = try await ReceiverProcess.pushgateway()
+        let prometheus = try await ReceiverProcess.prometheus()
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("lru_hash", name: prefix + "both", maxEntries: 10, fill: 4)
-        let result = try ShipperBinary.once(config: """
+        let id = try await holder.create("lru_hash", name: prefix + "both", maxEntries: 10, fill: 4)
+        let result = try await ShipperBinary.once(config: """
             \(pushgatewayConfig(gateway.baseURL, prefix))
             remote_write:
               - url: \(prometheus.remoteWriteURL)
             """)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(gateway.exposed("ebpf_map_entries").first?.hasSuffix("map_type=\"lru_hash\",site=\"edge-1\"} 4") == true)
-        #expect(try prometheus.query("ebpf_map_entries{map_id=\"\(id)\"}").first?.value == "4")
+        #expect(await gateway.exposed("ebpf_map_entries").first?.hasSuffix("map_type=\"lru_hash\",site=\"edge-1\"} 4") == true)
+        #expect(try await prometheus.query("ebpf_map_entries{map_id=\"\(id)\"}").first?.value == "4")
     }
 
-    @Test func onceFailsWhenThePushgatewayIsDown() throws {
+    @Test func onceFailsWhenThePushgatewayIsDown() async throws {
         let config = try writeConfig(pushgatewayConfig("http://127.0.0.1:\(Network.freePort())", "never-matches"))
         defer { removeConfig(config) }
-        let result = try ShipperBinary.run(["once", "--config", config.path, "--timeout", "2s"])
+        let result = try await ShipperBinary.run(["once", "--config", config.path, "--timeout", "2s"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("msg=\"pushgateway did not accept the push\" endpoint.name=gateway"), "\(result.stderr)")
     }
 
-    @Test func theNewestStateArrivesWhenTheGatewayReturnsWithNothingOnDisk() throws {
+    @Test func theNewestStateArrivesWhenTheGatewayReturnsWithNothingOnDisk() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
-        let id = try holder.create("hash", name: prefix + "late", maxEntries: 16, fill: 9)
+        let id = try await holder.create("hash", name: prefix + "late", maxEntries: 16, fill: 9)
         let port = Network.freePort()
         let config = try writeConfig("""
             interval: 1s
@@ -145,14 +145,14 @@ struct PushgatewayTests {
             """)
         defer { removeConfig(config) }
         let daemon = try ShipperDaemon(file: config)
-        Thread.sleep(forTimeInterval: 4)
-        try holder.delete(id: id, count: 4)
-        let gateway = try ReceiverProcess.pushgateway(port: port)
-        #expect(eventually(within: 10) {
-            gateway.exposed("ebpf_map_entries").first?.hasSuffix("} 5") == true
+        await pause(4)
+        try await holder.delete(id: id, count: 4)
+        let gateway = try await ReceiverProcess.pushgateway(port: port)
+        #expect(await eventually(within: 10) {
+            await gateway.exposed("ebpf_map_entries").first?.hasSuffix("} 5") == true
         }, "\(daemon.log)")
         #expect(!FileManager.default.fileExists(atPath: "/nonexistent-never-created"))
-        #expect(daemon.terminate() == 0)
+        #expect(await daemon.terminate() == 0)
     }
 }
 

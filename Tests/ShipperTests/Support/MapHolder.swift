@@ -2,8 +2,9 @@ import Foundation
 
 /// A separate process that creates real eBPF maps through libbpf and holds them until it is
 /// stopped: the "maps of another program" the shipper exists to find. Drives
-/// Tests/Fixtures/map_holder.py over one JSON line per command.
-final class MapHolder {
+/// Tests/Fixtures/map_holder.py over one JSON line per command. Its answers are awaited: the
+/// pipe is read on a thread of its own.
+final class MapHolder: @unchecked Sendable {
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
@@ -12,6 +13,7 @@ final class MapHolder {
     private let input = Pipe()
     private let output = Pipe()
     private var pending = Data()
+    private let commands = NSLock()
 
     init() throws {
         let script = URL(fileURLWithPath: #filePath)
@@ -24,9 +26,10 @@ final class MapHolder {
         try process.run()
     }
 
+    /// The holder exits when its input closes, and its maps with it.
     deinit {
         try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        process.endInBackground()
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -36,8 +39,8 @@ final class MapHolder {
     func create(
         _ type: String, name: String, keySize: Int = 4, valueSize: Int = 8, maxEntries: Int, flags: Int = 0,
         fill: Int = 0
-    ) throws -> UInt32 {
-        let answer = try send([
+    ) async throws -> UInt32 {
+        let answer = try await send([
             "op": "create", "type": type, "name": name, "key_size": keySize, "value_size": valueSize,
             "max_entries": maxEntries, "flags": flags, "fill": fill,
         ])
@@ -45,8 +48,8 @@ final class MapHolder {
     }
 
     /// Creates `count` identical maps; returns their ids.
-    func createMany(_ count: Int, type: String, name: String, maxEntries: Int, fill: Int = 0) throws -> [UInt32] {
-        let answer = try send([
+    func createMany(_ count: Int, type: String, name: String, maxEntries: Int, fill: Int = 0) async throws -> [UInt32] {
+        let answer = try await send([
             "op": "create_many", "count": count, "type": type, "name": name, "key_size": 4, "value_size": 8,
             "max_entries": maxEntries, "fill": fill,
         ])
@@ -54,25 +57,32 @@ final class MapHolder {
     }
 
     /// Deletes keys 0..<count.
-    func delete(id: UInt32, count: Int) throws { try send(["op": "delete", "id": id, "count": count]) }
-    func pin(id: UInt32, at path: String) throws { try send(["op": "pin", "id": id, "path": path]) }
+    func delete(id: UInt32, count: Int) async throws { try await send(["op": "delete", "id": id, "count": count]) }
+    func pin(id: UInt32, at path: String) async throws { try await send(["op": "pin", "id": id, "path": path]) }
     /// Closes the holder's only descriptor: the map vanishes from the kernel.
-    func close(id: UInt32) throws { try send(["op": "close", "id": id]) }
-    func loadProgram(name: String, using ids: [UInt32]) throws {
-        try send(["op": "load_prog", "name": name, "map_ids": ids])
+    func close(id: UInt32) async throws { try await send(["op": "close", "id": id]) }
+    func loadProgram(name: String, using ids: [UInt32]) async throws {
+        try await send(["op": "load_prog", "name": name, "map_ids": ids])
     }
 
     /// The kernel's memory figure for the map, as /proc/<holder>/fdinfo shows it now.
-    func memlock(id: UInt32) throws -> UInt64 {
-        (try send(["op": "memlock", "id": id])["memlock"] as! NSNumber).uint64Value
+    func memlock(id: UInt32) async throws -> UInt64 {
+        (try await send(["op": "memlock", "id": id])["memlock"] as! NSNumber).uint64Value
     }
 
+    /// One command and its answer; commands of one holder go one at a time.
     @discardableResult
-    private func send(_ command: [String: Any]) throws -> [String: Any] {
+    private func send(_ command: [String: Any]) async throws -> [String: Any] {
         var line = try JSONSerialization.data(withJSONObject: command)
         line.append(UInt8(ascii: "\n"))
-        try input.fileHandleForWriting.write(contentsOf: line)
-        let answer = try JSONSerialization.jsonObject(with: try readLine()) as! [String: Any]
+        let request = line
+        let reply = try await offPool { [self] in
+            try commands.withLock {
+                try input.fileHandleForWriting.write(contentsOf: request)
+                return try readLine()
+            }
+        }
+        let answer = try JSONSerialization.jsonObject(with: reply) as! [String: Any]
         if let error = answer["error"] as? String { throw Failure(description: "map holder: \(error)") }
         return answer
     }

@@ -35,24 +35,23 @@ enum Network {
     }
 
     /// A GET to a loopback service; nil if it does not answer 2xx within `timeout`.
-    static func get(_ url: String, timeout: TimeInterval = 5) -> Data? {
-        request("GET", url, timeout: timeout)
+    static func get(_ url: String, timeout: TimeInterval = 5) async -> Data? {
+        await request("GET", url, timeout: timeout)
     }
 
     /// Any method, with an optional body; the response body, nil unless the answer is 2xx.
-    static func request(_ method: String, _ url: String, body: String? = nil, timeout: TimeInterval = 5) -> Data? {
-        let result = Mutex2<Data?>(nil)
-        let done = DispatchSemaphore(value: 0)
+    /// Awaited: URLSession answers on its own queue, never on a thread of the cooperative pool.
+    static func request(_ method: String, _ url: String, body: String? = nil, timeout: TimeInterval = 5) async -> Data? {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
         request.httpBody = body.map { Data($0.utf8) }
         request.timeoutInterval = timeout
-        URLSession.shared.dataTask(with: request) { data, response, _ in
-            if let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) { result.set(data) }
-            done.signal()
-        }.resume()
-        done.wait()
-        return result.get()
+        return await withCheckedContinuation { continuation in
+            URLSession.shared.dataTask(with: request) { data, response, _ in
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                continuation.resume(returning: (200..<300).contains(status) ? data : nil)
+            }.resume()
+        }
     }
 }
 
@@ -64,14 +63,4 @@ final class Mutex2<T>: @unchecked Sendable {
     func get() -> T { lock.withLock { value } }
     func set(_ newValue: T) { lock.withLock { value = newValue } }
     func update<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
-}
-
-/// Polls `condition` every 100 ms until it holds or `seconds` pass; every wait in the tests is bounded.
-func eventually(within seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date(timeIntervalSinceNow: seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        Thread.sleep(forTimeInterval: 0.1)
-    }
-    return try condition()
 }

@@ -3,7 +3,7 @@ import Testing
 
 /// A real receiver from Debian's packages, started on a free loopback port with a temporary
 /// directory, and stopped (and its directory removed) when the value goes away.
-final class ReceiverProcess {
+final class ReceiverProcess: @unchecked Sendable {
     let port: UInt16
     let directory: URL
     private let process = Process()
@@ -11,48 +11,61 @@ final class ReceiverProcess {
 
     let scheme: String
 
-    private init(
-        name: String, executable: String, arguments: (UInt16, URL) throws -> [String], ready: String,
-        scheme: String = "http", port: UInt16? = nil, isReady: ((ReceiverProcess) -> Bool)? = nil
-    ) throws {
+    /// Starts the process; `start` then awaits its readiness.
+    private init(name: String, executable: String, scheme: String, port: UInt16?) throws {
         self.name = name
         self.scheme = scheme
         self.port = port ?? Network.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = try arguments(self.port, directory)
-        let log = directory.appendingPathComponent("log")
+    }
+
+    /// Starts `executable` with `arguments` and waits (at most 20 s) until `ready` answers 2xx, or `isReady` holds.
+    private static func start(
+        name: String, executable: String, arguments: (UInt16, URL) async throws -> [String], ready: String,
+        scheme: String = "http", port: UInt16? = nil, isReady: ((ReceiverProcess) async -> Bool)? = nil
+    ) async throws -> ReceiverProcess {
+        let receiver = try ReceiverProcess(name: name, executable: executable, scheme: scheme, port: port)
+        let process = receiver.process
+        process.arguments = try await arguments(receiver.port, receiver.directory)
+        let log = receiver.directory.appendingPathComponent("log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        let ready = isReady ?? { Network.get($0.baseURL + ready, timeout: 1) != nil }
+        let answers = isReady ?? { await Network.get($0.baseURL + ready, timeout: 1) != nil }
         // Ready means this process answers: one that failed to bind must not pass for another's port.
-        guard eventually(within: 20, { !process.isRunning || ready(self) }), process.isRunning else {
-            stop()
-            throw ReceiverError(description: "\(name) did not become ready on port \(self.port): \(self.log)")
+        guard await eventually(within: 20, { if !process.isRunning { return true }; return await answers(receiver) }),
+            process.isRunning
+        else {
+            let log = receiver.log
+            await receiver.stop()
+            throw ReceiverError(description: "\(name) did not become ready on port \(receiver.port): \(log)")
         }
+        return receiver
     }
 
-    deinit { stop() }
+    deinit {
+        let directory = directory
+        process.endInBackground { try? FileManager.default.removeItem(at: directory) }
+    }
 
     var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
     var log: String { (try? String(contentsOf: directory.appendingPathComponent("log"), encoding: .utf8)) ?? "" }
 
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+    /// Stops the process and waits for it: its port is free once this returns.
+    func stop() async {
+        if process.isRunning { process.terminate() }
+        _ = await process.exited()
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// Prometheus with its remote-write receiver on, on `port` if given.
-    static func prometheus(port: UInt16? = nil) throws -> ReceiverProcess {
-        try ReceiverProcess(
+    static func prometheus(port: UInt16? = nil) async throws -> ReceiverProcess {
+        try await start(
             name: "prometheus", executable: "/usr/bin/prometheus",
             arguments: { port, directory in
                 let config = directory.appendingPathComponent("prometheus.yml")
@@ -66,8 +79,8 @@ final class ReceiverProcess {
 
     /// Prometheus serving HTTPS (and so HTTP/2) with a fresh self-signed certificate for 127.0.0.1,
     /// which is left at `directory/tls.crt` for clients to trust.
-    static func prometheusWithTLS() throws -> ReceiverProcess {
-        try ReceiverProcess(
+    static func prometheusWithTLS() async throws -> ReceiverProcess {
+        try await start(
             name: "prometheus-tls", executable: "/usr/bin/prometheus",
             arguments: { port, directory in
                 let openssl = Process()
@@ -80,7 +93,7 @@ final class ReceiverProcess {
                 ]
                 openssl.standardError = FileHandle.nullDevice
                 try openssl.run()
-                openssl.waitUntilExit()
+                _ = await openssl.exited()
                 let web = directory.appendingPathComponent("web.yml")
                 try "tls_server_config:\n  cert_file: \(directory.path)/tls.crt\n  key_file: \(directory.path)/tls.key\n"
                     .write(to: web, atomically: true, encoding: .utf8)
@@ -97,8 +110,8 @@ final class ReceiverProcess {
     var certificate: String { directory.appendingPathComponent("tls.crt").path }
 
     /// A Pushgateway without persistence, on `port` if given.
-    static func pushgateway(port: UInt16? = nil) throws -> ReceiverProcess {
-        try ReceiverProcess(
+    static func pushgateway(port: UInt16? = nil) async throws -> ReceiverProcess {
+        try await start(
             name: "pushgateway", executable: "/usr/bin/prometheus-pushgateway",
             // No persistence: Debian's default file would share state between instances.
             arguments: { port, _ in ["--web.listen-address=127.0.0.1:\(port)", "--persistence.file="] }, ready: "/-/ready",
@@ -106,14 +119,14 @@ final class ReceiverProcess {
     }
 
     /// The lines of `/metrics` that start with `metric{` or `metric `.
-    func exposed(_ metric: String) -> [String] {
-        let text = Network.get(baseURL + "/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
+    func exposed(_ metric: String) async -> [String] {
+        let text = await Network.get(baseURL + "/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
         return text.split(separator: "\n").map(String.init).filter { $0.hasPrefix(metric + "{") || $0.hasPrefix(metric + " ") }
     }
 
     /// Single-node VictoriaMetrics, with queries seeing samples as soon as they are written.
-    static func victoriaMetrics() throws -> ReceiverProcess {
-        try ReceiverProcess(
+    static func victoriaMetrics() async throws -> ReceiverProcess {
+        try await start(
             name: "victoria-metrics", executable: "/usr/bin/victoria-metrics",
             arguments: { port, directory in
                 [
@@ -126,8 +139,8 @@ final class ReceiverProcess {
     var remoteWriteURL: String { baseURL + "/api/v1/write" }
 
     /// The raw samples of a range selector such as `x[10m]`: timestamps in milliseconds, per series.
-    func samples(_ selector: String) throws -> [(labels: [String: String], timestampsMs: [Int64], values: [String])] {
-        try results(selector).map { result in
+    func samples(_ selector: String) async throws -> [(labels: [String: String], timestampsMs: [Int64], values: [String])] {
+        try await results(selector).map { result in
             let values = (result["values"] as? [[Any]]) ?? []
             return (
                 (result["metric"] as? [String: String]) ?? [:],
@@ -138,17 +151,17 @@ final class ReceiverProcess {
     }
 
     /// An instant query through the Prometheus HTTP API: each result's labels and value.
-    func query(_ promql: String) throws -> [(labels: [String: String], value: String)] {
-        try results(promql).map { result in
+    func query(_ promql: String) async throws -> [(labels: [String: String], value: String)] {
+        try await results(promql).map { result in
             ((result["metric"] as? [String: String]) ?? [:], ((result["value"] as? [Any])?.last as? String) ?? "")
         }
     }
 
     /// The `data.result` array of /api/v1/query.
-    private func results(_ promql: String) throws -> [[String: Any]] {
+    private func results(_ promql: String) async throws -> [[String: Any]] {
         var components = URLComponents(string: baseURL + "/api/v1/query")!
         components.queryItems = [URLQueryItem(name: "query", value: promql)]
-        guard let data = Network.get(components.url!.absoluteString) else {
+        guard let data = await Network.get(components.url!.absoluteString) else {
             throw ReceiverError(description: "\(name) did not answer the query \(promql)")
         }
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]

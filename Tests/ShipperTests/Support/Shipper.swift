@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs the real `ebpf-map-shipper` binary, built next to this test bundle.
 enum ShipperBinary {
-    struct Result {
+    struct Result: Sendable {
         var status: Int32
         var stdout: String
         var stderr: String
@@ -14,14 +14,19 @@ enum ShipperBinary {
     }
 
     /// `once` with `config` in a temporary file, removed afterwards, and `options` after it.
-    static func once(config: String, _ options: [String] = []) throws -> Result {
+    static func once(config: String, _ options: [String] = []) async throws -> Result {
         let file = try writeConfig(config)
         defer { removeConfig(file) }
-        return try run(["once", "--config", file.path] + options)
+        return try await run(["once", "--config", file.path] + options)
     }
 
-    /// Runs it to completion; `prefix` is prepended to the command line (e.g. setpriv).
-    static func run(_ arguments: [String], prefix: [String] = []) throws -> Result {
+    /// Runs it to completion, awaited; `prefix` is prepended to the command line (e.g. setpriv).
+    static func run(_ arguments: [String], prefix: [String] = []) async throws -> Result {
+        try await offPool { try runBlocking(arguments, prefix: prefix) }
+    }
+
+    /// The blocking part, on a thread of its own (never the cooperative pool).
+    private static func runBlocking(_ arguments: [String], prefix: [String]) throws -> Result {
         let process = Process()
         let out = Pipe()
         let err = Pipe()

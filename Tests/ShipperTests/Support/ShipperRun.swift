@@ -1,7 +1,7 @@
 import Foundation
 
 /// The real binary as a daemon (`run`), with a config written to a temporary file.
-final class ShipperDaemon {
+final class ShipperDaemon: @unchecked Sendable {
     private let process = Process()
     private let errors = Pipe()
     private let collected = Mutex2(Data())
@@ -24,11 +24,8 @@ final class ShipperDaemon {
     }
 
     deinit {
-        if process.isRunning {
-            process.interrupt()
-            process.waitUntilExit()
-        }
-        if ownsConfig { removeConfig(configFile) }
+        let (file, owned) = (configFile, ownsConfig)
+        process.endInBackground(signal: SIGINT) { if owned { removeConfig(file) } }
     }
 
     var log: String { String(decoding: collected.get(), as: UTF8.self) }
@@ -36,10 +33,15 @@ final class ShipperDaemon {
     var pid: Int32 { process.processIdentifier }
 
     /// kill -9: no chance to flush or clean up.
-    func kill() {
+    func kill() async {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = await process.exited()
     }
+
+    /// Sends a signal, e.g. SIGHUP or SIGPIPE.
+    func signal(_ number: Int32) { Foundation.kill(process.processIdentifier, number) }
+
+    var isRunning: Bool { process.isRunning }
 
     /// Resident memory now, in KiB (VmRSS).
     var residentKiB: Int? {
@@ -49,9 +51,9 @@ final class ShipperDaemon {
     }
 
     /// Sends SIGTERM and waits (at most 20 s) for the exit status.
-    func terminate() -> Int32? {
+    func terminate() async -> Int32? {
         process.terminate()
-        guard eventually(within: 20, { !process.isRunning }) else { return nil }
+        guard await eventually(within: 20, { !process.isRunning }) else { return nil }
         errors.fileHandleForReading.readabilityHandler = nil
         collected.update { $0.append(errors.fileHandleForReading.readDataToEndOfFile()) }
         return process.terminationStatus
