@@ -1,0 +1,64 @@
+import Foundation
+
+/// The keys every HTTP endpoint shares (remote_write and pushgateway entries).
+struct HTTPFields {
+    static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "tls_config"]
+
+    /// Headers the shipper sets itself; a config may never replace them.
+    static let reservedHeaders: Set<String> = [
+        "content-encoding", "content-type", "x-prometheus-remote-write-version", "user-agent", "content-length",
+        "host", "authorization",
+    ]
+
+    var name: String
+    var url: String
+    var headers: [HTTPHeader] = []
+    var basicAuth: BasicAuth?
+    var bearerTokenFile: String?
+    var timeout: Duration?
+    var tls = TLSConfig.defaults
+
+    init(_ map: [String: YAMLValue], in value: YAMLValue, example: String) throws(ConfigError) {
+        guard let urlValue = map["url"] else { throw value.fail("missing key 'url'; e.g. url: \(example)") }
+        url = try urlValue.string()
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = parsed.host, !host.isEmpty
+        else {
+            throw urlValue.fail("invalid URL '\(url)'; expected http:// or https:// with a host")
+        }
+        name = try map["name"]?.string() ?? parsed.port.map { "\(host):\($0)" } ?? host
+        if let headers = map["headers"] {
+            self.headers = try headers.stringMap().map { name, value throws(ConfigError) in
+                if Self.reservedHeaders.contains(name.text.lowercased()) {
+                    throw name.fail("header '\(name.text)' is set by the shipper itself and cannot be configured"
+                        + (name.text.lowercased() == "authorization" ? "; use bearer_token_file or basic_auth" : ""))
+                }
+                return HTTPHeader(name: name.text, value: value)
+            }
+        }
+        if let auth = map["basic_auth"] {
+            let fields = try auth.mapping(keys: ["username", "password_file", "password"])
+            if let inline = fields["password"] {
+                throw inline.fail("inline passwords are not accepted; write the password to a file readable only by the shipper and set password_file")
+            }
+            guard let username = fields["username"] else { throw auth.fail("missing key 'username'") }
+            guard let file = fields["password_file"] else { throw auth.fail("missing key 'password_file'") }
+            basicAuth = BasicAuth(username: try username.string(), passwordFile: try file.readableFile())
+        }
+        if let token = map["bearer_token_file"] {
+            if basicAuth != nil { throw token.fail("set either basic_auth or bearer_token_file, not both") }
+            bearerTokenFile = try token.readableFile()
+        }
+        if let timeout = map["timeout"] { self.timeout = try timeout.duration() }
+        if let tls = map["tls_config"] {
+            let fields = try tls.mapping(keys: ["ca_file", "cert_file", "key_file", "insecure_skip_verify"])
+            if let value = fields["ca_file"] { self.tls.caFile = try value.readableFile() }
+            if let value = fields["cert_file"] { self.tls.certFile = try value.readableFile() }
+            if let value = fields["key_file"] { self.tls.keyFile = try value.readableFile() }
+            if let value = fields["insecure_skip_verify"] { self.tls.insecureSkipVerify = try value.bool() }
+            if (self.tls.certFile == nil) != (self.tls.keyFile == nil) {
+                throw tls.fail("cert_file and key_file go together; set both for client certificates")
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Yams
+
+/// Where errors point and how `${VAR}` expands.
+struct LoadContext {
+    var file: String
+    var environment: [String: String]
+
+    func yamlError(_ error: any Error) -> ConfigError {
+        switch error {
+        case let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
+            let YamlError.composer(_, problem, mark, _):
+            return ConfigError(file: file, line: mark.line, key: "", message: "invalid YAML: \(problem)")
+        case let YamlError.duplicatedKeysInMapping(duplicates, context):
+            return ConfigError(
+                file: file, line: context.mark.line, key: duplicates.joined(separator: ", "),
+                message: "key given twice in one mapping; keep one")
+        default:
+            return ConfigError(file: file, line: nil, key: "", message: "invalid YAML: \(error)")
+        }
+    }
+}
+
+/// One node of the config with its dotted path, so every error can name both line and key.
+struct YAMLValue {
+    var node: Node
+    var path: String
+    var context: LoadContext
+
+    func fail(_ message: String) -> ConfigError {
+        ConfigError(file: context.file, line: node.mark?.line, key: path, message: message)
+    }
+
+    private func child(_ node: Node, _ suffix: String) -> YAMLValue {
+        YAMLValue(node: node, path: path.isEmpty ? suffix : path + (suffix.hasPrefix("[") ? "" : ".") + suffix, context: context)
+    }
+
+    /// A mapping whose keys must all be in `keys`.
+    func mapping(keys: [String]) throws(ConfigError) -> [String: YAMLValue] {
+        guard case .mapping(let mapping) = node else {
+            throw fail("expected a mapping with keys: \(keys.joined(separator: ", "))")
+        }
+        var values: [String: YAMLValue] = [:]
+        for (key, value) in mapping {
+            let name = key.string ?? ""
+            guard keys.contains(name) else {
+                throw child(key, name).fail("unknown key; expected one of: \(keys.joined(separator: ", "))")
+            }
+            values[name] = child(value, name)
+        }
+        return values
+    }
+
+    func list() throws(ConfigError) -> [YAMLValue] {
+        guard case .sequence(let sequence) = node else { throw fail("expected a list") }
+        return sequence.enumerated().map { child($1, "[\($0)]") }
+    }
+
+    /// A mapping of strings to strings, in file order, keys kept with their nodes for errors.
+    func stringMap() throws(ConfigError) -> [(name: (text: String, fail: (String) -> ConfigError), value: String)] {
+        guard case .mapping(let mapping) = node else { throw fail("expected a mapping of names to values") }
+        var pairs: [(name: (text: String, fail: (String) -> ConfigError), value: String)] = []
+        for (key, value) in mapping {
+            let name = key.string ?? ""
+            let keyValue = child(key, name)
+            pairs.append(((name, keyValue.fail), try child(value, name).string()))
+        }
+        return pairs
+    }
+
+    /// A scalar with `${VAR}` expanded; `$$` is a literal `$`.
+    func string() throws(ConfigError) -> String {
+        guard case .scalar(let scalar) = node else { throw fail("expected a single value") }
+        return try expand(scalar.string)
+    }
+
+    func duration() throws(ConfigError) -> Duration {
+        let text = try string()
+        guard let duration = Units.duration(text) else {
+            throw fail("invalid duration '\(text)'; expected a positive number with a unit: 500ms, 15s, 2m, 1h30m")
+        }
+        return duration
+    }
+
+    func size() throws(ConfigError) -> UInt64 {
+        let text = try string()
+        guard let size = Units.size(text), size > 0 else {
+            throw fail("invalid size '\(text)'; expected a positive number of bytes with a unit: 64MiB, 1GiB, 500MB")
+        }
+        return size
+    }
+
+    func bool() throws(ConfigError) -> Bool {
+        switch try string() {
+        case "true": return true
+        case "false": return false
+        case let text: throw fail("invalid boolean '\(text)'; expected true or false")
+        }
+    }
+
+    func integer(atLeast minimum: Int) throws(ConfigError) -> Int {
+        let text = try string()
+        guard let value = Int(text), value >= minimum else {
+            throw fail("invalid number '\(text)'; expected a whole number of at least \(minimum)")
+        }
+        return value
+    }
+
+    func regexList() throws(ConfigError) -> [String] {
+        try list().map { item throws(ConfigError) in
+            let pattern = try item.string()
+            do { _ = try Regex(pattern) } catch { throw item.fail("invalid regex '\(pattern)': \(error)") }
+            return pattern
+        }
+    }
+
+    /// A path to a file that exists and can be read now; secrets themselves are read later.
+    func readableFile() throws(ConfigError) -> String {
+        let path = try string()
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw fail("cannot read file '\(path)'; it must exist and be readable by the shipper")
+        }
+        return path
+    }
+
+    private func expand(_ text: String) throws(ConfigError) -> String {
+        guard text.contains("$") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            result += rest[..<dollar]
+            rest = rest[rest.index(after: dollar)...]
+            if rest.first == "$" {
+                result += "$"
+                rest = rest.dropFirst()
+            } else if rest.first == "{", let close = rest.firstIndex(of: "}") {
+                let name = String(rest[rest.index(after: rest.startIndex)..<close])
+                guard let value = context.environment[name] else {
+                    throw fail("environment variable \(name) is not set (written as ${\(name)}; use $$ for a literal $)")
+                }
+                result += value
+                rest = rest[rest.index(after: close)...]
+            } else {
+                result += "$"
+            }
+        }
+        return result + rest
+    }
+}
