@@ -17,12 +17,17 @@ extension EBPFMapShipper {
         @OptionGroup var config: ConfigOptions
         @OptionGroup var logging: LoggingOptions
 
-        @Option(help: ArgumentHelp("Give up on retries after this long, e.g. 30s or 2m.", valueName: "duration"))
+        @Option(
+            help: ArgumentHelp(
+                "The whole command's deadline, the request in flight included, e.g. 30s or 2m. Batches not delivered by then stay in the disk buffer for the next run.",
+                valueName: "duration"))
         var timeout: String = "60s"
 
         func validate() throws {
-            guard Config.parseDuration(timeout) != nil else {
-                throw ValidationError("invalid --timeout '\(timeout)'; expected a duration such as 30s or 2m")
+            let bounds = Config.timeoutBounds
+            guard let duration = Config.parseDuration(timeout), bounds.contains(duration) else {
+                throw ValidationError(
+                    "invalid --timeout '\(timeout)'; expected a duration from \(Config.format(bounds.lowerBound)) to \(Config.format(bounds.upperBound)), such as 30s or 2m")
             }
         }
 

@@ -62,6 +62,11 @@ extension Config {
     /// Reads `15s`, `500ms`, `2m` (the config's duration syntax) for command-line options.
     public static func parseDuration(_ text: String) -> Duration? { Units.duration(text) }
 
+    /// What a request timeout may be, `once --timeout` included.
+    public static let timeoutBounds = ConfigBounds.timeout
+
+    public static func format(_ duration: Duration) -> String { Units.format(duration) }
+
     /// What `check-config` prints: every effective setting, secrets as file paths only.
     public var summary: String {
         var lines = ["interval: \(Units.format(interval))"]

@@ -12,9 +12,9 @@ extension RemoteWriteConfig {
         tls = http.tls
         if let queue = map["queue"] {
             let fields = try queue.mapping(keys: ["max_samples_per_send", "min_backoff", "max_backoff", "retry_on_http_429"])
-            if let value = fields["max_samples_per_send"] { self.queue.maxSamplesPerSend = try value.integer(atLeast: 1) }
-            if let value = fields["min_backoff"] { self.queue.minBackoff = try value.duration() }
-            if let value = fields["max_backoff"] { self.queue.maxBackoff = try value.duration() }
+            if let value = fields["max_samples_per_send"] { self.queue.maxSamplesPerSend = try value.integer(in: ConfigBounds.maxSamplesPerSend) }
+            if let value = fields["min_backoff"] { self.queue.minBackoff = try value.duration(in: ConfigBounds.backoff) }
+            if let value = fields["max_backoff"] { self.queue.maxBackoff = try value.duration(in: ConfigBounds.backoff) }
             if let value = fields["retry_on_http_429"] { self.queue.retryOnHTTP429 = try value.bool() }
             if self.queue.minBackoff > self.queue.maxBackoff {
                 throw (fields["min_backoff"] ?? queue).fail(
@@ -23,8 +23,8 @@ extension RemoteWriteConfig {
         }
         if let buffer = map["buffer"] {
             let fields = try buffer.mapping(keys: ["max_size", "max_age"])
-            if let size = fields["max_size"] { bufferMaxSize = try size.size() }
-            if let age = fields["max_age"] { bufferMaxAge = try age.duration() }
+            if let size = fields["max_size"] { bufferMaxSize = try size.size(in: ConfigBounds.bufferMaxSize) }
+            if let age = fields["max_age"] { bufferMaxAge = try age.duration(in: ConfigBounds.bufferMaxAge) }
         }
     }
 }

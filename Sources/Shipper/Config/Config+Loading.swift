@@ -32,7 +32,7 @@ extension Config {
         let top = try YAMLValue(node: root, path: "", context: context).mapping(
             keys: ["interval", "external_labels", "maps", "remote_write", "pushgateway", "buffer"])
 
-        if let value = top["interval"] { config.interval = try value.duration() }
+        if let value = top["interval"] { config.interval = try value.duration(in: ConfigBounds.interval) }
         if let value = top["external_labels"] {
             for (name, labelValue) in try value.stringMap() {
                 guard LabelSet.isValidName(name.text), !name.text.hasPrefix("__") else {
@@ -65,10 +65,13 @@ extension Config {
             let fields = try value.mapping(keys: ["dir", "max_size", "max_age", "fsync"])
             if let dir = fields["dir"] {
                 let path = try dir.string()
+                guard path.isEmpty || (path.hasPrefix("/") && HTTPSyntax.isPrintable(path)) else {
+                    throw dir.fail("invalid buffer directory; expected an absolute path, e.g. /var/lib/ebpf-map-shipper ('' for memory only)")
+                }
                 config.buffer.dir = path.isEmpty ? nil : path
             }
-            if let size = fields["max_size"] { config.buffer.maxSize = try size.size() }
-            if let age = fields["max_age"] { config.buffer.maxAge = try age.duration() }
+            if let size = fields["max_size"] { config.buffer.maxSize = try size.size(in: ConfigBounds.bufferMaxSize) }
+            if let age = fields["max_age"] { config.buffer.maxAge = try age.duration(in: ConfigBounds.bufferMaxAge) }
             if let fsync = fields["fsync"] {
                 switch try fsync.string() {
                 case "always": config.buffer.fsync = true
@@ -107,6 +110,6 @@ extension MapsConfig {
             }
             countMethod = parsed
         }
-        if let bound = map["max_walk_keys"] { maxWalkKeys = UInt64(try bound.integer(atLeast: 1)) }
+        if let bound = map["max_walk_keys"] { maxWalkKeys = UInt64(try bound.integer(in: ConfigBounds.maxWalkKeys)) }
     }
 }

@@ -21,17 +21,28 @@ struct HTTPFields {
     init(_ map: [String: YAMLValue], in value: YAMLValue, example: String) throws(ConfigError) {
         guard let urlValue = map["url"] else { throw value.fail("missing key 'url'; e.g. url: \(example)") }
         url = try urlValue.string()
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
-            let host = parsed.host, !host.isEmpty
-        else {
-            throw urlValue.fail("invalid URL '\(url)'; expected http:// or https:// with a host")
+        let parsed: EndpointURL
+        do { parsed = try EndpointURL(url) } catch { throw urlValue.fail(error.message) }
+        if let nameValue = map["name"] {
+            name = try nameValue.string()
+            guard !name.isEmpty, name.count <= 100, HTTPSyntax.isPrintable(name) else {
+                throw nameValue.fail("invalid endpoint name; expected 1 to 100 printable characters, e.g. central")
+            }
+        } else {
+            name = parsed.port.map { "\(parsed.host):\($0)" } ?? parsed.host
         }
-        name = try map["name"]?.string() ?? parsed.port.map { "\(host):\($0)" } ?? host
         if let headers = map["headers"] {
             self.headers = try headers.stringMap().map { name, value throws(ConfigError) in
                 if Self.reservedHeaders.contains(name.text.lowercased()) {
                     throw name.fail("header '\(name.text)' is set by the shipper itself and cannot be configured"
                         + (name.text.lowercased() == "authorization" ? "; use bearer_token_file or basic_auth" : ""))
+                }
+                guard HTTPSyntax.isToken(name.text) else {
+                    throw name.fail("invalid header name; expected letters, digits and !#$%&'*+-.^_`|~ (no spaces or colons)")
+                }
+                // The value is not repeated: it may be a key.
+                guard HTTPSyntax.isFieldValue(value) else {
+                    throw name.fail("invalid header value; expected one line of visible ASCII characters (no CR, LF or other control characters)")
                 }
                 return HTTPHeader(name: name.text, value: value)
             }
@@ -43,13 +54,17 @@ struct HTTPFields {
             }
             guard let username = fields["username"] else { throw auth.fail("missing key 'username'") }
             guard let file = fields["password_file"] else { throw auth.fail("missing key 'password_file'") }
-            basicAuth = BasicAuth(username: try username.string(), passwordFile: try file.readableFile())
+            let user = try username.string()
+            guard !user.contains(":"), HTTPSyntax.isPrintable(user) else {
+                throw username.fail("invalid username; basic auth usernames cannot hold ':' or control characters")
+            }
+            basicAuth = BasicAuth(username: user, passwordFile: try file.readableFile())
         }
         if let token = map["bearer_token_file"] {
             if basicAuth != nil { throw token.fail("set either basic_auth or bearer_token_file, not both") }
             bearerTokenFile = try token.readableFile()
         }
-        if let timeout = map["timeout"] { self.timeout = try timeout.duration() }
+        if let timeout = map["timeout"] { self.timeout = try timeout.duration(in: ConfigBounds.timeout) }
         if let tls = map["tls_config"] {
             let fields = try tls.mapping(keys: ["ca_file", "cert_file", "key_file", "insecure_skip_verify"])
             if let value = fields["ca_file"] { self.tls.caFile = try value.readableFile() }

@@ -16,8 +16,9 @@ enum Units {
             guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
             rest = rest.dropFirst(unit.0.count)
             let (scaled, overflow) = number.multipliedReportingOverflow(by: unit.1)
-            guard !overflow else { return nil }
-            total += scaled
+            let (sum, sumOverflow) = total.addingReportingOverflow(scaled)
+            guard !overflow, !sumOverflow else { return nil }
+            total = sum
         }
         return total > 0 ? .milliseconds(total) : nil
     }
@@ -35,6 +36,15 @@ enum Units {
         guard let unit = units.first(where: { $0.0 == suffix }) else { return nil }
         let (scaled, overflow) = number.multipliedReportingOverflow(by: unit.1)
         return overflow ? nil : scaled
+    }
+
+    /// The largest binary unit that divides a size exactly, for messages.
+    static func formatSize(_ bytes: UInt64) -> String {
+        for (unit, size) in [("TiB", UInt64(1) << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        where bytes >= size && bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
+        return "\(bytes)B"
     }
 
     /// The shortest exact spelling of a duration, for messages and `check-config`.

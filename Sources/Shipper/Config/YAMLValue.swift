@@ -74,18 +74,26 @@ struct YAMLValue {
         return try expand(scalar.string)
     }
 
-    func duration() throws(ConfigError) -> Duration {
+    /// A duration within `range` (see `ConfigBounds`).
+    func duration(in range: ClosedRange<Duration>) throws(ConfigError) -> Duration {
         let text = try string()
         guard let duration = Units.duration(text) else {
             throw fail("invalid duration '\(text)'; expected a positive number with a unit: 500ms, 15s, 2m, 1h30m")
         }
+        guard range.contains(duration) else {
+            throw fail("duration '\(text)' is out of range; expected \(Units.format(range.lowerBound)) to \(Units.format(range.upperBound))")
+        }
         return duration
     }
 
-    func size() throws(ConfigError) -> UInt64 {
+    /// A size in bytes within `range`.
+    func size(in range: ClosedRange<UInt64>) throws(ConfigError) -> UInt64 {
         let text = try string()
         guard let size = Units.size(text), size > 0 else {
             throw fail("invalid size '\(text)'; expected a positive number of bytes with a unit: 64MiB, 1GiB, 500MB")
+        }
+        guard range.contains(size) else {
+            throw fail("size '\(text)' is out of range; expected \(Units.formatSize(range.lowerBound)) to \(Units.formatSize(range.upperBound))")
         }
         return size
     }
@@ -98,10 +106,10 @@ struct YAMLValue {
         }
     }
 
-    func integer(atLeast minimum: Int) throws(ConfigError) -> Int {
+    func integer(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         let text = try string()
-        guard let value = Int(text), value >= minimum else {
-            throw fail("invalid number '\(text)'; expected a whole number of at least \(minimum)")
+        guard let value = Int(text), range.contains(value) else {
+            throw fail("invalid number '\(text)'; expected a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
     }

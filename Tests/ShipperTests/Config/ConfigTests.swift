@@ -52,7 +52,7 @@ struct ConfigTests {
                 queue:
                   max_samples_per_send: 500
                   min_backoff: 1s
-                  max_backoff: 1h30m
+                  max_backoff: 1h
                   retry_on_http_429: false
                 tls_config:
                   insecure_skip_verify: true
@@ -70,7 +70,7 @@ struct ConfigTests {
         #expect(mimir.basicAuth == BasicAuth(username: "edge", passwordFile: secret.path))
         #expect(mimir.timeout == .milliseconds(500))
         #expect(mimir.queue == QueueConfig(
-            maxSamplesPerSend: 500, minBackoff: .seconds(1), maxBackoff: .seconds(5400), retryOnHTTP429: false))
+            maxSamplesPerSend: 500, minBackoff: .seconds(1), maxBackoff: .seconds(3600), retryOnHTTP429: false))
         #expect(mimir.tls.insecureSkipVerify)
         #expect(config.remoteWrite[1].name == "10.0.0.1:8428")
         #expect(config.remoteWrite[1].bearerTokenFile == secret.path)
@@ -187,6 +187,65 @@ struct ConfigTests {
         #expect(error("interval: 1s\ninterval: 2s\n")?.contains("key given twice") == true)
     }
 
+    /// A header that reaches libcurl is one `Name: value` line: nothing can inject a second one.
+    @Test func headersAreOneLineOfVisibleCharacters() {
+        let header = { (name: String, value: String) in "remote_write:\n  - url: http://a/\n    headers:\n      \(name): \(value)\n" }
+        let badValue = "shipper.yml:4: remote_write[0].headers.X-Tenant: invalid header value; "
+            + "expected one line of visible ASCII characters (no CR, LF or other control characters)"
+        #expect(error(header("X-Tenant", "\"a\\r\\nAuthorization: Bearer stolen\"")) == badValue)
+        #expect(error(header("X-Tenant", "\"a\\nContent-Encoding: gzip\"")) == badValue)
+        #expect(error(header("X-Tenant", "\"a\\tb\\u0000\"")) == badValue)
+        // Through the environment, as through the file.
+        #expect(error(header("X-Tenant", "${TENANT}"), environment: ["TENANT": "a\r\nAuthorization: Bearer x"]) == badValue)
+        let badName = "invalid header name; expected letters, digits and !#$%&'*+-.^_`|~ (no spaces or colons)"
+        #expect(error(header("\"X Tenant\"", "a")) == "shipper.yml:4: remote_write[0].headers.X Tenant: " + badName)
+        #expect(error(header("\"X-Tenant:\"", "a")) == "shipper.yml:4: remote_write[0].headers.X-Tenant:: " + badName)
+        #expect(error(header("\"\"", "a")) == "shipper.yml:4: remote_write[0].headers.: " + badName)
+        #expect(try! parse(header("X-Scope-OrgID", "\"tenant 1\\tA~\"")).remoteWrite[0].headers
+            == [HTTPHeader(name: "X-Scope-OrgID", value: "tenant 1\tA~")])
+    }
+
+    @Test func urlsAreCheckedAtLoadAndNeverCarryCredentials() throws {
+        let url = { (text: String) in "remote_write:\n  - url: \"\(text)\"\n" }
+        let credentials = "shipper.yml:2: remote_write[0].url: the URL carries credentials (user:password@host), "
+            + "which would be logged and shown; remove them and set basic_auth with a password_file"
+        #expect(error(url("http://user:s3cret@prom.example/api/v1/write")) == credentials)
+        #expect(error(url("https://s3cret@prom.example")) == credentials)
+        #expect(error("pushgateway:\n  - url: http://u:p@gw:9091\n    job: j\n")?.contains("carries credentials") == true)
+        #expect(error(url("http://prom.example/api v1")) == "shipper.yml:2: remote_write[0].url: invalid URL "
+            + "'http://prom.example/api v1'; it contains whitespace, a control character or non-ASCII text; percent-encode them")
+        #expect(error(url("http://prom.example/\\r\\nX: y"))?.contains("'http://prom.example/\\u{d}\\u{a}X: y'") == true)
+        #expect(error(url("http://:9090/")) == "shipper.yml:2: remote_write[0].url: invalid URL 'http://:9090/'; expected http:// or https:// with a host")
+        #expect(error(url("http://prom:0/"))?.hasSuffix("the port must be a number from 1 to 65535") == true)
+        #expect(error(url("http://prom:99999/"))?.hasSuffix("the port must be a number from 1 to 65535") == true)
+        #expect(error(url("gopher://prom/")) == "shipper.yml:2: remote_write[0].url: invalid URL 'gopher://prom/'; expected http:// or https:// with a host")
+        #expect(try parse(url("http://[::1]:9090/api/v1/write")).remoteWrite[0].name == "[::1]:9090")
+        #expect(try parse(url("HTTPS://Prom.Example/w")).remoteWrite[0].name == "Prom.Example")
+        #expect(EndpointURL.redacted("http://u:p@host/x") == "http://<redacted>@host/x")
+    }
+
+    /// Every duration and size is bounded at load, so `run` never meets a value its timers cannot hold.
+    @Test func durationsAndSizesOutsideTheirRangeAreRefused() {
+        #expect(error("interval: 10000000h\n") == "shipper.yml:1: interval: duration '10000000h' is out of range; expected 100ms to 24h")
+        #expect(error("interval: 1ms\n") == "shipper.yml:1: interval: duration '1ms' is out of range; expected 100ms to 24h")
+        #expect(error("interval: 9223372036854775807ms1ms\n")?.hasPrefix("shipper.yml:1: interval: invalid duration") == true)
+        let queue = { (key: String, value: String) in "remote_write:\n  - url: http://a/\n    queue:\n      \(key): \(value)\n" }
+        #expect(error(queue("min_backoff", "10000000h")) == "shipper.yml:4: remote_write[0].queue.min_backoff: duration '10000000h' is out of range; expected 10ms to 1h")
+        #expect(error(queue("max_backoff", "2h")) == "shipper.yml:4: remote_write[0].queue.max_backoff: duration '2h' is out of range; expected 10ms to 1h")
+        #expect(error(queue("min_backoff", "1ms"))?.contains("out of range; expected 10ms to 1h") == true)
+        #expect(error(queue("max_samples_per_send", "1000000")) == "shipper.yml:4: remote_write[0].queue.max_samples_per_send: invalid number '1000000'; expected a whole number from 1 to 100000")
+        #expect(error("remote_write:\n  - url: http://a/\n    timeout: 2h\n")?.hasSuffix("out of range; expected 100ms to 1h") == true)
+        #expect(error("buffer:\n  max_age: 500ms\n") == "shipper.yml:2: buffer.max_age: duration '500ms' is out of range; expected 1s to 8784h")
+        #expect(error("buffer:\n  max_size: 64KiB\n") == "shipper.yml:2: buffer.max_size: size '64KiB' is out of range; expected 1MiB to 1TiB")
+        #expect(error("remote_write:\n  - url: http://a/\n    buffer: {max_size: 2TiB}\n")?.hasSuffix("out of range; expected 1MiB to 1TiB") == true)
+        #expect(error("buffer:\n  dir: relative/dir\n") == "shipper.yml:2: buffer.dir: invalid buffer directory; "
+            + "expected an absolute path, e.g. /var/lib/ebpf-map-shipper ('' for memory only)")
+        #expect(error("remote_write:\n  - name: \"a\\nb\"\n    url: http://a/\n")
+            == "shipper.yml:2: remote_write[0].name: invalid endpoint name; expected 1 to 100 printable characters, e.g. central")
+        #expect(error("remote_write:\n  - url: http://a/\n    basic_auth: {username: 'a:b', password_file: /etc/hostname}\n")?
+            .hasSuffix("invalid username; basic auth usernames cannot hold ':' or control characters") == true)
+    }
+
     @Test func theShippedExampleIsValid() throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("config/ebpf-map-shipper.yml")
@@ -202,7 +261,7 @@ struct UnitsTests {
         #expect(Units.duration(text) == .milliseconds(milliseconds))
     }
 
-    @Test(arguments: ["", "0s", "5", "5x", "-1s", "1.5s", "s"])
+    @Test(arguments: ["", "0s", "5", "5x", "-1s", "1.5s", "s", "9223372036854775807ms1ms", "99999999999999999999s"])
     func badDurations(text: String) {
         #expect(Units.duration(text) == nil)
     }
@@ -243,6 +302,21 @@ struct CheckConfigTests {
         #expect(result.stdout.hasPrefix("\(config.path): valid\ninterval: 30s\nexternal_labels: instance="))
         #expect(result.stdout.contains(
             "remote_write c: http://127.0.0.1:9/w timeout=30s max_samples_per_send=10000 backoff=30ms..5s retry_on_http_429=true"))
+    }
+
+    /// The duration that used to pass `check-config` and crash `run`: refused by both, in one line.
+    @Test func anOutOfRangeIntervalFailsCheckConfigAndRun() async throws {
+        let config = try writeConfig("interval: 10000000h\nremote_write:\n  - url: http://127.0.0.1:9/\n")
+        defer { removeConfig(config) }
+        let line = "ebpf-map-shipper: error: \(config.path):1: interval: duration '10000000h' is out of range; expected 100ms to 24h\n"
+        for command in [["check-config", config.path], ["run", "--config", config.path]] {
+            let result = try await ShipperBinary.run(command)
+            #expect(result.status == 1)
+            #expect(result.stderr == line)
+        }
+        let once = try await ShipperBinary.run(["once", "--timeout", "10000000h"])
+        #expect(once.status != 0)
+        #expect(once.stderr.contains("invalid --timeout '10000000h'; expected a duration from 100ms to 1h"))
     }
 
     @Test func runWithAMissingConfigFails() async throws {
