@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+@testable import Shipper
+
+/// Secret files as operators really write them: with CRLF, emptied during a rotation, deleted.
+struct CredentialsTests {
+    /// One request through a real HTTP client with these credentials; the headers the receiver got.
+    func send(_ credentials: RequestCredentials, to receiver: FakeReceiver) async -> [String: String] {
+        let before = receiver.requests.count
+        nonisolated(unsafe) let credentials = credentials
+        let url = receiver.url
+        _ = await WorkerThread.result(name: "test-send") { () -> Bool in
+            guard let client = try? HTTPClient(url: url, timeout: .seconds(5), tls: .defaults) else { return false }
+            credentials.apply(to: client, protocolHeaders: [])
+            _ = client.perform(method: "POST", body: [1])
+            return true
+        }
+        return receiver.requests.count > before ? receiver.requests[before].headers : [:]
+    }
+
+    func secretFile(_ text: String) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("secret-\(UUID())")
+        try text.write(to: file, atomically: false, encoding: .utf8)
+        return file
+    }
+
+    @Test func trailingWhitespaceIsTrimmedAndAVanishedFileKeepsTheLastGoodToken() async throws {
+        let receiver = try FakeReceiver(script: [])
+        let token = try secretFile("t0ken-value\r\n")
+        defer { try? FileManager.default.removeItem(at: token) }
+        let log = CapturedLog()
+        let credentials = RequestCredentials(headers: [], basicAuth: nil, bearerTokenFile: token.path, logger: log.logger)
+        #expect(await send(credentials, to: receiver)["authorization"] == "Bearer t0ken-value")
+
+        // Emptied (a rotation caught half-way), then deleted: the last good token goes on, one warning.
+        try "".write(to: token, atomically: false, encoding: .utf8)
+        #expect(await send(credentials, to: receiver)["authorization"] == "Bearer t0ken-value")
+        try FileManager.default.removeItem(at: token)
+        #expect(await send(credentials, to: receiver)["authorization"] == "Bearer t0ken-value")
+        #expect(log.count("the secret file is empty; keeping the last good secret") == 1)
+        #expect(log.entries.count == 1)
+
+        try "rotated \t \n\n".write(to: token, atomically: false, encoding: .utf8)
+        #expect(await send(credentials, to: receiver)["authorization"] == "Bearer rotated")
+        #expect(log.count("the secret file is readable again") == 1)
+        #expect(!log.entries.contains { "\($0.metadata)".contains("t0ken") || $0.message.contains("t0ken") })
+    }
+
+    @Test func aTokenThatWouldInjectAHeaderIsNeverSent() async throws {
+        let receiver = try FakeReceiver(script: [])
+        let token = try secretFile("abc\r\nContent-Encoding: gzip\n")
+        defer { try? FileManager.default.removeItem(at: token) }
+        let log = CapturedLog()
+        let credentials = RequestCredentials(headers: [], basicAuth: nil, bearerTokenFile: token.path, logger: log.logger)
+        let headers = await send(credentials, to: receiver)
+        #expect(headers["authorization"] == nil)
+        #expect(headers["content-encoding"] == nil)
+        #expect(log.count("the secret file holds control characters inside the secret; sending without it") == 1)
+    }
+
+    @Test func anEmptyTokenFileNeverSendsAnEmptyBearer() async throws {
+        let receiver = try FakeReceiver(script: [])
+        let token = try secretFile("\n")
+        defer { try? FileManager.default.removeItem(at: token) }
+        let log = CapturedLog()
+        let credentials = RequestCredentials(headers: [], basicAuth: nil, bearerTokenFile: token.path, logger: log.logger)
+        #expect(await send(credentials, to: receiver)["authorization"] == nil)
+        #expect(await send(credentials, to: receiver)["authorization"] == nil)
+        #expect(log.count("the secret file is empty; sending without it") == 1)
+    }
+
+    @Test func aPasswordFileIsTrimmedToo() async throws {
+        let receiver = try FakeReceiver(script: [])
+        let password = try secretFile("pa55 word \r\n")
+        defer { try? FileManager.default.removeItem(at: password) }
+        let credentials = RequestCredentials(
+            headers: [], basicAuth: BasicAuth(username: "edge", passwordFile: password.path), bearerTokenFile: nil,
+            logger: CapturedLog().logger)
+        #expect(await send(credentials, to: receiver)["authorization"] == "Basic " + Data("edge:pa55 word".utf8).base64EncodedString())
+    }
+}
