@@ -28,6 +28,13 @@ struct EBPFMapShipper: AsyncParsableCommand {
         version: ShipperVersion.current,
         subcommands: [Run.self, Once.self, CheckConfig.self, List.self, Serve.self]
     )
+
+    static func main() async {
+        // A reader that goes away (`run 2>&1 | head -1`, a log collector restarting) must not kill
+        // the daemon: writes to a closed pipe fail with EPIPE instead of raising SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+        await main(nil)
+    }
 }
 
 /// `--config`, shared by the commands that push.
@@ -67,6 +74,6 @@ extension LineLogHandler.Format: ExpressibleByArgument {}
 
 /// Prints one line to stderr and exits non-zero: how fatal errors reach the operator.
 func fail(_ message: String) -> ExitCode {
-    FileHandle.standardError.write(Data("ebpf-map-shipper: error: \(message)\n".utf8))
+    LineLogHandler.writeToStandardError("ebpf-map-shipper: error: \(message)\n")
     return ExitCode.failure
 }

@@ -33,7 +33,7 @@ extension Metric {
         kind: .counter)
     public static let sendFailures = Metric(
         name: "ebpf_map_shipper_send_failures_total",
-        help: "Failed send attempts, by endpoint and reason (http_5xx, http_429, http_4xx, connect, timeout, tls).",
+        help: "Failed send attempts, by endpoint and reason (http_5xx, http_429, http_4xx, http_3xx, http_other, connect, timeout, tls, transfer, setup).",
         kind: .counter)
     public static let collectDuration = Metric(
         name: "ebpf_map_shipper_collect_duration_seconds",

@@ -25,7 +25,10 @@ public final class SelfMetrics: Sendable {
 
     /// Reasons every endpoint reports from the start, so that `rate()` sees the first increase.
     static let dropReasons = ["http_4xx", "queue_full", "buffer_full", "too_old", "corrupt", "superseded"]
-    static let failureReasons = ["http_5xx", "http_429", "http_4xx", "connect", "timeout", "tls", "transfer"]
+    /// Every reason `RetryPolicy` and `HTTPFailure` give, and no other.
+    static let failureReasons = [
+        "http_5xx", "http_429", "http_4xx", "http_3xx", "http_other", "connect", "timeout", "tls", "transfer", "setup",
+    ]
 
     private let state: Mutex<State>
 

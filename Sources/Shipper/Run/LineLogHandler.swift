@@ -41,7 +41,24 @@ public struct LineLogHandler: LogHandler {
             pairs += fields.sorted(by: { $0.key < $1.key }).map { ($0.key, "\($0.value)") }
             line = "{" + pairs.map { "\(JSON.quote($0.0)):\(JSON.quote($0.1))" }.joined(separator: ",") + "}"
         }
-        Self.output.withLock { _ in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        Self.output.withLock { _ in Self.writeToStandardError(line + "\n") }
+    }
+
+    /// The whole line with write(2), retried on EINTR and short writes. A closed or full pipe
+    /// loses the line, never the process (FileHandle's `write(_:)` traps on EPIPE).
+    public static func writeToStandardError(_ text: String) {
+        var bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + written, $0.count - written) }
+            if result > 0 {
+                written += result
+            } else if result < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
     }
 
     /// Quotes a value when it holds spaces, quotes or `=`, so every line splits the same way.

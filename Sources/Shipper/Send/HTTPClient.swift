@@ -10,7 +10,7 @@ enum HTTPOutcome: Sendable, Equatable {
 }
 
 /// Why no HTTP response came back; the `reason` label of send failures.
-enum HTTPFailure: String, Sendable {
+enum HTTPFailure: String, Sendable, CaseIterable {
     case connect, timeout, tls, transfer, setup
 }
 

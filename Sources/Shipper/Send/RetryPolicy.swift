@@ -1,5 +1,8 @@
 /// What to do after one attempt to send a batch, per the remote-write spec: retry 5xx and
 /// network errors with backoff, retry 429 unless switched off, never retry other 4xx.
+///
+/// Every retry waits at least the backoff of its attempt: a receiver's `Retry-After` can lengthen
+/// a wait, never shorten it, so `Retry-After: 0` or a date in the past cannot make a hot loop.
 struct RetryPolicy: Sendable {
     var minBackoff: Duration
     var maxBackoff: Duration
@@ -22,17 +25,23 @@ struct RetryPolicy: Sendable {
             return .delivered
         case .response(429, let retryAfter, let body, _):
             guard retryOn429 else { return .drop(reason: "http_4xx", message: body) }
-            let delay = retryAfter.map { min($0, Self.longestRetryAfter) } ?? backoff(attempt: attempt, random: &random)
-            return .retry(after: delay, reason: "http_429")
+            return .retry(after: delay(attempt: attempt, retryAfter: retryAfter, random: &random), reason: "http_429")
         case .response(let status, _, let body, _) where (400..<500).contains(status):
             return .drop(reason: "http_4xx", message: body)
         case .response(let status, let retryAfter, _, _):
-            // 5xx, and anything unexpected (1xx, 3xx: redirects are not followed).
-            let delay = retryAfter.map { min(max($0, minBackoff), Self.longestRetryAfter) }
-            return .retry(after: delay ?? backoff(attempt: attempt, random: &random), reason: status >= 500 ? "http_5xx" : "http_\(status)")
+            // 5xx, and anything unexpected (3xx: redirects are not followed; 1xx).
+            let reason = status >= 500 ? "http_5xx" : (300..<400).contains(status) ? "http_3xx" : "http_other"
+            return .retry(after: delay(attempt: attempt, retryAfter: retryAfter, random: &random), reason: reason)
         case .failure(let failure, _):
             return .retry(after: backoff(attempt: attempt, random: &random), reason: failure.rawValue)
         }
+    }
+
+    /// The attempt's backoff, or the receiver's `Retry-After` (at most `longestRetryAfter`) if longer.
+    private func delay(attempt: Int, retryAfter: Duration?, random: inout some RandomNumberGenerator) -> Duration {
+        let backoff = backoff(attempt: attempt, random: &random)
+        guard let retryAfter else { return backoff }
+        return max(min(retryAfter, Self.longestRetryAfter), backoff)
     }
 
     /// Exponential from `minBackoff`, doubling per attempt up to `maxBackoff`, with jitter:

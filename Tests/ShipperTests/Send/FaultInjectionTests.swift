@@ -118,6 +118,18 @@ struct FaultInjectionTests {
         #expect(value(metrics, .samplesSent) == 2)
     }
 
+    /// `Retry-After: 0` and a date in the past once made 2,050 requests in 3 s: the backoff still grows.
+    @Test(arguments: ["0", "Wed, 21 Oct 2015 07:28:00 GMT"])
+    func aRetryAfterOfNowStillBacksOff(retryAfter: String) async throws {
+        let receiver = try FakeReceiver(script: [], fallback: .status(429, headers: ["Retry-After": retryAfter]))
+        let (metrics, _, unsent) = try await deliver(to: receiver.url, limit: .seconds(2))
+        receiver.stop()
+        // 10ms doubling to 100ms with jitter in the upper half: at most ~45 attempts in 2 s.
+        #expect(receiver.requests.count >= 5 && receiver.requests.count <= 50, "\(receiver.requests.count) requests")
+        #expect(value(metrics, .sendFailures, reason: "http_429") == Double(receiver.requests.count))
+        #expect(unsent == 2)
+    }
+
     @Test func a429IsDroppedWhenItsRetryIsOff() async throws {
         let receiver = try FakeReceiver(script: [.status(429, headers: ["Retry-After": "2"], body: "rate limited")])
         let (metrics, _, _) = try await deliver(to: receiver.url) { $0.queue.retryOnHTTP429 = false }

@@ -39,4 +39,46 @@ struct RetryPolicyTests {
             return
         }
     }
+
+    /// A receiver's Retry-After lengthens a wait, never shortens it below the attempt's backoff.
+    @Test func retryAfterNeverShortensTheBackoff() {
+        var random = SystemRandomNumberGenerator()
+        let slow = RetryPolicy(minBackoff: .milliseconds(200), maxBackoff: .seconds(5), retryOn429: true)
+        for status in [429, 503] {
+            for attempt in 0..<12 {
+                let step = min(200 << attempt, 5000)
+                for retryAfter in [Duration.zero, .milliseconds(1)] {
+                    guard case .retry(let delay, _) = slow.decide(
+                        .response(status: status, retryAfter: retryAfter, body: "", http2: false), attempt: attempt, random: &random)
+                    else {
+                        Issue.record("\(status) must be retried")
+                        return
+                    }
+                    #expect(delay.milliseconds >= max(200, Int64(step / 2)) && delay.milliseconds <= Int64(step), "attempt \(attempt)")
+                }
+            }
+        }
+        #expect(slow.decide(.response(status: 429, retryAfter: .seconds(7), body: "", http2: false), attempt: 0, random: &random)
+            == .retry(after: .seconds(7), reason: "http_429"))
+    }
+
+    /// Every reason a failure can be counted under is one the self-metrics declare (and the README lists).
+    @Test func everyFailureReasonIsDeclared() {
+        var random = SystemRandomNumberGenerator()
+        var reasons: Set<String> = []
+        for status in 100..<600 {
+            switch policy.decide(.response(status: status, retryAfter: nil, body: "", http2: false), attempt: 0, random: &random) {
+            case .retry(_, let reason), .drop(let reason, _): reasons.insert(reason)
+            case .delivered: break
+            }
+        }
+        for failure in HTTPFailure.allCases {
+            if case .retry(_, let reason) = policy.decide(.failure(failure, message: ""), attempt: 0, random: &random) {
+                reasons.insert(reason)
+            }
+        }
+        #expect(reasons == Set(SelfMetrics.failureReasons))
+        #expect(policy.decide(.response(status: 302, retryAfter: nil, body: "", http2: false), attempt: 0, random: &random)
+            != .delivered)
+    }
 }

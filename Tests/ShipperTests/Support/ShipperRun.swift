@@ -38,8 +38,11 @@ final class ShipperDaemon: @unchecked Sendable {
         _ = await process.exited()
     }
 
-    /// Sends a signal, e.g. SIGHUP or SIGPIPE.
-    func signal(_ number: Int32) { Foundation.kill(process.processIdentifier, number) }
+    /// Closes the reading end of the daemon's stderr, as `run 2>&1 | head -1` does once head exits.
+    func closeLog() {
+        errors.fileHandleForReading.readabilityHandler = nil
+        try? errors.fileHandleForReading.close()
+    }
 
     var isRunning: Bool { process.isRunning }
 
@@ -55,7 +58,7 @@ final class ShipperDaemon: @unchecked Sendable {
         process.terminate()
         guard await eventually(within: 20, { !process.isRunning }) else { return nil }
         errors.fileHandleForReading.readabilityHandler = nil
-        collected.update { $0.append(errors.fileHandleForReading.readDataToEndOfFile()) }
+        if let rest = try? errors.fileHandleForReading.readToEnd() { collected.update { $0.append(rest) } }
         return process.terminationStatus
     }
 }
