@@ -8,13 +8,16 @@ public enum Once {
         let gateways = pipeline.gateways
         let metrics = pipeline.metrics
         let cycle = pipeline.cycle
+        let end = ContinuousClock.now + deadline
         let collected = await WorkerThread.result(name: "collect") { cycle.run() }
         guard collected else { return false }
-        let threads = Pipeline.startSending(senders, gateways, drain: true)
-        if !(await WorkerThread.wait(for: threads, until: .now + deadline)) {
+        // Every request is cut off at `end` too, so the command never outlives its deadline by more
+        // than a thread's wake-up. Undelivered batches stay in the disk buffer for the next run.
+        let threads = Pipeline.startSending(senders, gateways, drain: true, deadline: end)
+        if !(await WorkerThread.wait(for: threads, until: end)) {
             logger.error("deadline passed before every endpoint accepted the samples", metadata: ["once.deadline": "\(Units.format(deadline))"])
             Pipeline.stopSending(senders, gateways)
-            _ = await WorkerThread.wait(for: threads, until: .now + .seconds(60))
+            _ = await WorkerThread.wait(for: threads, until: .now + .seconds(1))
         }
         var success = true
         for sender in senders {

@@ -43,11 +43,16 @@ public struct Pipeline {
 extension Pipeline {
     /// One sending thread per endpoint. `drain` (once): each stops when its endpoint has everything;
     /// otherwise (run) they follow new batches until closed, and Pushgateway groups are deleted at the end if configured.
-    static func startSending(_ senders: [RemoteWriteSender], _ gateways: [PushgatewaySender], drain: Bool) -> [WorkerThread] {
+    /// `deadline` (once) ends every request and retry by then.
+    static func startSending(
+        _ senders: [RemoteWriteSender], _ gateways: [PushgatewaySender], drain: Bool, deadline: ContinuousClock.Instant? = nil
+    ) -> [WorkerThread] {
         senders.map { sender in
-            WorkerThread.start(name: "send-\(sender.endpoint.name)") { sender.run(untilEmpty: drain) }
+            WorkerThread.start(name: "send-\(sender.endpoint.name)") { sender.run(untilEmpty: drain, deadline: deadline) }
         } + gateways.map { gateway in
-            WorkerThread.start(name: "push-\(gateway.gateway.name)") { gateway.run(untilSettled: drain, deleteAtEnd: !drain) }
+            WorkerThread.start(name: "push-\(gateway.gateway.name)") {
+                gateway.run(untilSettled: drain, deleteAtEnd: !drain, deadline: deadline)
+            }
         }
     }
 

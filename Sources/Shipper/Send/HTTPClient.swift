@@ -23,15 +23,15 @@ struct HTTPSetupError: Error, CustomStringConvertible {
 /// The only Swift file that touches libcurl. Not Sendable: owned by one sending thread.
 final class HTTPClient {
     private let handle: OpaquePointer
+    private let timeout: Duration
     /// Receivers' messages are short; the rest of a long body is read and discarded.
     private var responseBody = [UInt8](repeating: 0, count: 4096)
 
     init(url: String, timeout: Duration, tls: TLSConfig) throws(HTTPSetupError) {
         guard let handle = crw_http_new() else { throw HTTPSetupError(description: "libcurl could not create a handle") }
         self.handle = handle
+        self.timeout = timeout
         guard crw_http_set_url(handle, url) == 0 else { throw HTTPSetupError(description: "libcurl refuses URL '\(url)'") }
-        let total = timeout.milliseconds
-        crw_http_set_timeouts(handle, min(total, 10_000), total)
         crw_http_set_version(handle, CRW_HTTP_DEFAULT)
         crw_http_set_tls(handle, tls.insecureSkipVerify ? 0 : 1, tls.caFile, tls.certFile, tls.keyFile)
     }
@@ -48,8 +48,18 @@ final class HTTPClient {
         crw_http_set_basic_auth(handle, username, password)
     }
 
-    /// Blocks for the whole exchange, up to the configured timeout. Call it off the cooperative pool.
-    func perform(method: String, body: [UInt8]) -> HTTPOutcome {
+    /// Blocks for the whole exchange, up to the configured timeout or `deadline`, whichever comes
+    /// first (`once --timeout` bounds the request in flight too). Call it off the cooperative pool.
+    func perform(method: String, body: [UInt8], deadline: ContinuousClock.Instant? = nil) -> HTTPOutcome {
+        var total = timeout
+        if let deadline {
+            let left = deadline - .now
+            guard left > .zero else { return .failure(.timeout, message: "deadline passed before the request was sent") }
+            total = min(total, left)
+        }
+        // At least 1 ms: libcurl reads 0 as "no timeout".
+        let milliseconds = max(total.milliseconds, 1)
+        crw_http_set_timeouts(handle, min(milliseconds, 10_000), milliseconds)
         var response = crw_response()
         let result = body.withUnsafeBufferPointer { body in
             responseBody.withUnsafeMutableBufferPointer { buffer in

@@ -54,9 +54,9 @@ final class PushgatewaySender: @unchecked Sendable {
     /// The thread's body: pushes each new state until closed, or with `untilSettled`, until the
     /// latest state was accepted or refused. Deletes the group at the end if configured (and
     /// `deleteAtEnd`, which `run` sets on a clean shutdown).
-    func run(untilSettled: Bool, deleteAtEnd: Bool = false) {
+    func run(untilSettled: Bool, deleteAtEnd: Bool = false, deadline: ContinuousClock.Instant? = nil) {
         while let state = nextState(untilSettled: untilSettled) {
-            push(state)
+            guard push(state, deadline: deadline) else { return }
         }
         if deleteAtEnd && gateway.deleteOnShutdown { deleteGroup() }
     }
@@ -70,31 +70,33 @@ final class PushgatewaySender: @unchecked Sendable {
         }
     }
 
-    private func push(_ state: (body: [UInt8], samples: Int, generation: Int)) {
+    /// False when `deadline` passed or the sender was closed before the state settled.
+    private func push(_ state: (body: [UInt8], samples: Int, generation: Int), deadline: ContinuousClock.Instant?) -> Bool {
         var attempt = 0
         while true {
+            if let deadline, ContinuousClock.now >= deadline { return false }
             credentials.apply(to: client, protocolHeaders: Self.protocolHeaders)
-            let outcome = client.perform(method: gateway.method == .put ? "PUT" : "POST", body: state.body)
+            let outcome = client.perform(method: gateway.method == .put ? "PUT" : "POST", body: state.body, deadline: deadline)
             switch policy.decide(outcome, attempt: attempt, random: &random) {
             case .delivered:
                 metrics.delivered(state.samples, endpoint: gateway.name, at: Date().timeIntervalSince1970)
                 if attempt > 0 { logger.info("pushgateway accepted the push after retries", metadata: ["send.attempts": "\(attempt + 1)"]) }
                 settle(state.generation, delivered: true)
-                return
+                return true
             case .drop(let reason, let message):
                 log.refusal(outcome, reason: reason, message: message, samples: state.samples)
                 settle(state.generation, delivered: false)
-                return
+                return true
             case .retry(let delay, let reason):
                 log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
                 attempt += 1
                 // A newer state makes this one pointless: push that instead.
                 let superseded = { (self.latest?.generation ?? 0) > state.generation }
-                guard monitor.sleep(for: delay, interrupted: superseded) else { return }
+                guard monitor.sleep(for: delay, interrupted: superseded) else { return false }
                 if monitor.withLock(superseded) {
                     metrics.dropped(state.samples, endpoint: gateway.name, reason: "superseded")
                     settle(state.generation, delivered: false)
-                    return
+                    return true
                 }
             }
         }

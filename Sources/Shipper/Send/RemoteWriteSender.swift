@@ -52,13 +52,15 @@ final class RemoteWriteSender: @unchecked Sendable {
     /// Queues one cycle's batches, from any thread.
     func enqueue(_ batches: [EncodedBatch]) { queue.append(batches) }
 
-    /// The thread's body: sends until the queue is closed, or, with `untilEmpty`, drained.
-    func run(untilEmpty: Bool) {
+    /// The thread's body: sends until the queue is closed, or, with `untilEmpty`, drained, or
+    /// `deadline` passes (no request outlives it; what is left stays queued).
+    func run(untilEmpty: Bool, deadline: ContinuousClock.Instant? = nil) {
         while let batch = queue.first(untilEmpty: untilEmpty) {
             var attempt = 0
             while true {
+                if let deadline, ContinuousClock.now >= deadline { return }
                 credentials.apply(to: client, protocolHeaders: Self.protocolHeaders)
-                let outcome = client.perform(method: "POST", body: batch.body)
+                let outcome = client.perform(method: "POST", body: batch.body, deadline: deadline)
                 switch policy.decide(outcome, attempt: attempt, random: &random) {
                 case .delivered:
                     queue.removeFirst()
