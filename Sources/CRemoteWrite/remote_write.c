@@ -194,6 +194,11 @@ int32_t crw_merge(crw_encoder *e, const uint8_t *bodies, const size_t *lengths, 
     return crw_compress_end(e, body, length);
 }
 
+int32_t crw_body_is_valid(const uint8_t *body, size_t length)
+{
+    return body && snappy_validate_compressed_buffer((const char *)body, length) == SNAPPY_OK;
+}
+
 struct crw_decoded {
     Prometheus__WriteRequest *message;
 };

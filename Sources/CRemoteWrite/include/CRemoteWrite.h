@@ -27,6 +27,10 @@ int32_t crw_compress_end(crw_encoder *encoder, const uint8_t **body, size_t *bod
 int32_t crw_merge(crw_encoder *encoder, const uint8_t *bodies, const size_t *lengths, size_t count,
                   const uint8_t **body, size_t *length);
 
+/* 1 if `body` is one whole snappy block (what crw_merge can read), 0 if not; nothing is
+ * decompressed. */
+int32_t crw_body_is_valid(const uint8_t *body, size_t length);
+
 /* ---- Decoding (receivers in tests, diagnostics) ---- */
 
 typedef struct crw_decoded crw_decoded;

@@ -8,9 +8,12 @@ import SystemPackage
 /// (only the batch in flight at the kill may be).
 ///
 /// Bounded by `maxSize` and `maxAge`: past either, the oldest records go first, counted as
-/// `buffer_full` or `too_old`. Damaged records (torn tail, flipped bits) are detected by their
-/// CRC, counted, logged and skipped; everything else is kept. Memory stays flat however long the
-/// endpoint is down: the queue keeps one summary per segment, never one per record.
+/// `buffer_full` or `too_old`; the age bound holds at send time too, for a batch retried through
+/// an outage. Damaged records (torn tail, flipped bits, bodies that are not snappy) are detected,
+/// counted with their samples where their header is readable, logged and skipped; everything else
+/// is kept. Memory stays flat however long the endpoint is down: the queue keeps one summary per
+/// segment, never one per record. Files are opened only through `BufferDirectory`, never through
+/// a symlink.
 ///
 /// If the disk fails mid-run (full, read-only, I/O errors), batches wait in a bounded memory tail
 /// behind the records already on disk, so order is kept and live sends go on.
@@ -25,22 +28,16 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         var maxSamplesPerSend: Int
     }
 
-    /// A second shipper on the same directory: fatal, the operator must fix the config.
-    struct LockedError: Error, CustomStringConvertible {
-        var directory: String
-        var owner: String
-        var description: String {
-            "buffer directory \(directory) is in use by another ebpf-map-shipper (\(owner)); give each shipper its own buffer.dir"
-        }
-    }
-
-    let directory: String
+    /// The endpoint directory's path, for messages.
+    let path: String
+    private let directory: BufferDirectory
     private let limits: Limits
+    /// An eighth of `maxSize`, from 64 KiB to 16 MiB: only whole segments are deleted.
     private let segmentSize: Int64
     private let report: DropReport
     private let monitor = QueueMonitor()
     private let lock: FileDescriptor
-    private let cursor: FileDescriptor
+    private let cursor: BufferCursor
     /// Joins replayed records into one request; used by the sending thread under the lock.
     private let merger = RemoteWriteEncoder()
 
@@ -52,7 +49,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// Where the next undelivered record of `segments[0]` starts.
     private var readOffset: Int64
     /// What `first` handed out: where delivery will have got to once it is acknowledged.
-    private var inFlight: (segment: UInt64, end: Int64, records: Int, samples: Int)?
+    private var inFlight: (segment: UInt64, end: Int64, records: Int, samples: Int, oldestMs: Int64)?
     private var memoryTail: BoundedBatches
     /// The batches appended last, as they were written: while the endpoint keeps up, `first`
     /// hands these out instead of reading the records back from disk and checking their CRCs.
@@ -61,24 +58,38 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private var recentBytes = 0
     private static let recentCapacityBytes = 4 << 20
     private var inFlightFromMemory = false
-    private var lastDiskError: ContinuousClock.Instant?
+    private var diskErrorLog = LogLimit()
+    private var tailDropLog = LogLimit()
     private var backlogLogged = false
 
-    /// Opens (creating it 0700) the directory, takes its lock, and scans what a previous run left.
-    init(directory: String, limits: Limits, report: DropReport) throws {
-        self.directory = directory
+    /// Opens the endpoint's directory (see `BufferDirectory`), takes its lock, and scans what a
+    /// previous run left. Throws `BufferDirectory.Failure` or `BufferLock.Taken`.
+    init(directory path: String, limits: Limits, report: DropReport) throws {
+        self.path = path
         self.limits = limits
         self.report = report
-        segmentSize = Int64(min(max(limits.maxSize / 8, 64 << 10), 64 << 20))
+        segmentSize = Int64(min(max(limits.maxSize / 8, 64 << 10), 16 << 20))
         memoryTail = BoundedBatches(capacityBytes: 64 << 20)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
-        lock = try Self.takeLock(directory)
-        segments = try Segment.list(in: directory)
-        (readOffset, segments) = try Self.recover(segments, cursor: Self.readCursor(directory), report: report)
-        cursor = try FileDescriptor.open(
-            directory + "/" + Self.cursorName, .writeOnly, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
-        if segments.isEmpty { segments = [Segment(number: 1, directory: directory)] }
+        directory = try BufferDirectory(path: path)
+        do {
+            lock = try BufferLock.take(in: directory)
+        } catch let taken as BufferLock.Taken {
+            throw taken
+        } catch {
+            throw BufferDirectory.Failure(path: path, problem: "cannot open its lock file: \(BufferDirectory.describe(error))")
+        }
+        do {
+            cursor = try BufferCursor(in: directory)
+            let recovered = try SegmentRecovery(try Segment.list(in: directory), cursor: cursor, directory: directory, report: report)
+            segments = recovered.segments
+            readOffset = recovered.readOffset
+        } catch {
+            // A plain descriptor: nothing else would release the lock of a queue that never opened.
+            try? lock.close()
+            if let failure = error as? BufferDirectory.Failure { throw failure }
+            throw BufferDirectory.Failure(path: path, problem: "cannot open what a previous run left: \(BufferDirectory.describe(error))")
+        }
+        if segments.isEmpty { segments = [Segment(number: max(cursor.saved?.segment ?? 1, 1))] }
         expire(now: Date())
         persistCursor()
         publish()
@@ -88,7 +99,6 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         try? writer?.close()
         try? reader?.fd.close()
         try? lock.close()
-        try? cursor.close()
     }
 
     // MARK: BatchQueue
@@ -105,7 +115,9 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 }
                 // Behind the disk's records, in order, until the disk takes writes again.
                 let dropped = memoryTail.append(batch)
-                report.drop(dropped, reason: "buffer_full", "disk buffer unusable and memory tail full; dropped the oldest samples")
+                report.drop(
+                    dropped, reason: "buffer_full", "disk buffer unusable and memory tail full; dropping the oldest samples",
+                    log: tailDropLog.allows())
             }
             // One fsync per cycle, not per request.
             if written && limits.fsync, let writer {
@@ -143,11 +155,23 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 segments[0].records -= done.records
                 segments[0].samples -= done.samples
                 readOffset = done.end
+                retireDrainedWriter()
                 retireDeliveredSegments()
                 persistCursor()
             }
             inFlight = nil
             publish()
+        }
+    }
+
+    func dropFirstIfExpired() -> Bool {
+        monitor.withLock {
+            let oldest = inFlightFromMemory ? memoryTail.first?.timestampMs : inFlight?.oldestMs
+            guard let oldest, oldest < cutoffMs(now: Date()) else { return false }
+            // Given back: the next `first` drops what is too old and hands out the rest.
+            inFlight = nil
+            inFlightFromMemory = false
+            return true
         }
     }
 
@@ -158,7 +182,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 backlogLogged = true
                 report.logger.warning(
                     "endpoint not accepting samples; buffering to disk",
-                    metadata: ["buffer.dir": "\(directory)", "buffer.samples": "\(pendingSamplesLocked)"])
+                    metadata: ["buffer.dir": "\(path)", "buffer.samples": "\(pendingSamplesLocked)"])
             }
         }
         return monitor.sleep(for: duration)
@@ -204,12 +228,10 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     /// Logs a write or sync error at most once a minute; the next append reopens the segment.
     private func diskFailed(_ error: any Error) {
-        let now = ContinuousClock.now
-        if lastDiskError.map({ now - $0 > .seconds(60) }) ?? true {
-            lastDiskError = now
+        if diskErrorLog.allows() {
             report.logger.error(
                 "cannot write to the disk buffer; keeping batches in memory until it recovers",
-                metadata: ["buffer.dir": "\(directory)", "error": "\(error)"])
+                metadata: ["buffer.dir": "\(path)", "error": "\(error)"])
         }
         try? writer?.close()
         writer = nil
@@ -217,8 +239,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     private func openWriter() throws -> FileDescriptor {
         if let writer { return writer }
-        let fd = try FileDescriptor.open(
-            segments[segments.count - 1].path, .writeOnly, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
+        let fd = try directory.open(segments[segments.count - 1].name, .writeOnly, create: true)
         writer = fd
         return fd
     }
@@ -229,7 +250,15 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             try writer.close()
         }
         writer = nil
-        segments.append(Segment(number: (segments.last?.number ?? 0) + 1, directory: directory))
+        segments.append(Segment(number: (segments.last?.number ?? 0) + 1))
+    }
+
+    /// A segment that is both written to and fully delivered is replaced by a new one once it
+    /// holds a megabyte (or a quarter segment), so delivered data never sits on a small disk
+    /// waiting for its segment to fill.
+    private func retireDrainedWriter() {
+        guard segments.count == 1, segments[0].records <= 0, segments[0].size >= min(segmentSize / 4, 1 << 20) else { return }
+        do { try rollOver() } catch { diskFailed(error) }
     }
 
     /// Drops whole oldest segments until `incoming` more bytes fit within `maxSize`. The segment
@@ -261,18 +290,31 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             var records = 0
             var samples = 0
             var timestamp: Int64 = 0
+            var first = (end: Int64(0), samples: 0)
             read: while records < head.records {
-                switch recentRecord(segment: head.number, at: offset) ?? Segment.read(fd, at: offset, size: head.size) {
+                let cached = recentRecord(segment: head.number, at: offset)
+                switch cached ?? Segment.read(fd, at: offset, size: head.size) {
                 case .record(let record, let end):
+                    // A body read back that is not snappy (damaged past its CRC, or written by
+                    // another version) would fail the merge and every request after it.
+                    if cached == nil && !merger.isValidBody(record.body) {
+                        guard bodies.isEmpty else { break read }
+                        skip(from: offset, to: end, records: 1, samples: record.sampleCount)
+                        offset = end
+                        continue
+                    }
                     if !bodies.isEmpty && samples + record.sampleCount > limits.maxSamplesPerSend { break read }
-                    if bodies.isEmpty { timestamp = record.timestampMs }
+                    if bodies.isEmpty {
+                        timestamp = record.timestampMs
+                        first = (end, record.sampleCount)
+                    }
                     bodies.append(record.body)
                     records += 1
                     samples += record.sampleCount
                     offset = end
                 case .damaged(let resume):
                     guard bodies.isEmpty else { break read }
-                    skipDamage(from: offset, to: resume)
+                    skip(from: offset, to: resume, records: 0, samples: Segment.samplesPromised(fd, from: offset, to: resume))
                     offset = resume
                 case .end:
                     break read
@@ -286,9 +328,13 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 retireDeliveredSegments()
                 continue
             }
-            inFlight = (head.number, offset, records, samples)
-            let body = bodies.count == 1 ? bodies[0] : merger.merge(bodies)
-            return EncodedBatch(body: body, sampleCount: samples, timestampMs: timestamp)
+            if bodies.count > 1, let merged = merger.merge(bodies) {
+                inFlight = (head.number, offset, records, samples, timestamp)
+                return EncodedBatch(body: merged, sampleCount: samples, timestampMs: timestamp)
+            }
+            // One record, or a merge that failed (out of memory): the first record on its own.
+            inFlight = (head.number, first.end, 1, first.samples, timestamp)
+            return EncodedBatch(body: bodies[0], sampleCount: first.samples, timestampMs: timestamp)
         }
         return nil
     }
@@ -322,11 +368,17 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         return (header.timestampMs, header.sampleCount, header.length)
     }
 
-    private func skipDamage(from offset: Int64, to resume: Int64) {
-        report.metrics.corruptRecord(endpoint: report.endpoint)
+    /// Skips damaged bytes of the head segment: counted as a corrupt record with the samples its
+    /// header promised, logged, and the cursor moved past them. `records` intact records among
+    /// them leave the head's summary too.
+    private func skip(from offset: Int64, to resume: Int64, records: Int, samples: Int) {
+        report.corrupt(samples: samples)
+        segments[0].records -= records
+        segments[0].samples -= records > 0 ? samples : 0
         report.logger.warning(
             "damaged record in the disk buffer; skipped it and kept the rest",
-            metadata: ["buffer.segment": "\(segments[0].path)", "buffer.offset": "\(offset)", "buffer.skipped_bytes": "\(resume - offset)"])
+            metadata: ["buffer.segment": "\(path)/\(segments[0].name)", "buffer.offset": "\(offset)",
+                       "buffer.skipped_bytes": "\(resume - offset)", "buffer.skipped_samples": "\(samples)"])
         readOffset = resume
         persistCursor()
     }
@@ -335,7 +387,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         if let reader, reader.number == segment.number { return reader.fd }
         try? reader?.fd.close()
         reader = nil
-        guard let fd = try? FileDescriptor.open(segment.path, .readOnly, options: [.closeOnExec]) else { return nil }
+        guard let fd = try? directory.open(segment.name, .readOnly) else { return nil }
         reader = (segment.number, fd)
         return fd
     }
@@ -351,14 +403,20 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             try? reader?.fd.close()
             reader = nil
         }
-        try? FileManager.default.removeItem(atPath: head.path)
+        directory.remove(head.name)
         readOffset = 0
     }
 
-    /// Drops what is older than `maxAge`: whole segments whose newest record is too old, and
-    /// records at the head of the first remaining one.
+    // MARK: Age
+
+    private func cutoffMs(now: Date) -> Int64 {
+        Int64((now.timeIntervalSince1970 * 1000).rounded(.down)) - limits.maxAge.milliseconds
+    }
+
+    /// Drops what is older than `maxAge` and not in flight: whole segments whose newest record is
+    /// too old, records at the head of the first remaining one, and batches of the memory tail.
     private func expire(now: Date) {
-        let cutoff = Int64((now.timeIntervalSince1970 * 1000).rounded(.down)) - limits.maxAge.milliseconds
+        let cutoff = cutoffMs(now: now)
         retireDeliveredSegments()
         while let head = segments.first, head.records > 0, let newest = head.newestMs, newest < cutoff,
             inFlight?.segment != head.number
@@ -374,6 +432,9 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 persistCursor()
             }
         }
+        if !inFlightFromMemory {
+            report.drop(memoryTail.removeOlder(than: cutoff), reason: "too_old", "buffered samples older than max_age; dropped them")
+        }
         guard inFlight == nil, let head = segments.first, head.records > 0 else { return }
         var tooOld = 0
         while segments[0].records > 0, let header = header(of: head, at: readOffset), header.timestampMs < cutoff {
@@ -388,96 +449,14 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         }
     }
 
-    // MARK: Cursor, lock, recovery
+    // MARK: Cursor and metrics
 
-    private static let cursorName = "cursor"
-
-    /// "<segment number> <offset>", both fixed-width, so that each update is one write of the same
-    /// 42 bytes in place: kill -9 cannot tear it, and it costs no rename or fsync per request. It
-    /// needs no fsync: a cursor that is behind, or unreadable after a power loss, only replays
-    /// what was delivered (duplicates the receiver ignores), never loses a sample.
     private func persistCursor() {
-        let text = Segment.twentyDigits(segments.first?.number ?? 0) + " " + Segment.twentyDigits(readOffset) + "\n"
         do {
-            try cursor.writeAll(toAbsoluteOffset: 0, Array(text.utf8))
+            try cursor.write(BufferCursor.Position(segment: segments.first?.number ?? 0, offset: readOffset))
         } catch {
             report.logger.debug("cannot write the buffer cursor", metadata: ["error": "\(error)"])
         }
-    }
-
-    private static func readCursor(_ directory: String) -> (segment: UInt64, offset: Int64)? {
-        guard let text = try? String(contentsOfFile: directory + "/" + cursorName, encoding: .utf8) else { return nil }
-        let fields = text.split(whereSeparator: \.isWhitespace)
-        guard fields.count == 2, let segment = UInt64(fields[0]), let offset = Int64(fields[1]) else { return nil }
-        return (segment, offset)
-    }
-
-    /// Scans the segments from the cursor: builds their summaries, counts damaged records, and
-    /// cuts a torn tail off the last segment so that appends continue on a clean end.
-    private static func recover(
-        _ found: [Segment], cursor: (segment: UInt64, offset: Int64)?, report: DropReport
-    ) throws -> (Int64, [Segment]) {
-        var segments = found.filter { cursor == nil || $0.number >= cursor!.segment }
-        for segment in found where !segments.contains(where: { $0.number == segment.number }) {
-            try? FileManager.default.removeItem(atPath: segment.path)  // delivered before the restart
-        }
-        var readOffset: Int64 = 0
-        var damaged = 0
-        var tornTail = false
-        for index in segments.indices {
-            let fd = try FileDescriptor.open(segments[index].path, .readWrite, options: [.closeOnExec])
-            defer { try? fd.close() }
-            var offset = index == 0 && cursor?.segment == segments[index].number ? min(cursor!.offset, segments[index].size) : 0
-            if index == 0 { readOffset = offset }
-            var lastGoodEnd = offset
-            scan: while true {
-                switch Segment.read(fd, at: offset, size: segments[index].size) {
-                case .record(let record, let end):
-                    segments[index].records += 1
-                    segments[index].samples += record.sampleCount
-                    segments[index].newestMs = max(segments[index].newestMs ?? record.timestampMs, record.timestampMs)
-                    offset = end
-                    lastGoodEnd = end
-                case .damaged(let resume):
-                    damaged += 1
-                    offset = resume
-                case .end:
-                    break scan
-                }
-            }
-            if index == segments.count - 1 && lastGoodEnd < segments[index].size {
-                try fd.resize(to: lastGoodEnd)
-                segments[index].size = lastGoodEnd
-                tornTail = true
-            }
-        }
-        // Damage in the middle is counted when the reader skips it; a torn tail is cut off here.
-        if tornTail { report.metrics.corruptRecord(endpoint: report.endpoint) }
-        if damaged > 0 {
-            report.logger.warning(
-                "disk buffer had damaged records; they will be skipped, the rest delivered",
-                metadata: ["buffer.damaged_records": "\(damaged)"])
-        }
-        let pending = segments.reduce(0) { $0 + $1.samples }
-        if pending > 0 {
-            report.logger.info(
-                "replaying the disk buffer left by a previous run",
-                metadata: ["buffer.samples": "\(pending)", "buffer.records": "\(segments.reduce(0) { $0 + $1.records })"])
-        }
-        return (readOffset, segments)
-    }
-
-    private static func takeLock(_ directory: String) throws -> FileDescriptor {
-        let path = directory + "/lock"
-        let fd = try FileDescriptor.open(path, .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
-        guard flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else {
-            let owner = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            try? fd.close()
-            throw LockedError(directory: directory, owner: owner.map { "pid \($0)" } ?? "unknown pid")
-        }
-        _ = try? fd.resize(to: 0)
-        _ = try? fd.writeAll(toAbsoluteOffset: 0, Array("\(getpid())\n".utf8))
-        return fd
     }
 
     /// Buffer size, pending samples and the oldest pending timestamp, for the self-metrics.

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import SystemPackage
 
 /// One append-only file of records, named by a sequence number so that names sort in age order,
@@ -6,7 +6,8 @@ import SystemPackage
 /// holds one per segment, never one per record.
 struct Segment {
     let number: UInt64
-    let path: String
+    /// The file's name in its buffer directory.
+    let name: String
     /// Bytes on disk.
     var size: Int64
     /// Not yet delivered: records, samples, and the newest timestamp among them.
@@ -16,9 +17,9 @@ struct Segment {
 
     static let prefix = "segment-"
 
-    init(number: UInt64, directory: String, size: Int64 = 0) {
+    init(number: UInt64, size: Int64 = 0) {
         self.number = number
-        self.path = directory + "/" + Self.prefix + Self.twentyDigits(number)
+        self.name = Self.prefix + Self.twentyDigits(number)
         self.size = size
     }
 
@@ -30,11 +31,9 @@ struct Segment {
     }
 
     /// The segment files of a directory, oldest first.
-    static func list(in directory: String) throws -> [Segment] {
-        try FileManager.default.contentsOfDirectory(atPath: directory).compactMap { name in
-            guard name.hasPrefix(prefix), let number = UInt64(name.dropFirst(prefix.count)) else { return nil }
-            let size = (try FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? NSNumber)?.int64Value
-            return Segment(number: number, directory: directory, size: size ?? 0)
+    static func list(in directory: BufferDirectory) throws(BufferDirectory.Failure) -> [Segment] {
+        try directory.files(prefix: prefix).compactMap { file in
+            UInt64(file.name.dropFirst(prefix.count)).map { Segment(number: $0, size: file.size) }
         }.sorted { $0.number < $1.number }
     }
 
@@ -51,6 +50,20 @@ struct Segment {
         if offset >= size { return .end }
         if let record = validRecord(fd, at: offset, size: size) { return .record(record, end: offset + Int64(Record.headerSize + record.body.count)) }
         return .damaged(resume: nextValidOffset(fd, after: offset, size: size))
+    }
+
+    /// The samples that the headers of a damaged stretch still promise, where they can be read:
+    /// what a skipped record held. A count no record could hold is damage too, and not counted.
+    static func samplesPromised(_ fd: FileDescriptor, from start: Int64, to end: Int64) -> Int {
+        var offset = start
+        var samples = 0
+        while offset + Int64(Record.headerSize) <= end, let bytes = try? fd.readBytes(count: Record.headerSize, at: offset),
+            let header = Record.Header(bytes)
+        {
+            if header.sampleCount <= ConfigBounds.maxSamplesPerSend.upperBound { samples += header.sampleCount }
+            offset += Int64(Record.headerSize + header.length)
+        }
+        return samples
     }
 
     /// Only the header at `offset`: the timestamp and size, without reading or checking the body.

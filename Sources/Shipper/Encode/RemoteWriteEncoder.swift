@@ -48,17 +48,22 @@ final class RemoteWriteEncoder {
     /// One request holding every series of `bodies`, in order: protobuf concatenates repeated
     /// fields, so requests merge by joining their uncompressed bytes. Used to replay a backlog in
     /// requests of up to max_samples_per_send samples instead of one per collection.
-    func merge(_ bodies: [[UInt8]]) -> [UInt8] {
+    /// nil if a body is not snappy (check with `isValidBody` first) or memory ran out.
+    func merge(_ bodies: [[UInt8]]) -> [UInt8]? {
         let joined = Array(bodies.joined())
         let lengths = bodies.map(\.count)
         return joined.withUnsafeBufferPointer { joined in
             var out: UnsafePointer<UInt8>?
             var length = 0
-            let result = crw_merge(handle, joined.baseAddress, lengths, lengths.count, &out, &length)
-            // Our own encoder wrote every body, and the disk buffer checked their CRCs.
-            precondition(result == 0 && out != nil, "merging remote-write requests failed: \(result)")
+            guard crw_merge(handle, joined.baseAddress, lengths, lengths.count, &out, &length) == 0, let out else { return nil }
             return Array(UnsafeBufferPointer(start: out, count: length))
         }
+    }
+
+    /// Whether a body read back from disk is a whole snappy block, as every body this encoder
+    /// writes is: checked without decompressing it.
+    func isValidBody(_ body: [UInt8]) -> Bool {
+        body.withUnsafeBufferPointer { crw_body_is_valid($0.baseAddress, $0.count) != 0 }
     }
 
     /// Adds bytes to the body being compressed.

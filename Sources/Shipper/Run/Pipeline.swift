@@ -71,7 +71,9 @@ extension Pipeline {
             fsync: buffer.fsync, maxSamplesPerSend: endpoint.queue.maxSamplesPerSend)
         do {
             return try DiskQueue(directory: directory, limits: limits, report: report)
-        } catch let error as DiskQueue.LockedError {
+        } catch let error as BufferLock.Taken {
+            throw PipelineError(message: "\(error)")
+        } catch let error as BufferDirectory.Failure where error.unsafe {
             throw PipelineError(message: "\(error)")
         } catch {
             report.logger.error(

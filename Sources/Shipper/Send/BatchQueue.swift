@@ -13,6 +13,10 @@ protocol BatchQueue: AnyObject, Sendable {
     func first(untilEmpty: Bool) -> EncodedBatch?
     /// Removes the batch `first` returned: it was delivered, or refused for good.
     func removeFirst()
+    /// Before a retry: true if the batch `first` returned holds samples older than the queue's
+    /// age bound. It is given back, and the next `first` drops what is too old (counted as
+    /// `too_old`) and hands out the rest.
+    func dropFirstIfExpired() -> Bool
     /// Sleeps unless the queue is closed meanwhile; false if it was.
     func sleep(for duration: Duration) -> Bool
     /// Wakes the sending thread and makes `first` return nil from now on.
@@ -22,6 +26,8 @@ protocol BatchQueue: AnyObject, Sendable {
 
 extension BatchQueue {
     func append(_ batch: EncodedBatch) { append([batch]) }
+    /// Queues without an age bound keep every batch until it is delivered or refused.
+    func dropFirstIfExpired() -> Bool { false }
 }
 
 /// The lock, wake-ups and closing the queue implementations share.
@@ -93,6 +99,16 @@ struct BoundedBatches {
         return dropped
     }
 
+    /// Drops batches from the head while they are older than `cutoffMs`; returns their samples.
+    mutating func removeOlder(than cutoffMs: Int64) -> Int {
+        var dropped = 0
+        while let oldest = first, oldest.timestampMs < cutoffMs {
+            dropped += oldest.sampleCount
+            removeFirst()
+        }
+        return dropped
+    }
+
     mutating func removeFirst() {
         guard head < items.count else { return }
         bytes -= items[head].body.count
@@ -109,6 +125,7 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
     private let monitor = QueueMonitor()
     // Guarded by `monitor`.
     private var batches: BoundedBatches
+    private var dropLog = LogLimit()
     private let report: DropReport
 
     init(capacityBytes: Int, report: DropReport) {
@@ -117,11 +134,13 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
     }
 
     func append(_ batches: [EncodedBatch]) {
-        let dropped = monitor.withLock {
+        monitor.withLock {
             defer { monitor.wake() }
-            return batches.reduce(0) { $0 + self.batches.append($1) }
+            let dropped = batches.reduce(0) { $0 + self.batches.append($1) }
+            report.drop(
+                dropped, reason: "queue_full", "endpoint unreachable for too long; dropping the oldest queued samples",
+                log: dropLog.allows())
         }
-        report.drop(dropped, reason: "queue_full", "endpoint unreachable for too long; dropped the oldest queued samples")
     }
 
     func first(untilEmpty: Bool) -> EncodedBatch? {
@@ -143,9 +162,34 @@ struct DropReport: Sendable {
     var metrics: SelfMetrics
     var logger: Logger
 
-    func drop(_ samples: Int, reason: String, _ message: Logger.Message) {
+    /// Counts `samples` as dropped for `reason`, and logs it unless `log` is false (a bound that
+    /// drops every cycle logs through a `LogLimit`).
+    func drop(_ samples: Int, reason: String, _ message: Logger.Message, log: Bool = true) {
         guard samples > 0 else { return }
         metrics.dropped(samples, endpoint: endpoint, reason: reason)
-        logger.warning(message, metadata: ["batch.samples": "\(samples)", "drop.reason": "\(reason)"])
+        if log { logger.warning(message, metadata: ["batch.samples": "\(samples)", "drop.reason": "\(reason)"]) }
+    }
+
+    /// A damaged buffer record skipped: one corrupt record, and the samples its header promised
+    /// (0 where no header could be read) dropped as `corrupt`.
+    func corrupt(samples: Int) {
+        metrics.corruptRecord(endpoint: endpoint)
+        metrics.dropped(samples, endpoint: endpoint, reason: "corrupt")
+    }
+}
+
+/// At most one log line per `interval` for a condition that repeats every cycle (a full memory
+/// tail, a failing disk); what it suppresses is still counted in the self-metrics.
+struct LogLimit {
+    var interval: Duration = .seconds(60)
+    private var last: ContinuousClock.Instant?
+
+    init(interval: Duration = .seconds(60)) { self.interval = interval }
+
+    /// True, and remembers now, if nothing was logged within the interval.
+    mutating func allows(now: ContinuousClock.Instant = .now) -> Bool {
+        if let last, now - last < interval { return false }
+        last = now
+        return true
     }
 }

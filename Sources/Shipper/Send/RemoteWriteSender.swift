@@ -78,8 +78,9 @@ final class RemoteWriteSender: @unchecked Sendable {
                 case .retry(let delay, let reason):
                     log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
                     attempt += 1
-                    if queue.sleep(for: delay) { continue }
-                    return
+                    guard queue.sleep(for: delay) else { return }
+                    // A batch retried through an outage may outlive max_age: then take a fresh one.
+                    if !queue.dropFirstIfExpired() { continue }
                 }
                 break
             }

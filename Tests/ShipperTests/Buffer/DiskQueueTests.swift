@@ -6,14 +6,15 @@ import Testing
 
 /// The disk buffer on real files: order, restarts, damage, bounds, locking.
 struct DiskQueueTests {
-    /// A fresh directory and what the queue reports through.
+    /// A fresh buffer directory with the endpoint directory `e` in it, and what the queue reports through.
     final class Fixture {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diskqueue-\(UUID())").path
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("diskqueue-\(UUID())").path
+        var directory: String { base + "/e" }
         let metrics = SelfMetrics(endpoints: ["e"])
         let log = CapturedLog()
         var report: DropReport { DropReport(endpoint: "e", metrics: metrics, logger: log.logger) }
 
-        deinit { try? FileManager.default.removeItem(atPath: directory) }
+        deinit { try? FileManager.default.removeItem(atPath: base) }
 
         func open(maxSize: UInt64 = 1 << 30, maxAge: Duration = .seconds(86400), maxSamples: Int = 1) throws -> DiskQueue {
             try DiskQueue(
@@ -138,6 +139,8 @@ struct DiskQueueTests {
         #expect(Self.drain(queue) == [1, 2, 4, 5])
         let corrupt = fixture.metrics.samples().first { $0.metric == .bufferCorrupt }?.value
         #expect(corrupt == 2)
+        // Both headers were still readable: one sample each.
+        #expect(fixture.dropped("corrupt") == 2)
         // The torn tail was cut off: new records follow the last good one and are delivered.
         queue.append(Self.batch(7))
         #expect(Self.drain(queue) == [7])
@@ -181,7 +184,7 @@ struct DiskQueueTests {
     @Test func aSecondShipperOnTheSameDirectoryIsRefused() throws {
         let fixture = Fixture()
         let first = try fixture.open()
-        #expect(throws: DiskQueue.LockedError.self) { _ = try fixture.open() }
+        #expect(throws: BufferLock.Taken.self) { _ = try fixture.open() }
         do {
             _ = try fixture.open()
         } catch {
@@ -227,8 +230,9 @@ struct FullDiskTests {
     @Test func aFullDiskKeepsOrderThroughAMemoryTail() throws {
         let fixture = DiskQueueTests.Fixture()
         try FileManager.default.createDirectory(atPath: fixture.directory, withIntermediateDirectories: true)
-        // mount(2) itself: no child process to wait for.
-        try #require(mount("tmpfs", fixture.directory, "tmpfs", 0, "size=64k") == 0)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: fixture.base)
+        // mount(2) itself: no child process to wait for. mode=700: the buffer refuses a directory others can write.
+        try #require(mount("tmpfs", fixture.directory, "tmpfs", 0, "size=64k,mode=700") == 0)
         defer { umount2(fixture.directory, Int32(MNT_DETACH)) }
         let queue = try fixture.open()
         for index in 0..<40 {

@@ -91,7 +91,7 @@ struct RemoteWriteEncoderTests {
         let bodies = parts.map { encoder.encode($0, timestampMs: 9, externalLabels: external) }
         let ends = bodies.map(Self.uncompressedLength).reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) }
         #expect(ends[0] % 65_536 != 0 && ends[1] % 65_536 != 0 && ends[1] > 65_536 && ends[2] > 4 * 65_536)
-        let merged = encoder.merge(bodies)
+        let merged = try #require(encoder.merge(bodies))
         let whole = encoder.encode(parts.flatMap { $0 }, timestampMs: 9, externalLabels: external)
         #expect(Self.uncompressedLength(whole) == ends[2])
         #expect(merged.count == whole.count)
@@ -103,6 +103,20 @@ struct RemoteWriteEncoderTests {
 
     @Test func rejectsWhatIsNotSnappyProtobuf() {
         #expect(DecodedWriteRequest(body: Array("not snappy".utf8)) == nil)
+    }
+
+    /// A body that is not snappy (damaged past its CRC, or from another version) is found before
+    /// a merge, and a merge that meets one fails instead of trapping.
+    @Test func aBodyThatIsNotSnappyIsRefusedNotFatal() throws {
+        let encoder = RemoteWriteEncoder()
+        let good = encoder.encode(Self.manySamples(3, from: 0), timestampMs: 9, externalLabels: LabelSet())
+        let bad: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0x0F] + Array("another version".utf8)
+        #expect(encoder.isValidBody(good))
+        #expect(!encoder.isValidBody(bad))
+        #expect(!encoder.isValidBody([]))
+        #expect(encoder.merge([good, bad]) == nil)
+        // The encoder is still whole afterwards.
+        #expect(try #require(encoder.merge([good, good])).count > good.count)
     }
 }
 
