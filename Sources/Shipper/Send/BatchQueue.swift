@@ -162,12 +162,12 @@ struct DropReport: Sendable {
     var metrics: SelfMetrics
     var logger: Logger
 
-    /// Counts `samples` as dropped for `reason`, and logs it unless `log` is false (a bound that
-    /// drops every cycle logs through a `LogLimit`).
-    func drop(_ samples: Int, reason: String, _ message: Logger.Message, log: Bool = true) {
+    /// Counts `samples` as dropped for `reason`, and logs it unless `log` says no (a bound that
+    /// drops every cycle logs through a `LogLimit`, asked only when something was dropped).
+    func drop(_ samples: Int, reason: String, _ message: Logger.Message, log: @autoclosure () -> Bool = true) {
         guard samples > 0 else { return }
         metrics.dropped(samples, endpoint: endpoint, reason: reason)
-        if log { logger.warning(message, metadata: ["batch.samples": "\(samples)", "drop.reason": "\(reason)"]) }
+        if log() { logger.warning(message, metadata: ["batch.samples": "\(samples)", "drop.reason": "\(reason)"]) }
     }
 
     /// A damaged buffer record skipped: one corrupt record, and the samples its header promised

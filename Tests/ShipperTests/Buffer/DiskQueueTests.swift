@@ -146,6 +146,107 @@ struct DiskQueueTests {
         #expect(Self.drain(queue) == [7])
     }
 
+    /// Writes `records` batches valued 1, 2, ... and acknowledges `delivered` of them; the record size.
+    static func written(_ fixture: Fixture, records: Int, delivered: Int) throws -> Int64 {
+        let queue = try fixture.open()
+        queue.append((1...records).map { batch(Double($0)) })
+        for _ in 0..<delivered {
+            _ = queue.first(untilEmpty: true)
+            queue.removeFirst()
+        }
+        return Int64(batch(1).body.count + Record.headerSize)
+    }
+
+    func writeCursor(_ fixture: Fixture, segment: UInt64, offset: Int64) throws {
+        let line = Segment.twentyDigits(segment) + " " + Segment.twentyDigits(offset) + "\n"
+        try line.write(toFile: fixture.directory + "/cursor", atomically: false, encoding: .utf8)
+    }
+
+    /// A cursor past the end of its segment once skipped the whole buffer without a word.
+    @Test func anImpossibleCursorReplaysItsSegmentFromTheStart() throws {
+        let message = "the buffer cursor points past the end of its segment or inside a record; replaying that segment from its start"
+        // Past the end of the 24 records, and inside the second one.
+        for pastEnd in [true, false] {
+            let fixture = Fixture()
+            let record = try Self.written(fixture, records: 24, delivered: 2)
+            try writeCursor(fixture, segment: 1, offset: pastEnd ? 24 * record + 5 : record + 7)
+            #expect(Self.drain(try fixture.open()) == (1...24).map(Double.init))
+            #expect(fixture.log.count(message) == 1)
+        }
+        // At a record boundary it is believed, and at the end too: nothing left.
+        let fixture = Fixture()
+        let record = try Self.written(fixture, records: 4, delivered: 0)
+        try writeCursor(fixture, segment: 1, offset: 3 * record)
+        #expect(Self.drain(try fixture.open()) == [4])
+        try writeCursor(fixture, segment: 1, offset: 4 * record)
+        #expect(Self.drain(try fixture.open()) == [])
+        #expect(fixture.log.count(message) == 0)
+    }
+
+    @Test func aCursorNamingASegmentNewerThanAnyReplaysEverything() throws {
+        let fixture = Fixture()
+        _ = try Self.written(fixture, records: 3, delivered: 1)
+        try writeCursor(fixture, segment: 99, offset: 0)
+        #expect(Self.drain(try fixture.open()) == [1, 2, 3])
+        #expect(fixture.log.count("the buffer cursor names a segment newer than any on disk; replaying every segment from the start") == 1)
+        #expect(fixture.segmentFiles.count == 1)
+    }
+
+    /// A record whose CRC holds but whose body is not snappy (another version, a bug) once hit a
+    /// precondition in the merge: the daemon would crash at every start.
+    @Test func aRecordThatIsNotSnappyIsSkippedAndCountedNotFatal() throws {
+        let fixture = Fixture()
+        do {
+            let queue = try fixture.open(maxSamples: 10)
+            queue.append([Self.batch(1), Self.batch(2)])
+            queue.append(EncodedBatch(body: [0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 1, 2, 3], sampleCount: 3, timestampMs: Self.now))
+            queue.append([Self.batch(4), Self.batch(5)])
+        }
+        let queue = try fixture.open(maxSamples: 10)
+        let first = try #require(queue.first(untilEmpty: true))
+        #expect(first.sampleCount == 2)
+        #expect(DecodedWriteRequest(body: first.body)?.series.map { $0.samples[0].value } == [1, 2])
+        queue.removeFirst()
+        #expect(Self.drain(queue) == [4, 5])
+        #expect(fixture.dropped("corrupt") == 3)
+        #expect(fixture.metrics.samples().first { $0.metric == .bufferCorrupt }?.value == 1)
+        #expect(fixture.log.count("damaged record in the disk buffer; skipped it and kept the rest") == 1)
+    }
+
+    /// A batch in flight through an outage longer than max_age once reached the receiver anyway.
+    @Test func maxAgeHoldsForTheBatchInFlight() async throws {
+        let fixture = Fixture()
+        let queue = try fixture.open(maxAge: .seconds(1), maxSamples: 10)
+        let old = Int64(Date().timeIntervalSince1970 * 1000) - 700
+        queue.append(Self.batch(1, at: old, samples: 2))
+        _ = try #require(queue.first(untilEmpty: true))
+        #expect(!queue.dropFirstIfExpired())
+        await pause(0.5)
+        queue.append(Self.batch(2, at: Int64(Date().timeIntervalSince1970 * 1000)))
+        #expect(queue.dropFirstIfExpired())
+        #expect(Self.drain(queue) == [2])
+        #expect(fixture.dropped("too_old") == 2)
+    }
+
+    /// On a small disk a segment that is written to and fully delivered does not wait to fill.
+    @Test func deliveredDataLeavesTheDiskPromptly() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open()
+        for index in 0..<300 {
+            let body = (0..<8192).map { _ in UInt8.random(in: 0...255) }
+            queue.append(EncodedBatch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index)))
+            _ = queue.first(untilEmpty: true)
+            queue.removeFirst()
+        }
+        let onDisk = try fixture.segmentFiles.reduce(Int64(0)) {
+            $0 + (try FileManager.default.attributesOfItem(atPath: fixture.directory + "/" + $1)[.size] as! Int64)
+        }
+        // 2.4 MiB went through; at most one megabyte and a record of it is still on disk.
+        #expect(onDisk < (1 << 20) + 8192 + 24, "\(onDisk) bytes on disk")
+        queue.append(Self.batch(9))
+        #expect(Self.drain(queue) == [9])
+    }
+
     @Test func maxSizeDropsTheOldestFirstAndCountsThem() throws {
         let fixture = Fixture()
         let queue = try fixture.open(maxSize: 256 << 10)
@@ -246,6 +347,24 @@ struct FullDiskTests {
             queue.removeFirst()
         }
         #expect(stamps == (0..<40).map { DiskQueueTests.now + $0 })
+    }
+}
+
+/// The memory-only queue, and the memory tail, drop the oldest past their bound every cycle an
+/// endpoint is down: counted every time, logged once a minute.
+struct MemoryQueueTests {
+    @Test func dropsAreCountedEveryTimeAndLoggedOnce() {
+        let metrics = SelfMetrics(endpoints: ["e"])
+        let log = CapturedLog()
+        let queue = MemoryQueue(capacityBytes: 16 << 10, report: DropReport(endpoint: "e", metrics: metrics, logger: log.logger))
+        for index in 0..<100 {
+            queue.append(EncodedBatch(body: [UInt8](repeating: 7, count: 4096), sampleCount: 2, timestampMs: Int64(index)))
+        }
+        let dropped = metrics.samples().first { $0.metric == .samplesDropped && $0.labels["reason"] == "queue_full" }?.value
+        #expect(dropped == Double(2 * (100 - 4)))
+        #expect(queue.pendingSamples == 8)
+        #expect(log.entries.count == 1)
+        #expect(log.count("endpoint unreachable for too long; dropping the oldest queued samples") == 1)
     }
 }
 

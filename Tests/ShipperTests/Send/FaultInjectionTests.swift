@@ -130,6 +130,35 @@ struct FaultInjectionTests {
         #expect(unsent == 2)
     }
 
+    /// With max_age shorter than an outage, the batch retried through it once arrived anyway.
+    @Test func aBatchRetriedPastMaxAgeIsDroppedAndTheRestDelivered() async throws {
+        let receiver = try FakeReceiver(script: Array(repeating: .status(503), count: 12))
+        let fixture = DiskQueueTests.Fixture()
+        let queue = try fixture.open(maxAge: .seconds(1), maxSamples: 10)
+        var endpoint = RemoteWriteConfig.defaults(url: receiver.url, name: "e")
+        endpoint.queue.minBackoff = .milliseconds(100)
+        endpoint.queue.maxBackoff = .milliseconds(100)
+        let sender = try RemoteWriteSender(endpoint: endpoint, interval: .seconds(1), metrics: fixture.metrics, logger: fixture.log.logger, queue: queue)
+        let nowMs = { Int64(Date().timeIntervalSince1970 * 1000) }
+        let old = nowMs() - 500
+        sender.enqueue([DiskQueueTests.batch(1, at: old, samples: 2)])
+        let later = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            sender.enqueue([DiskQueueTests.batch(2, at: nowMs())])
+        }
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            sender.queue.close()
+        }
+        await WorkerThread.result(name: "test-send") { sender.run(untilEmpty: true) }
+        watchdog.cancel()
+        _ = try await later.value
+        let delivered = try #require(receiver.requests.last?.decoded)
+        #expect(delivered.series.map { $0.samples[0].value } == [2])
+        #expect(fixture.dropped("too_old") == 2)
+        #expect(receiver.requests.count == 13)
+    }
+
     @Test func a429IsDroppedWhenItsRetryIsOff() async throws {
         let receiver = try FakeReceiver(script: [.status(429, headers: ["Retry-After": "2"], body: "rate limited")])
         let (metrics, _, _) = try await deliver(to: receiver.url) { $0.queue.retryOnHTTP429 = false }
