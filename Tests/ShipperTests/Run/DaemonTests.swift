@@ -21,4 +21,35 @@ struct DaemonTests {
         #expect(receiver.requests.count >= before + 10, "\(receiver.requests.count - before) requests")
         #expect(await daemon.terminate() == 0)
     }
+
+    /// The field reproduction: a world-writable buffer.dir holding `<endpoint> -> /etc`.
+    @Test func aBufferDirectoryOthersCanWriteStopsTheShipperInOneLine() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("unsafe-\(UUID())").path
+        let victim = root + "/victim"
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: victim)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let buffer = root + "/b"
+        try FileManager.default.createDirectory(atPath: buffer, withIntermediateDirectories: false)
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: buffer)
+        try FileManager.default.createSymbolicLink(atPath: buffer + "/x", withDestinationPath: victim)
+        let config = "maps: {include: ['^never-matches$']}\nremote_write:\n  - name: x\n    url: http://127.0.0.1:9/\nbuffer: {dir: \(buffer)}\n"
+        for command in ["once", "run"] {
+            let file = try writeConfig(config)
+            defer { removeConfig(file) }
+            let result = try await ShipperBinary.run([command, "--config", file.path])
+            #expect(result.status == 1)
+            #expect(result.stderr == "ebpf-map-shipper: error: buffer directory \(buffer): is writable by other users (mode 777); "
+                + "another user could plant files in it (chmod 700 \(buffer))\n")
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: buffer)
+        let file = try writeConfig(config)
+        defer { removeConfig(file) }
+        let result = try await ShipperBinary.run(["once", "--config", file.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasSuffix("is a symbolic link or not a directory; the shipper never follows links in its buffer (remove it, or point buffer.dir elsewhere)\n"))
+        let mode = try FileManager.default.attributesOfItem(atPath: victim)[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o755)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: victim).isEmpty)
+    }
 }
