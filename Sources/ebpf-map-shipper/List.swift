@@ -40,6 +40,7 @@ extension EBPFMapShipper {
                 let started = ContinuousClock.now
                 maps = try collector.collect()
                 metrics.collected(in: started.duration(to: .now))
+                metrics.collectErrors(collector.errors)
             } catch {
                 throw fail("\(error)")
             }

@@ -40,6 +40,7 @@ extension EBPFMapShipper {
                     let started = ContinuousClock.now
                     let maps = try collector.collect()
                     metrics.collected(in: started.duration(to: .now))
+                    metrics.collectErrors(collector.errors)
                     return TextExposition.render(MetricSet.samples(for: maps) + metrics.samples())
                 } catch {
                     logger.error("collection failed", metadata: ["error": "\(error)"])

@@ -55,6 +55,13 @@ public final class Collector {
     private var spare: [Known] = []
     /// Map types whose walk was already announced.
     private var announcedWalkTypes: Set<MapType> = []
+    /// Failures so far, by stage, for the self-metrics; each leaves out only what it concerns.
+    public private(set) var errors: [CollectStage: UInt64] = [:]
+    private var errorLogs: [CollectStage: LogLimit] = [:]
+    /// The program names of each map from the last program listing that worked.
+    private var lastUsers: [UInt32: [String]] = [:]
+    /// Stages that fail on purpose, for the tests of what a failure leaves out.
+    var injectedFailures: Set<CollectStage> = []
 
     /// Loads the iterator (unless the fallback is forced). Throws on missing privileges, on a
     /// bad filter, and in `iterator` mode when the iterator cannot load.
@@ -96,23 +103,55 @@ public final class Collector {
     }
 
     /// One full collection into `stats` (emptied first), so that a daemon reuses its storage.
+    /// Throws only when the maps cannot be listed at all (or privileges are missing): one map, or
+    /// the program listing, failing leaves that part out and the rest is collected.
     public func collect(into stats: inout [MapStats]) throws(BPFError) {
         stats.removeAll(keepingCapacity: true)
         spare.removeAll(keepingCapacity: true)
         var walk = KnownWalk(previous: known, next: spare)
         // walk.next alone must hold the storage, or its first append copies it.
         spare = []
-        if let iterator {
-            try iterator.read { record throws(BPFError) in try visit(record, nil, &walk, into: &stats) }
-        } else {
-            for id in try KernelObjects.mapIDs() {
-                guard let handle = try MapHandle(id: id) else { continue }
-                try visit(try handle.describe(), handle, &walk, into: &stats)
+        do throws(BPFError) {
+            try injectFailure(.enumerate)
+            if let iterator {
+                try iterator.read { record throws(BPFError) in try visit(record, nil, &walk, into: &stats) }
+            } else {
+                for id in try KernelObjects.mapIDs() {
+                    let handle: MapHandle
+                    let record: MapRecord
+                    do throws(BPFError) {
+                        guard let opened = try MapHandle(id: id) else { continue }  // vanished meanwhile
+                        try injectFailure(.describe)
+                        (handle, record) = (opened, try opened.describe())
+                    } catch where !error.isPermission {
+                        failed(.describe, error, mapID: id)
+                        continue
+                    }
+                    try visit(record, handle, &walk, into: &stats)
+                }
             }
+        } catch where !error.isPermission {
+            stats.removeAll(keepingCapacity: true)
+            failed(.enumerate, error)
+            throw error
         }
         spare = known
         known = walk.next
         try attachMetadata(to: &stats)
+    }
+
+    /// Counts a failure of `stage` and logs it, at most once a minute per stage.
+    private func failed(_ stage: CollectStage, _ error: BPFError, mapID: UInt32? = nil, name: String? = nil) {
+        errors[stage, default: 0] += 1
+        guard errorLogs[stage, default: LogLimit()].allows() else { return }
+        var metadata: Logger.Metadata = ["collect.stage": "\(stage.rawValue)", "error": "\(error)"]
+        if let mapID { metadata["map.id"] = "\(mapID)" }
+        if let name { metadata["map.name"] = "\(name)" }
+        logger.warning("\(stage.failureMessage)", metadata: metadata)
+    }
+
+    private func injectFailure(_ stage: CollectStage) throws(BPFError) {
+        if injectedFailures.contains(stage) { throw BPFError("\(stage.rawValue) (injected)", errno: .ioError) }
     }
 
     /// Last cycle's `known`, read in id order while this cycle's is built.
@@ -162,6 +201,7 @@ public final class Collector {
             valueSize: record.valueSize, maxEntries: record.maxEntries, entries: nil, countMethod: nil,
             memoryBytes: nil, pinned: [], programs: [])
         do throws(BPFError) {
+            try injectFailure(.count)
             switch record.type.counting {
             case .none:
                 break
@@ -180,20 +220,21 @@ public final class Collector {
                 guard let map = try open() else { return nil }
                 try walk(record, map, into: &stats, remembering: &entry)
             }
-            if let memory = entry.fixedMemory {
-                stats.memoryBytes = memory
-            } else {
+        } catch where !error.isPermission {
+            failed(.count, error, mapID: record.id, name: record.name)
+        }
+        if let memory = entry.fixedMemory {
+            stats.memoryBytes = memory
+        } else {
+            do throws(BPFError) {
+                try injectFailure(.memory)
                 guard let map = try open() else { return nil }
                 let memory = try map.memoryBytes()
                 stats.memoryBytes = memory
                 if !record.type.memoryTracksEntries(flags: record.flags) { entry.fixedMemory = memory }
+            } catch where !error.isPermission {
+                failed(.memory, error, mapID: record.id, name: record.name)
             }
-        } catch where error.isPermission {
-            throw error
-        } catch {
-            logger.warning(
-                "could not count map; reporting it without a count this cycle",
-                metadata: ["map.id": "\(record.id)", "map.name": "\(record.name)", "error": "\(error)"])
         }
         return stats
     }
@@ -230,20 +271,41 @@ public final class Collector {
         logger.debug("key walk restarted twice under concurrent deletes", metadata: ["map.id": "\(record.id)"])
     }
 
-    /// Adds pins and the names of the programs using each map.
+    /// Adds pins and the names of the programs using each map. A program listing that fails
+    /// keeps last cycle's names, so that the info series does not change for one cycle.
     private func attachMetadata(to stats: inout [MapStats]) throws(BPFError) {
         guard !stats.isEmpty else { return }
         let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
         var users: [UInt32: [String]] = [:]
-        for program in try KernelObjects.programs() {
-            for id in Set(program.mapIDs) { users[id, default: []].append(program.name) }
+        do throws(BPFError) {
+            try injectFailure(.programs)
+            for program in try KernelObjects.programs() {
+                for id in Set(program.mapIDs) { users[id, default: []].append(program.name) }
+            }
+            for id in users.keys { users[id]?.sort() }
+            lastUsers = users
+        } catch where !error.isPermission {
+            failed(.programs, error)
+            users = lastUsers
         }
         // Most maps have neither: the lookups are skipped rather than done 10,000 times.
         if !pins.isEmpty {
             for index in stats.indices { stats[index].pinned = pins[stats[index].id] ?? [] }
         }
         if !users.isEmpty {
-            for index in stats.indices { stats[index].programs = users[stats[index].id]?.sorted() ?? [] }
+            for index in stats.indices { stats[index].programs = users[stats[index].id] ?? [] }
+        }
+    }
+}
+
+extension CollectStage {
+    var failureMessage: String {
+        switch self {
+        case .enumerate: "could not list the maps; nothing is collected this cycle"
+        case .describe: "could not describe a map; leaving it out this cycle"
+        case .count: "could not count a map; reporting it without a count this cycle"
+        case .memory: "could not read a map's memory; reporting it without this cycle"
+        case .programs: "could not list the programs using the maps; keeping last cycle's program names"
         }
     }
 }

@@ -35,6 +35,10 @@ extension Metric {
         name: "ebpf_map_shipper_send_failures_total",
         help: "Failed send attempts, by endpoint and reason (http_5xx, http_429, http_4xx, http_3xx, http_other, connect, timeout, tls, transfer, setup).",
         kind: .counter)
+    public static let collectErrors = Metric(
+        name: "ebpf_map_shipper_collect_errors_total",
+        help: "Failures inside collections, by stage (enumerate, describe, count, memory, programs); each leaves out only what it concerns.",
+        kind: .counter)
     public static let collectDuration = Metric(
         name: "ebpf_map_shipper_collect_duration_seconds",
         help: "Wall time of the last collection of every map.", kind: .gauge)
@@ -60,7 +64,7 @@ extension Metric {
     /// Every metric the shipper emits, for remote-write metadata.
     public static let allMetrics: [Metric] =
         mapMetrics + [
-            .samplesSent, .samplesDropped, .sendFailures, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
+            .samplesSent, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
             .bufferOldest, .bufferCorrupt, .buildInfo,
         ]
 }

@@ -8,6 +8,7 @@ public final class SelfMetrics: Sendable {
         var failures: [Key: UInt64] = [:]
         var lastSuccess: [String: Double] = [:]
         var collectSeconds: Double?
+        var collectErrors: [CollectStage: UInt64] = Dictionary(uniqueKeysWithValues: CollectStage.allCases.map { ($0, 0) })
         var buffers: [String: Buffer] = [:]
         var corrupt: [String: UInt64] = [:]
     }
@@ -62,6 +63,11 @@ public final class SelfMetrics: Sendable {
         state.withLock { $0.collectSeconds = seconds }
     }
 
+    /// The collector's failure counts so far (`Collector.errors`).
+    public func collectErrors(_ counts: [CollectStage: UInt64]) {
+        state.withLock { $0.collectErrors.merge(counts) { $1 } }
+    }
+
     /// What an endpoint's disk buffer holds now.
     func buffer(endpoint: String, bytes: Int64, samples: Int, oldestMs: Int64?) {
         state.withLock { $0.buffers[endpoint] = Buffer(bytes: bytes, samples: samples, oldestMs: oldestMs) }
@@ -88,6 +94,9 @@ public final class SelfMetrics: Sendable {
         }
         for (key, count) in state.failures.sorted(by: { ($0.key.endpoint, $0.key.reason) < ($1.key.endpoint, $1.key.reason) }) {
             samples.append(Sample(.sendFailures, LabelSet(["endpoint": key.endpoint, "reason": key.reason]), Double(count)))
+        }
+        for stage in CollectStage.allCases {
+            samples.append(Sample(.collectErrors, LabelSet(["stage": stage.rawValue]), Double(state.collectErrors[stage] ?? 0)))
         }
         if let seconds = state.collectSeconds { samples.append(Sample(.collectDuration, LabelSet(), seconds)) }
         for (endpoint, time) in state.lastSuccess.sorted(by: { $0.key < $1.key }) {

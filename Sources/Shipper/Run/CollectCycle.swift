@@ -15,6 +15,7 @@ final class CollectCycle {
     private var cache: MapSeriesCache
     private var ownStale = StaleTracker()
     private var lastMetadata: ContinuousClock.Instant?
+    private var failureLog = LogLimit()
     /// Each cycle's collection, kept for its storage.
     private var maps: [MapStats] = []
 
@@ -39,10 +40,14 @@ final class CollectCycle {
     func run(at time: Date = Date()) -> Bool {
         let started = ContinuousClock.now
         do {
+            defer { metrics.collectErrors(collector.errors) }
             try collector.collect(into: &maps)
         } catch {
-            // A failed cycle sends nothing, so no series is marked stale by accident.
-            logger.error("collection failed; skipping this cycle", metadata: ["error": "\(error)"])
+            // A failed cycle sends nothing, so no series is marked stale by accident. The collector
+            // counted and logged the failure; this says what the cycle did about it.
+            if failureLog.allows() {
+                logger.error("collection failed; skipping this cycle", metadata: ["error": "\(error)"])
+            }
             return false
         }
         let elapsed = ContinuousClock.now - started

@@ -177,19 +177,3 @@ struct DropReport: Sendable {
         metrics.dropped(samples, endpoint: endpoint, reason: "corrupt")
     }
 }
-
-/// At most one log line per `interval` for a condition that repeats every cycle (a full memory
-/// tail, a failing disk); what it suppresses is still counted in the self-metrics.
-struct LogLimit {
-    var interval: Duration = .seconds(60)
-    private var last: ContinuousClock.Instant?
-
-    init(interval: Duration = .seconds(60)) { self.interval = interval }
-
-    /// True, and remembers now, if nothing was logged within the interval.
-    mutating func allows(now: ContinuousClock.Instant = .now) -> Bool {
-        if let last, now - last < interval { return false }
-        last = now
-        return true
-    }
-}
