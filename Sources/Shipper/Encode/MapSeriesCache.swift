@@ -18,7 +18,7 @@ struct MapSeriesCache {
     private struct Slot {
         /// The map the labels were built from: its id and the fields its labels come from.
         var map: MapStats
-        /// Bit i: the series of `Metric.mapMetrics[i]` is among the map's series.
+        /// The `MapMetric.bit` of each of the map's series.
         var present: UInt8
         /// Label entries of every series but the info series, without `__name__`.
         var common: Range<Int>
@@ -28,9 +28,8 @@ struct MapSeriesCache {
         var info: Range<Int>
     }
 
-    private static let infoIndex = Metric.mapMetrics.firstIndex(of: .mapInfo)!
-    private static let infoBit: UInt8 = 1 << infoIndex
-    private static let allBits: UInt8 = (1 << Metric.mapMetrics.count) - 1
+    private static let infoBit = MapMetric.info.bit
+    private static let allBits: UInt8 = (1 << MapMetric.allCases.count) - 1
 
     let externalLabels: LabelSet
     /// The `__name__` entry of each map metric, then every slot's label entries, then the ended ones'.
@@ -96,16 +95,16 @@ struct MapSeriesCache {
         }
         labels.written.withUnsafeBytes { labels in
             timestamp.bytes.withUnsafeBytes { stamp in
-                func write(_ slot: Slot, _ metric: Int, _ value: Double) {
+                func write(_ slot: Slot, _ metric: MapMetric, _ value: Double) {
                     startSeries()
-                    let labelBytes = metric == Self.infoIndex ? slot.info.count : slot.common.count + names[metric].count
+                    let labelBytes = metric == .info ? slot.info.count : slot.common.count + names[metric.rawValue].count
                     sink.write(RemoteWriteWire.seriesSize(labelBytes: labelBytes, timestamp: stamp.count)) { writer in
                         RemoteWriteWire.writeSeriesStart(labelBytes: labelBytes, timestamp: stamp.count, to: &writer)
-                        if metric == Self.infoIndex {
+                        if metric == .info {
                             writer.write(UnsafeRawBufferPointer(rebasing: labels[slot.info]))
                         } else {
                             writer.write(UnsafeRawBufferPointer(rebasing: labels[slot.common.lowerBound..<slot.nameAt]))
-                            writer.write(UnsafeRawBufferPointer(rebasing: labels[names[metric]]))
+                            writer.write(UnsafeRawBufferPointer(rebasing: labels[names[metric.rawValue]]))
                             writer.write(UnsafeRawBufferPointer(rebasing: labels[slot.nameAt..<slot.common.upperBound]))
                         }
                         RemoteWriteWire.writeSample(value, stamp, to: &writer)
@@ -114,13 +113,13 @@ struct MapSeriesCache {
                 }
                 var value = 0
                 for slot in slots {
-                    for metric in Metric.mapMetrics.indices where slot.present & (1 << metric) != 0 {
+                    for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
                         write(slot, metric, values[value])
                         value += 1
                     }
                 }
                 for slot in ended {
-                    for metric in Metric.mapMetrics.indices where slot.present & (1 << metric) != 0 {
+                    for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
                         write(slot, metric, staleMarker)
                     }
                 }
@@ -149,9 +148,9 @@ struct MapSeriesCache {
                 for index in slots.indices {
                     guard maps[index].id == slots[index].map.id, Self.changedSeries(from: slots[index].map, to: maps[index]) == 0
                     else { return false }
-                    for metric in Metric.mapMetrics.indices {
-                        let value = MetricSet.value(metric, of: maps[index])
-                        guard (value != nil) == (slots[index].present & (1 << metric) != 0) else { return false }
+                    for metric in MapMetric.allCases {
+                        let value = metric.value(of: maps[index])
+                        guard (value != nil) == (slots[index].present & metric.bit != 0) else { return false }
                         if let value { values.append(value) }
                     }
                 }
@@ -170,7 +169,7 @@ struct MapSeriesCache {
         var endedBits: [(slot: Int, series: UInt8)] = []
 
         labels = ByteSink()
-        names = Metric.mapMetrics.map { metric in
+        names = MapMetric.allCases.map(\.metric).map { metric in
             let start = labels.count
             RemoteWriteWire.appendLabel("__name__", metric.name, to: &labels)
             return start..<labels.count
@@ -183,9 +182,9 @@ struct MapSeriesCache {
             let oldSlot = oldIndex.map { oldSlots[$0] }
             let changed = oldSlot.map { Self.changedSeries(from: $0.map, to: map) } ?? Self.allBits
             var slot = place(map, copying: oldSlot, from: old, changed: changed)
-            for metric in Metric.mapMetrics.indices {
-                guard let value = MetricSet.value(metric, of: map) else { continue }
-                slot.present |= 1 << metric
+            for metric in MapMetric.allCases {
+                guard let value = metric.value(of: map) else { continue }
+                slot.present |= metric.bit
                 values.append(value)
             }
             if let oldIndex, let oldSlot {
@@ -214,7 +213,7 @@ struct MapSeriesCache {
             nameAt = commonStart + (oldSlot.nameAt - oldSlot.common.lowerBound)
         } else {
             // The count series differ only in their name: their labels are those of the first.
-            let sample = Sample(Metric.mapMetrics[0], common, 1)
+            let sample = Sample(.mapEntries, common, 1)
             nameAt = commonStart
             for (name, value) in SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs where name != "__name__" {
                 RemoteWriteWire.appendLabel(name, value, to: &labels)

@@ -58,8 +58,8 @@ extension Metric {
     public static let buildInfo = Metric(
         name: "ebpf_map_shipper_build_info", help: "Constant 1, labelled with the shipper's version.", kind: .gauge)
 
-    /// The per-map metrics, in exposition order; `MetricSet.value(_:of:)` takes their index.
-    public static let mapMetrics: [Metric] = [.mapEntries, .mapMaxEntries, .mapPressure, .mapMemoryBytes, .mapInfo]
+    /// The per-map metrics, in exposition order.
+    public static let mapMetrics: [Metric] = MapMetric.allCases.map(\.metric)
 
     /// Every metric the shipper emits, for remote-write metadata.
     public static let allMetrics: [Metric] =
@@ -67,6 +67,36 @@ extension Metric {
             .samplesSent, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
             .bufferOldest, .bufferCorrupt, .buildInfo,
         ]
+}
+
+/// The per-map metrics by name, in exposition order. Each case gives its metric and its value in
+/// an exhaustive switch, so a metric added here without a value does not compile.
+public enum MapMetric: Int, CaseIterable, Sendable {
+    case entries, maxEntries, pressure, memoryBytes, info
+
+    public var metric: Metric {
+        switch self {
+        case .entries: .mapEntries
+        case .maxEntries: .mapMaxEntries
+        case .pressure: .mapPressure
+        case .memoryBytes: .mapMemoryBytes
+        case .info: .mapInfo
+        }
+    }
+
+    /// The value for `map`; nil where the map has no such series.
+    public func value(of map: MapStats) -> Double? {
+        switch self {
+        case .entries: map.entries.map { Double($0) }
+        case .maxEntries: Double(map.maxEntries)
+        case .pressure: map.pressure
+        case .memoryBytes: map.memoryBytes.map { Double($0) }
+        case .info: 1
+        }
+    }
+
+    /// This metric's bit in a set of one map's series.
+    var bit: UInt8 { 1 << rawValue }
 }
 
 /// Sent with every request: the IEEE NaN Prometheus reads as "this series ended".
@@ -81,9 +111,9 @@ public enum MetricSet {
         for map in maps {
             let labels = labels(of: map)
             let info = infoLabels(of: map, common: labels)
-            for (index, metric) in Metric.mapMetrics.enumerated() {
-                guard let value = value(index, of: map) else { continue }
-                samples.append(Sample(metric, metric == .mapInfo ? info : labels, value))
+            for metric in MapMetric.allCases {
+                guard let value = metric.value(of: map) else { continue }
+                samples.append(Sample(metric.metric, metric == .info ? info : labels, value))
             }
         }
         return samples
@@ -112,16 +142,5 @@ public enum MetricSet {
         let info = common || old.keySize != new.keySize || old.valueSize != new.valueSize || old.flags != new.flags
             || old.pinned != new.pinned || old.programs != new.programs
         return (common, info)
-    }
-
-    /// The value of `Metric.mapMetrics[index]` for the map; nil where the map has no such series.
-    static func value(_ index: Int, of map: MapStats) -> Double? {
-        switch index {
-        case 0: map.entries.map { Double($0) }
-        case 1: Double(map.maxEntries)
-        case 2: map.pressure
-        case 3: map.memoryBytes.map { Double($0) }
-        default: 1
-        }
     }
 }

@@ -77,13 +77,16 @@ struct ListCommandTests {
                 ebpf_map_info{flags="0x0",key_size="4",\(labels),value_size="8"} 1
 
                 """)
-        // The shipper's own metrics follow: the collection just timed, and the build.
+        // The shipper's own metrics follow: collection failures by stage, the collection just timed, and the build.
         let lines = own.split(separator: "\n")
-        #expect(lines.count == 6)
-        #expect(lines[0] == "# HELP ebpf_map_shipper_collect_duration_seconds Wall time of the last collection of every map.")
-        let seconds = try #require(Double(lines[2].split(separator: " ").last ?? ""))
+        #expect(lines.count == 13)
+        #expect(lines[2...6] == ["enumerate", "describe", "count", "memory", "programs"].map {
+            "ebpf_map_shipper_collect_errors_total{stage=\"\($0)\"} 0"
+        }[...])
+        #expect(lines[7] == "# HELP ebpf_map_shipper_collect_duration_seconds Wall time of the last collection of every map.")
+        let seconds = try #require(Double(lines[9].split(separator: " ").last ?? ""))
         #expect(seconds > 0 && seconds < 5)
-        #expect(lines[5] == "ebpf_map_shipper_build_info{version=\"\(ShipperVersion.current)\"} 1")
+        #expect(lines[12] == "ebpf_map_shipper_build_info{version=\"\(ShipperVersion.current)\"} 1")
     }
 
     /// The exposition split where the shipper's own metrics start.
