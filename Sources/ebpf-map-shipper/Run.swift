@@ -28,7 +28,7 @@ extension EBPFMapShipper {
             let logger = logging.makeLogger()
             let pipeline: Pipeline
             do { pipeline = try Pipeline(config: config, logger: logger) } catch { throw fail("\(error)") }
-            let service = ShipperService(starting: pipeline, logger: logger)
+            let service = ShipperService(pipeline, logger: logger)
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
                     services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,15 +1,17 @@
 import ArgumentParser
+import ServiceLifecycle
 import Shipper
 
 extension EBPFMapShipper {
-    struct Serve: ParsableCommand {
+    struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Expose the metric set at GET /metrics for a scraper, instead of pushing.",
             discussion: """
                 Every scrape collects every selected map, so the numbers are as fresh as the scrape. \
                 Pushing (run) is the intended mode and needs no open port; serve exists for hosts \
                 that a Prometheus can reach, and for comparing the two designs (bench/compare). It \
-                listens only on the address given, on loopback by default.
+                listens only on the address given, on loopback by default. Exits 0 on SIGTERM or \
+                SIGINT after the scrape in progress.
 
                 Example:
                   ebpf-map-shipper serve --listen 127.0.0.1:9435 --type hash --type lru_hash
@@ -22,7 +24,7 @@ extension EBPFMapShipper {
         @OptionGroup var selection: MapSelection
         @OptionGroup var logging: LoggingOptions
 
-        func run() throws {
+        func run() async throws {
             ProcessMemory.returnLargeBlocks()
             let logger = logging.makeLogger()
             let collector: Collector
@@ -33,20 +35,11 @@ extension EBPFMapShipper {
             } catch {
                 throw fail("\(error)")
             }
-            let metrics = SelfMetrics()
-            logger.info("serving the metric set", metadata: ["listen.address": "\(listen)", "http.path": "/metrics"])
-            server.serve {
-                do {
-                    let started = ContinuousClock.now
-                    let maps = try collector.collect()
-                    metrics.collected(in: started.duration(to: .now))
-                    metrics.collectErrors(collector.errors)
-                    return TextExposition.render(MetricSet.samples(for: maps) + metrics.samples())
-                } catch {
-                    logger.error("collection failed", metadata: ["error": "\(error)"])
-                    return nil
-                }
-            }
+            let service = ScrapeService(server: server, collector: collector, logger: logger)
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
         }
     }
 }

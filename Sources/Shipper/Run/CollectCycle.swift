@@ -102,10 +102,11 @@ final class CollectCycle {
         return true
     }
 
-    /// The thread's body for `run`: a cycle at every wall-clock multiple of the interval.
-    func loop(stop: StopSignal) {
+    /// The thread's body for `run`: a cycle at every wall-clock multiple of the interval, until
+    /// `stop` is closed.
+    func loop(stop: QueueMonitor) {
         let interval = Double(config.interval.milliseconds) / 1000
-        while !stop.isStopped {
+        while !stop.isClosed {
             let now = Date().timeIntervalSince1970
             let next = (now / interval).rounded(.down) * interval + interval
             guard stop.sleep(until: Date(timeIntervalSince1970: next)) else { return }

@@ -1,10 +1,13 @@
 import Foundation
+import Synchronization
 
 /// `serve`: the metric set in the text format at `GET /metrics`, for setups that scrape instead
 /// of push. Opens a listening port only because the user asked for one, on the address given.
 /// One connection at a time, closed after each response: a scraper every few seconds needs no more.
-public final class MetricsServer {
+/// Sendable: `stop` may come from any thread and touches only the atomic flag and the socket.
+public final class MetricsServer: Sendable {
     private let listener: Int32
+    private let stopped = Atomic(false)
     public let address: String
 
     /// Binds `host:port` (IPv4). Throws a message naming the address and the reason.
@@ -35,14 +38,25 @@ public final class MetricsServer {
 
     deinit { close(listener) }
 
-    /// Answers scrapes for ever; `render` runs once per `GET /metrics` (nil answers 500).
+    /// Answers scrapes until `stop`; `render` runs once per `GET /metrics` (nil answers 500).
     public func serve(render: () -> String?) {
         while true {
             let connection = accept(listener, nil, nil)
-            if connection < 0 { continue }
+            if connection < 0 {
+                if stopped.load(ordering: .acquiring) { return }
+                // Out of descriptors, or an aborted connection: try again, but never spin.
+                if errno != EINTR { usleep(10_000) }
+                continue
+            }
             answer(connection, render: render)
             close(connection)
         }
+    }
+
+    /// Makes `serve` return after the scrape in progress, from any thread.
+    public func stop() {
+        stopped.store(true, ordering: .releasing)
+        shutdown(listener, Int32(SHUT_RDWR))
     }
 
     private func answer(_ connection: Int32, render: () -> String?) {

@@ -44,31 +44,3 @@ final class WorkerThread: Sendable {
 private final class ResultBox<T: Sendable>: Sendable {
     let value = Mutex<T?>(nil)
 }
-
-/// A stop request that sleeping threads can wait on.
-final class StopSignal: @unchecked Sendable {
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    private var stopped = false
-
-    func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    var isStopped: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return stopped
-    }
-
-    /// Sleeps until `deadline` unless stopped meanwhile; false if stopped.
-    func sleep(until deadline: Date) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while !stopped && condition.wait(until: deadline) {}
-        return !stopped
-    }
-}

@@ -11,12 +11,7 @@ struct ServeCommandTests {
         let prefix = uniquePrefix()
         let id = try await holder.create("hash", name: prefix + "s", maxEntries: 20, fill: 5)
         let port = Network.freePort()
-        let process = Process()
-        process.executableURL = ShipperBinary.url
-        process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--name", "^" + prefix]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { process.endInBackground() }
+        let server = try ShipperDaemon(command: ["serve", "--listen", "127.0.0.1:\(port)", "--name", "^" + prefix])
         var text = ""
         #expect(await eventually(within: 10) {
             text = await Network.get("http://127.0.0.1:\(port)/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -29,6 +24,10 @@ struct ServeCommandTests {
         let again = await Network.get("http://127.0.0.1:\(port)/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
         #expect(again.contains("\nebpf_map_entries{\(labels)} 3\n"))
         #expect(await Network.get("http://127.0.0.1:\(port)/") == nil)
+
+        // SIGTERM ends it cleanly, as it ends `run`.
+        #expect(await server.terminate() == 0)
+        #expect(server.log.contains("msg=stopped"), "\(server.log)")
     }
 
     @Test func aBadAddressIsOneLine() async throws {

@@ -1,19 +1,25 @@
 import Foundation
 
-/// The real binary as a daemon (`run`), with a config written to a temporary file.
+/// The real binary as a daemon (`run`, with a config written to a temporary file, or `serve`).
 final class ShipperDaemon: @unchecked Sendable {
     private let process = Process()
     private let errors = Pipe()
     private let collected = Mutex2(Data())
-    let configFile: URL
+    let configFile: URL?
     private let ownsConfig: Bool
 
     /// Starts `run` on `config`, or on an existing config file.
-    init(config: String? = nil, file: URL? = nil, arguments: [String] = []) throws {
-        configFile = try file ?? writeConfig(config ?? "")
-        ownsConfig = file == nil
+    convenience init(config: String? = nil, file: URL? = nil, arguments: [String] = []) throws {
+        let configFile = try file ?? writeConfig(config ?? "")
+        try self.init(command: ["run", "--config", configFile.path] + arguments, configFile: configFile, ownsConfig: file == nil)
+    }
+
+    /// Starts any long-running command, e.g. `serve`.
+    init(command: [String], configFile: URL? = nil, ownsConfig: Bool = false) throws {
+        self.configFile = configFile
+        self.ownsConfig = ownsConfig
         process.executableURL = ShipperBinary.url
-        process.arguments = ["run", "--config", configFile.path] + arguments
+        process.arguments = command
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         errors.fileHandleForReading.readabilityHandler = { [collected] handle in
@@ -25,7 +31,7 @@ final class ShipperDaemon: @unchecked Sendable {
 
     deinit {
         let (file, owned) = (configFile, ownsConfig)
-        process.endInBackground(signal: SIGINT) { if owned { removeConfig(file) } }
+        process.endInBackground(signal: SIGINT) { if owned, let file { removeConfig(file) } }
     }
 
     var log: String { String(decoding: collected.get(), as: UTF8.self) }

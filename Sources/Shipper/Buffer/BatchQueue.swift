@@ -1,0 +1,28 @@
+/// One endpoint's FIFO of batches, shared by the collect thread (which appends) and the
+/// endpoint's sending thread (which sends the head and removes it once it is delivered or
+/// dropped). Head-of-line retries keep every series' samples in timestamp order.
+protocol BatchQueue: AnyObject, Sendable {
+    /// Queues one cycle's batches, in order; whatever a bound pushes out is counted and logged
+    /// by the queue.
+    func append(_ batches: [EncodedBatch])
+    /// The oldest batch, waiting for one if there is none. nil once closed, or, with `untilEmpty`,
+    /// as soon as nothing is queued.
+    func first(untilEmpty: Bool) -> EncodedBatch?
+    /// Removes the batch `first` returned: it was delivered, or refused for good.
+    func removeFirst()
+    /// Before a retry: true if the batch `first` returned holds samples older than the queue's
+    /// age bound. It is given back, and the next `first` drops what is too old (counted as
+    /// `too_old`) and hands out the rest.
+    func dropFirstIfExpired() -> Bool
+    /// Sleeps unless the queue is closed meanwhile; false if it was.
+    func sleep(for duration: Duration) -> Bool
+    /// Wakes the sending thread and makes `first` return nil from now on.
+    func close()
+    var pendingSamples: Int { get }
+}
+
+extension BatchQueue {
+    func append(_ batch: EncodedBatch) { append([batch]) }
+    /// Queues without an age bound keep every batch until it is delivered or refused.
+    func dropFirstIfExpired() -> Bool { false }
+}
