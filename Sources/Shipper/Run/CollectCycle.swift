@@ -84,12 +84,19 @@ final class CollectCycle {
     }
 
     /// The text a Pushgateway gets: no timestamps, and the external labels other than `job` and
-    /// the grouping key's, which the Pushgateway adds itself.
+    /// the grouping key's, which the Pushgateway adds itself. A series' own label that the grouping
+    /// key also names (`stage`, `endpoint`, `map_name`...) would make the Pushgateway refuse the
+    /// whole push as duplicates, since the grouping key overrides it: it is renamed
+    /// `exported_<name>`, as Prometheus renames a scraped label that clashes with a target label.
     static func exposition(_ samples: [Sample], for gateway: PushgatewayConfig, externalLabels: LabelSet) -> String {
-        let extra = externalLabels.pairs.filter { $0.name != "job" && gateway.grouping[$0.name] == nil }
-        guard !extra.isEmpty else { return TextExposition.render(samples) }
+        let grouped = Set(gateway.grouping.map(\.name) + ["job"])
+        let extra = externalLabels.pairs.filter { !grouped.contains($0.name) }
         return TextExposition.render(samples.map { sample in
             var labeled = sample
+            for pair in sample.labels where grouped.contains(pair.name) {
+                labeled.labels[pair.name] = nil
+                labeled.labels["exported_" + pair.name] = pair.value
+            }
             for pair in extra where labeled.labels[pair.name] == nil { labeled.labels[pair.name] = pair.value }
             return labeled
         })
