@@ -46,7 +46,7 @@ final class BufferDirectory {
     private static func openOrCreate(_ name: String, at directory: Int32, shownAs shown: String? = nil) throws(Failure) -> Int32 {
         let shown = shown ?? name
         if mkdirat(directory, name, 0o700) != 0 && errno != EEXIST {
-            throw Failure(path: shown, problem: "cannot create it: \(Self.describe(errno)); create it, or set buffer.dir to a directory that exists")
+            throw Failure(path: shown, problem: "cannot create it: \(Errno(rawValue: errno)); create it, or set buffer.dir to a directory that exists")
         }
         let fd = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
@@ -56,12 +56,12 @@ final class BufferDirectory {
                     path: shown, problem: "is a symbolic link or not a directory; the shipper never follows links in its buffer (remove it, or point buffer.dir elsewhere)",
                     unsafe: true)
             }
-            throw Failure(path: shown, problem: "cannot open it: \(Self.describe(code))")
+            throw Failure(path: shown, problem: "cannot open it: \(Errno(rawValue: code))")
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             close(fd)
-            throw Failure(path: shown, problem: "cannot read its owner and mode: \(Self.describe(errno))")
+            throw Failure(path: shown, problem: "cannot read its owner and mode: \(Errno(rawValue: errno))")
         }
         let owner = geteuid()
         if info.st_uid != owner || info.st_mode & 0o022 != 0 {
@@ -99,7 +99,7 @@ final class BufferDirectory {
         let copy = dup(fd.rawValue)
         guard copy >= 0, let stream = fdopendir(copy) else {
             if copy >= 0 { close(copy) }
-            throw Failure(path: path, problem: "cannot list it: \(Self.describe(errno))")
+            throw Failure(path: path, problem: "cannot list it: \(Errno(rawValue: errno))")
         }
         defer { closedir(stream) }
         rewinddir(stream)
@@ -125,15 +125,5 @@ final class BufferDirectory {
             bytes += chunk[..<got]
         }
         return bytes
-    }
-
-    static func describe(_ code: Int32) -> String {
-        String(cString: strerror(code))
-    }
-
-    /// An error as one line: errno's text for system errors, the description otherwise.
-    static func describe(_ error: any Error) -> String {
-        if let errno = error as? Errno { return describe(errno.rawValue) }
-        return "\(error)"
     }
 }

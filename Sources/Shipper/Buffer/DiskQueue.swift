@@ -76,7 +76,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         } catch let taken as BufferLock.Taken {
             throw taken
         } catch {
-            throw BufferDirectory.Failure(path: path, problem: "cannot open its lock file: \(BufferDirectory.describe(error))")
+            throw BufferDirectory.Failure(path: path, problem: "cannot open its lock file: \(error)")
         }
         do {
             cursor = try BufferCursor(in: directory)
@@ -87,7 +87,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             // A plain descriptor: nothing else would release the lock of a queue that never opened.
             try? lock.close()
             if let failure = error as? BufferDirectory.Failure { throw failure }
-            throw BufferDirectory.Failure(path: path, problem: "cannot open what a previous run left: \(BufferDirectory.describe(error))")
+            throw BufferDirectory.Failure(path: path, problem: "cannot open what a previous run left: \(error)")
         }
         if segments.isEmpty { segments = [Segment(number: max(cursor.saved?.segment ?? 1, 1))] }
         expire(now: Date())

@@ -6,10 +6,7 @@ import Testing
 /// clash would make it refuse the whole push ("was collected before with the same name and label values").
 struct PushgatewayExpositionTests {
     @Test func aLabelTheGroupingKeyAlsoNamesIsExported() {
-        let gateway = PushgatewayConfig(
-            name: "g", url: "http://gw:9091", job: "nightly", grouping: LabelSet(["instance": "h", "stage": "load"]),
-            method: .put, headers: [], basicAuth: nil, bearerTokenFile: nil, timeout: .seconds(1), tls: .defaults,
-            deleteOnShutdown: false)
+        let gateway = PushgatewayConfig.test(job: "nightly", grouping: LabelSet(["instance": "h", "stage": "load"]))
         let samples = ["enumerate", "count"].map { Sample(.collectErrors, LabelSet(["stage": $0]), 0) }
             + [Sample(.mapEntries, LabelSet(["map_id": "1", "job": "other"]), 3)]
         let text = CollectCycle.exposition(samples, for: gateway, externalLabels: LabelSet(["job": "j", "site": "edge-1"]))

@@ -25,12 +25,17 @@ struct CredentialsTests {
         return file
     }
 
+    /// Bearer credentials from a token file holding `text`, logging into `log`; the file is the caller's to remove.
+    func bearer(_ text: String, log: CapturedLog) throws -> (file: URL, credentials: RequestCredentials) {
+        let token = try secretFile(text)
+        return (token, RequestCredentials(headers: [], basicAuth: nil, bearerTokenFile: token.path, logger: log.logger))
+    }
+
     @Test func trailingWhitespaceIsTrimmedAndAVanishedFileKeepsTheLastGoodToken() async throws {
         let receiver = try FakeReceiver(script: [])
-        let token = try secretFile("t0ken-value\r\n")
-        defer { try? FileManager.default.removeItem(at: token) }
         let log = CapturedLog()
-        let credentials = RequestCredentials(headers: [], basicAuth: nil, bearerTokenFile: token.path, logger: log.logger)
+        let (token, credentials) = try bearer("t0ken-value\r\n", log: log)
+        defer { try? FileManager.default.removeItem(at: token) }
         #expect(await send(credentials, to: receiver)["authorization"] == "Bearer t0ken-value")
 
         // Emptied (a rotation caught half-way), then deleted: the last good token goes on, one warning.
@@ -49,10 +54,9 @@ struct CredentialsTests {
 
     @Test func aTokenThatWouldInjectAHeaderIsNeverSent() async throws {
         let receiver = try FakeReceiver(script: [])
-        let token = try secretFile("abc\r\nContent-Encoding: gzip\n")
-        defer { try? FileManager.default.removeItem(at: token) }
         let log = CapturedLog()
-        let credentials = RequestCredentials(headers: [], basicAuth: nil, bearerTokenFile: token.path, logger: log.logger)
+        let (token, credentials) = try bearer("abc\r\nContent-Encoding: gzip\n", log: log)
+        defer { try? FileManager.default.removeItem(at: token) }
         let headers = await send(credentials, to: receiver)
         #expect(headers["authorization"] == nil)
         #expect(headers["content-encoding"] == nil)
@@ -61,10 +65,9 @@ struct CredentialsTests {
 
     @Test func anEmptyTokenFileNeverSendsAnEmptyBearer() async throws {
         let receiver = try FakeReceiver(script: [])
-        let token = try secretFile("\n")
-        defer { try? FileManager.default.removeItem(at: token) }
         let log = CapturedLog()
-        let credentials = RequestCredentials(headers: [], basicAuth: nil, bearerTokenFile: token.path, logger: log.logger)
+        let (token, credentials) = try bearer("\n", log: log)
+        defer { try? FileManager.default.removeItem(at: token) }
         #expect(await send(credentials, to: receiver)["authorization"] == nil)
         #expect(await send(credentials, to: receiver)["authorization"] == nil)
         #expect(log.count("the secret file is empty; sending without it") == 1)

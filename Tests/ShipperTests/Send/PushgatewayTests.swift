@@ -156,12 +156,18 @@ struct PushgatewayTests {
     }
 }
 
+extension PushgatewayConfig {
+    /// A gateway at http://gw:9091 with this job and grouping key, for tests of what it is sent.
+    static func test(job: String, grouping: LabelSet) -> PushgatewayConfig {
+        PushgatewayConfig(
+            name: "g", url: "http://gw:9091", job: job, grouping: grouping, method: .put, headers: [], basicAuth: nil,
+            bearerTokenFile: nil, timeout: .seconds(1), tls: .defaults, deleteOnShutdown: false)
+    }
+}
+
 struct PushgatewayURLTests {
     @Test func escapesTheGroupingKey() {
-        let gateway = PushgatewayConfig(
-            name: "g", url: "http://gw:9091", job: "a/b", grouping: LabelSet(["instance": "h-1", "zone": "eu west"]),
-            method: .put, headers: [], basicAuth: nil, bearerTokenFile: nil, timeout: .seconds(1), tls: .defaults,
-            deleteOnShutdown: false)
+        let gateway = PushgatewayConfig.test(job: "a/b", grouping: LabelSet(["instance": "h-1", "zone": "eu west"]))
         #expect(PushgatewaySender.groupURL(gateway) == "http://gw:9091/metrics/job@base64/YS9i/instance/h-1/zone/eu%20west")
         var emoji = gateway
         emoji.job = "???"
