@@ -244,9 +244,10 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         return fd
     }
 
-    private func rollOver() throws {
+    /// Starts the next segment; `sync` makes what was written to the last one durable first.
+    private func rollOver(sync: Bool = true) throws {
         if let writer {
-            if limits.fsync { try writer.sync() }
+            if sync && limits.fsync { try writer.sync() }
             try writer.close()
         }
         writer = nil
@@ -258,7 +259,8 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// waiting for its segment to fill.
     private func retireDrainedWriter() {
         guard segments.count == 1, segments[0].records <= 0, segments[0].size >= min(segmentSize / 4, 1 << 20) else { return }
-        do { try rollOver() } catch { diskFailed(error) }
+        // Everything in it was delivered: no fsync is owed.
+        do { try rollOver(sync: false) } catch { diskFailed(error) }
     }
 
     /// Drops whole oldest segments until `incoming` more bytes fit within `maxSize`. The segment

@@ -151,7 +151,8 @@ public final class Collector {
     }
 
     private func injectFailure(_ stage: CollectStage) throws(BPFError) {
-        if injectedFailures.contains(stage) { throw BPFError("\(stage.rawValue) (injected)", errno: .ioError) }
+        // Checked per map: the empty set is not hashed into.
+        if !injectedFailures.isEmpty && injectedFailures.contains(stage) { throw BPFError("\(stage.rawValue) (injected)", errno: .ioError) }
     }
 
     /// Last cycle's `known`, read in id order while this cycle's is built.
