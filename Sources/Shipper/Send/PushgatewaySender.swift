@@ -56,7 +56,7 @@ final class PushgatewaySender: @unchecked Sendable {
     /// `deleteAtEnd`, which `run` sets on a clean shutdown).
     func run(untilSettled: Bool, deleteAtEnd: Bool = false, deadline: ContinuousClock.Instant? = nil) {
         while let state = nextState(untilSettled: untilSettled) {
-            guard push(state, deadline: deadline) else { return }
+            guard push(state, deadline: deadline) else { break }
         }
         if deleteAtEnd && gateway.deleteOnShutdown { deleteGroup() }
     }
