@@ -22,30 +22,38 @@ enum ShipperBinary {
 
     /// Runs it to completion, awaited; `prefix` is prepended to the command line (e.g. setpriv).
     static func run(_ arguments: [String], prefix: [String] = []) async throws -> Result {
-        try await offPool { try runBlocking(arguments, prefix: prefix) }
+        let executable = prefix.isEmpty ? url : URL(fileURLWithPath: "/usr/bin/env")
+        let all = prefix.isEmpty ? arguments : prefix + [url.path] + arguments
+        return try await runToEnd(executable, all)
     }
+}
 
-    /// The blocking part, on a thread of its own (never the cooperative pool).
-    private static func runBlocking(_ arguments: [String], prefix: [String]) throws -> Result {
+/// Runs a program to completion on a thread of its own (never the cooperative pool) and awaits
+/// its exit status and output.
+func runToEnd(_ executable: URL, _ arguments: [String], in directory: URL? = nil) async throws -> ShipperBinary.Result {
+    try await offPool {
         let process = Process()
         let out = Pipe()
         let err = Pipe()
-        if prefix.isEmpty {
-            process.executableURL = url
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = prefix + [url.path] + arguments
-        }
+        process.executableURL = executable
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        // Drain both pipes before waiting, so a large output cannot block the child.
+        // stderr is drained on a thread of its own, so that neither pipe can fill and block the
+        // child. Both threads are this helper's own: nothing here waits on the cooperative pool.
+        let stderr = Mutex2(Data())
+        let drained = DispatchSemaphore(value: 0)
+        Thread {
+            stderr.set(err.fileHandleForReading.readDataToEndOfFile())
+            drained.signal()
+        }.start()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
         process.waitUntilExit()
-        return Result(
+        return ShipperBinary.Result(
             status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+            stderr: String(decoding: stderr.get(), as: UTF8.self))
     }
 }

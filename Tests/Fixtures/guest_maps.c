@@ -1,0 +1,144 @@
+/* The map holder of the guest-kernel tests: creates one map of every type the collector counts
+ * (and two it does not), fills each with `fill` keys, pins one, prints one line per map, and
+ * holds them until killed: "maps of another program" inside a guest that has no python3.
+ *
+ * Raw bpf(2) calls, no libbpf, so it links statically and needs nothing in the guest.
+ * Output, one line per map, then "ready":
+ *   map <name> <id> <type> <expected count, or - for types without one> <max_entries>
+ * Build: cc -static -O2 -o guest_maps guest_maps.c
+ */
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static long bpf(int cmd, union bpf_attr *attr)
+{
+    return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+static int fail(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static int create(uint32_t type, const char *name, uint32_t key, uint32_t value, uint32_t max, uint32_t flags, int inner)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_type = type;
+    attr.key_size = key;
+    attr.value_size = value;
+    attr.max_entries = max;
+    attr.map_flags = flags;
+    attr.inner_map_fd = inner > 0 ? inner : 0;
+    strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
+    int fd = bpf(BPF_MAP_CREATE, &attr);
+    if (fd < 0)
+        fail(name);
+    return fd;
+}
+
+static void update(int fd, const void *key, const void *value)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = fd;
+    attr.key = (uintptr_t)key;
+    attr.value = (uintptr_t)value;
+    if (bpf(BPF_MAP_UPDATE_ELEM, &attr) < 0)
+        fail("update");
+}
+
+static uint32_t id_of(int fd)
+{
+    struct bpf_map_info info;
+    union bpf_attr attr;
+    memset(&info, 0, sizeof(info));
+    memset(&attr, 0, sizeof(attr));
+    attr.info.bpf_fd = fd;
+    attr.info.info_len = sizeof(info);
+    attr.info.info = (uintptr_t)&info;
+    if (bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0)
+        fail("info");
+    return info.id;
+}
+
+struct spec {
+    const char *suffix;
+    uint32_t type, flags, fill, max, key, value;
+    int counted;
+    const char *type_name;
+};
+
+int main(int argc, char **argv)
+{
+    const char *prefix = argc > 1 ? argv[1] : "g_";
+    const char *pin = argc > 2 ? argv[2] : NULL;
+    static const struct spec specs[] = {
+        {"hash", BPF_MAP_TYPE_HASH, 0, 10, 64, 4, 8, 1, "hash"},
+        {"noprea", BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, 7, 64, 4, 8, 1, "hash"},
+        {"lru", BPF_MAP_TYPE_LRU_HASH, 0, 5, 32, 4, 8, 1, "lru_hash"},
+        {"pcpu", BPF_MAP_TYPE_PERCPU_HASH, 0, 3, 16, 4, 8, 1, "percpu_hash"},
+        {"lrupcpu", BPF_MAP_TYPE_LRU_PERCPU_HASH, 0, 4, 16, 4, 8, 1, "lru_percpu_hash"},
+        {"hom", BPF_MAP_TYPE_HASH_OF_MAPS, 0, 3, 8, 4, 4, 1, "hash_of_maps"},
+        {"lpm", BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC, 6, 16, 8, 4, 1, "lpm_trie"},
+        {"sock", BPF_MAP_TYPE_SOCKHASH, 0, 2, 8, 4, 4, 1, "sockhash"},
+        {"dev", BPF_MAP_TYPE_DEVMAP_HASH, 0, 2, 8, 4, 4, 1, "devmap_hash"},
+        {"stack", BPF_MAP_TYPE_STACK_TRACE, 0, 0, 8, 4, 64, 1, "stack_trace"},
+        {"array", BPF_MAP_TYPE_ARRAY, 0, 0, 4, 4, 8, 0, "array"},
+        {"queue", BPF_MAP_TYPE_QUEUE, 0, 0, 4, 0, 8, 0, "queue"},
+    };
+    int inner = create(BPF_MAP_TYPE_ARRAY, "inner", 4, 4, 1, 0, 0);
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+        const struct spec *s = &specs[i];
+        char name[16];
+        snprintf(name, sizeof(name), "%s%s", prefix, s->suffix);
+        int fd = create(s->type, name, s->key, s->value, s->max, s->flags, s->type == BPF_MAP_TYPE_HASH_OF_MAPS ? inner : 0);
+        for (uint32_t k = 0; k < s->fill; k++) {
+            uint8_t key[8] = {0}, value[8 * 64] = {0};
+            if (s->type == BPF_MAP_TYPE_LPM_TRIE) {
+                uint32_t prefixlen = 32, address = htonl(k);
+                memcpy(key, &prefixlen, 4);
+                memcpy(key + 4, &address, 4);
+            } else {
+                memcpy(key, &k, 4);
+            }
+            if (s->type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+                memcpy(value, &inner, 4);
+            } else if (s->type == BPF_MAP_TYPE_DEVMAP_HASH) {
+                uint32_t lo = if_nametoindex("lo");
+                memcpy(value, &lo, 4);
+            } else if (s->type == BPF_MAP_TYPE_SOCKHASH) {
+                int pair[2];
+                if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+                    fail("socketpair");
+                memcpy(value, &pair[0], 4);
+            }
+            update(fd, key, value);
+        }
+        if (pin && i == 0) {
+            union bpf_attr attr;
+            memset(&attr, 0, sizeof(attr));
+            attr.bpf_fd = fd;
+            attr.pathname = (uintptr_t)pin;
+            if (bpf(BPF_OBJ_PIN, &attr) < 0)
+                fail("pin");
+        }
+        if (s->counted)
+            printf("map %s %u %s %u %u\n", name, id_of(fd), s->type_name, s->fill, s->max);
+        else
+            printf("map %s %u %s - %u\n", name, id_of(fd), s->type_name, s->max);
+    }
+    printf("ready\n");
+    fflush(stdout);
+    for (;;)
+        pause();
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// Debian 12's Linux 6.1, booted under qemu by scripts/vm-run: the older kernel most fleets run,
+/// where the kfunc `bpf_map_sum_elem_count` does not exist. One boot serves a whole suite: the
+/// guest runs every command once and prints each one's output between markers.
+enum GuestKernel {
+    static let required = ProcessInfo.processInfo.environment["SHIPPER_REQUIRE_VM"] == "1"
+
+    /// qemu and the initramfs tools are installed (scripts/install-deps installs them).
+    static let available: Bool = ["/usr/bin/qemu-system-x86_64", "/usr/bin/busybox", "/usr/bin/cpio", "/usr/bin/cc"]
+        .allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// What one guest command printed: stdout, stderr and exit status.
+    struct Command: Sendable {
+        var stdout: String
+        var stderr: String
+        var status: Int32?
+    }
+
+    /// The guest's run: its console, cut into the commands of `script`.
+    struct Run: Sendable {
+        var console: String
+        var status: Int32
+        var commands: [String: Command]
+
+        subscript(name: String) -> Command { commands[name] ?? Command(stdout: "", stderr: "", status: nil) }
+    }
+
+    /// Boots the guest and runs `commands` (name, shell command) in it, in order, after the map
+    /// holder of Tests/Fixtures/guest_maps.c is up. Awaited; the boot is on a thread of its own.
+    static func run(_ commands: [(name: String, command: String)]) async throws -> Run {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("guest-\(UUID())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let holder = work.appendingPathComponent("guest_maps").path
+        let compile = try await runToEnd(
+            URL(fileURLWithPath: "/usr/bin/cc"), ["-static", "-O2", "-o", holder, repository.path + "/Tests/Fixtures/guest_maps.c"])
+        guard compile.status == 0 else { throw ReceiverError(description: "cannot build guest_maps: \(compile.stderr)") }
+
+        var script = """
+            guest_maps g_ /sys/fs/bpf/g_pinned > /tmp/maps &
+            n=0; while ! grep -q ready /tmp/maps 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+            echo "== maps"; cat /tmp/maps; echo "== end maps"
+
+            """
+        for (name, command) in commands {
+            script += """
+                \(command) >/tmp/out 2>/tmp/err; status=$?
+                echo "== \(name) $status"; cat /tmp/out; echo "== stderr"; cat /tmp/err; echo "== end \(name)"
+
+                """
+        }
+        let guest = work.appendingPathComponent("guest.sh")
+        try script.write(to: guest, atomically: true, encoding: .utf8)
+        let boot = try await runToEnd(
+            repository.appendingPathComponent("scripts/vm-run"), ["--timeout", "240", guest.path, holder, ShipperBinary.url.path])
+        // The serial console ends lines with CR LF, which Swift reads as one Character.
+        let console = (boot.stdout + boot.stderr).replacingOccurrences(of: "\r\n", with: "\n")
+        return Run(console: console, status: boot.status, commands: parse(console))
+    }
+
+    /// Sections `== name status` … `== stderr` … `== end name` of the console.
+    private static func parse(_ console: String) -> [String: Command] {
+        var commands: [String: Command] = [:]
+        var current: (name: String, status: Int32?, out: [Substring], err: [Substring], inErr: Bool)?
+        for text in console.split(separator: "\n", omittingEmptySubsequences: false) {
+            if text.hasPrefix("== end "), let open = current {
+                commands[open.name] = Command(
+                    stdout: open.out.joined(separator: "\n"), stderr: open.err.joined(separator: "\n"), status: open.status)
+                current = nil
+            } else if text == "== stderr", current != nil {
+                current?.inErr = true
+            } else if text.hasPrefix("== "), current == nil {
+                let fields = text.dropFirst(3).split(separator: " ")
+                current = (String(fields.first ?? ""), fields.count > 1 ? Int32(fields[1]) : nil, [], [], false)
+            } else if current?.inErr == true {
+                current?.err.append(text)
+            } else if current != nil {
+                current?.out.append(text)
+            }
+        }
+        return commands
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Gates a suite on qemu being installed; SHIPPER_REQUIRE_VM=1 (as in CI) makes a missing qemu a failure.
+    static var requiresGuestKernel: Self {
+        .enabled("needs qemu-system-x86_64, busybox-static, cpio and cc (scripts/install-deps); SHIPPER_REQUIRE_VM=1 makes this a failure") {
+            GuestKernel.required || GuestKernel.available
+        }
+    }
+}
