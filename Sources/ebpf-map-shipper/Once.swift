@@ -32,11 +32,13 @@ extension EBPFMapShipper {
         }
 
         func run() async throws {
+            let timeout = Config.parseDuration(self.timeout) ?? .seconds(60)
+            let end = ContinuousClock.now + timeout
             let config = try config.load()
             let logger = logging.makeLogger()
             let pipeline: Pipeline
             do { pipeline = try Pipeline(config: config, logger: logger) } catch { throw fail("\(error)") }
-            guard await Shipper.Once.run(pipeline, deadline: Config.parseDuration(timeout)!, logger: logger) else {
+            guard await Shipper.Once.run(pipeline, until: end, timeout: timeout, logger: logger) else {
                 throw ExitCode.failure
             }
         }
