@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
@@ -459,6 +460,43 @@ int32_t clibbpf_prog_describe(uint32_t id, char name[16], uint32_t *map_ids, uin
     name[15] = '\0';
     *count = info.nr_map_ids;
     return info.nr_map_ids > capacity ? -ENOSPC : 0;
+}
+
+int32_t clibbpf_prog_full_name(uint32_t id, char *name, size_t capacity)
+{
+    struct bpf_prog_info info;
+    struct bpf_func_info record;
+    const struct btf_type *type;
+    const char *full;
+    struct btf *btf;
+    __u32 length = sizeof(info);
+    int fd, err;
+
+    fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0)
+        return fd;
+    memset(&info, 0, sizeof(info));
+    memset(&record, 0, sizeof(record));
+    /* The first func_info record is the program's own function, as bpftool reads it. */
+    info.nr_func_info = 1;
+    info.func_info_rec_size = sizeof(record);
+    info.func_info = (__u64)(uintptr_t)&record;
+    err = bpf_obj_get_info_by_fd(fd, &info, &length);
+    close(fd);
+    if (err)
+        return err;
+    if (!info.btf_id || !info.nr_func_info)
+        return -ENOENT;
+    btf = btf__load_from_kernel_by_id(info.btf_id);
+    if (!btf)
+        return -errno;
+    type = btf__type_by_id(btf, record.type_id);
+    full = type ? btf__name_by_offset(btf, type->name_off) : NULL;
+    err = full && *full ? 0 : -ENOENT;
+    if (!err)
+        snprintf(name, capacity, "%s", full);
+    btf__free(btf);
+    return err;
 }
 
 void clibbpf_close(int32_t fd)

@@ -14,6 +14,8 @@ on stdin, one JSON answer per line on stdout:
   {"op": "memlock", "id": 17}              fdinfo memlock now   -> {"memlock": 1234}
   {"op": "load_prog", "name": "p", "map_ids": [17]}
       loads a socket filter that references those maps         -> {"ok": true}
+      with "btf_name": "a_long_function_name", the program also carries BTF whose function
+      record has that name (the kernel keeps only 15 characters of "name")
 Errors answer {"error": "..."}. Keys are the integers 0..fill-1.
 """
 import ctypes
@@ -42,6 +44,18 @@ class CreateOpts(ctypes.Structure):
     ]
 
 
+class ProgLoadOpts(ctypes.Structure):
+    _fields_ = [
+        ("sz", ctypes.c_size_t), ("attempts", ctypes.c_int), ("expected_attach_type", ctypes.c_int),
+        ("prog_btf_fd", ctypes.c_uint32), ("prog_flags", ctypes.c_uint32), ("prog_ifindex", ctypes.c_uint32),
+        ("kern_version", ctypes.c_uint32), ("attach_btf_id", ctypes.c_uint32), ("attach_prog_fd", ctypes.c_uint32),
+        ("attach_btf_obj_fd", ctypes.c_uint32), ("fd_array", ctypes.c_void_p), ("func_info", ctypes.c_void_p),
+        ("func_info_cnt", ctypes.c_uint32), ("func_info_rec_size", ctypes.c_uint32), ("line_info", ctypes.c_void_p),
+        ("line_info_cnt", ctypes.c_uint32), ("line_info_rec_size", ctypes.c_uint32), ("log_level", ctypes.c_uint32),
+        ("log_size", ctypes.c_uint32), ("log_buf", ctypes.c_char_p),
+    ]
+
+
 class MapInfo(ctypes.Structure):
     _fields_ = [("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("rest", ctypes.c_uint8 * 256)]
 
@@ -57,6 +71,12 @@ lib.bpf_obj_pin.argtypes = [ctypes.c_int, ctypes.c_char_p]
 lib.bpf_prog_load.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
                               ctypes.c_void_p]
 lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
+lib.btf__new_empty.restype = ctypes.c_void_p
+lib.btf__add_int.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+lib.btf__add_func_proto.argtypes = [ctypes.c_void_p, ctypes.c_int]
+lib.btf__add_func.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
+lib.btf__load_into_kernel.argtypes = [ctypes.c_void_p]
+lib.btf__fd.argtypes = [ctypes.c_void_p]
 CPUS = lib.libbpf_num_possible_cpus()
 
 maps = {}       # id -> (fd, spec)
@@ -119,7 +139,19 @@ def fill(fd, spec, count):
         check(lib.bpf_map_update_elem(fd, key_bytes(spec, i), value_bytes(spec), 0), "update")
 
 
-def load_prog(name, map_ids):
+def function_btf(name):
+    """BTF holding `static int name(void)`, loaded into the kernel: what a compiler would describe
+    the program's function with. Returns the BTF's fd and the function's type id."""
+    btf = lib.btf__new_empty()
+    returns = check(lib.btf__add_int(btf, b"int", 4, 1), "btf int")
+    proto = check(lib.btf__add_func_proto(btf, returns), "btf func proto")
+    function = check(lib.btf__add_func(btf, name.encode(), 0, proto), "btf func")
+    check(lib.btf__load_into_kernel(btf), "load btf")
+    keepalive.append(btf)
+    return lib.btf__fd(btf), function
+
+
+def load_prog(name, map_ids, btf_name=None):
     """A socket filter that loads each map's address into r1 and returns 0: enough to use the maps."""
     insns = b""
     for map_id in map_ids:
@@ -128,7 +160,15 @@ def load_prog(name, map_ids):
         insns += bytes([0x18, 0x11, 0, 0]) + fd.to_bytes(4, "little") + bytes(8)
     insns += bytes([0xB7, 0, 0, 0, 0, 0, 0, 0])  # r0 = 0
     insns += bytes([0x95, 0, 0, 0, 0, 0, 0, 0])  # exit
-    fd = check(lib.bpf_prog_load(1, name.encode(), b"GPL", insns, len(insns) // 8, None), "load program")
+    opts = None
+    if btf_name:
+        btf_fd, function = function_btf(btf_name)
+        record = (ctypes.c_uint32 * 2)(0, function)  # struct bpf_func_info {insn_off, type_id}
+        keepalive.append(record)
+        opts = ProgLoadOpts(sz=ctypes.sizeof(ProgLoadOpts), prog_btf_fd=btf_fd, func_info=ctypes.addressof(record),
+                            func_info_cnt=1, func_info_rec_size=8)
+        opts = ctypes.byref(opts)
+    fd = check(lib.bpf_prog_load(1, name.encode(), b"GPL", insns, len(insns) // 8, opts), "load program")
     keepalive.append(fd)
 
 
@@ -148,7 +188,7 @@ def handle(command):
         spec = {k: v for k, v in command.items() if k not in ("op", "count")}
         return {"ids": [create(dict(spec)) for _ in range(command["count"])]}
     if op == "load_prog":
-        load_prog(command["name"], command["map_ids"])
+        load_prog(command["name"], command["map_ids"], command.get("btf_name"))
         return {"ok": True}
     fd, spec = maps[command["id"]]
     if op == "delete":

@@ -46,6 +46,9 @@ int32_t clibbpf_pinned_map_id(const char *path, uint32_t *id);
  * -ENOSPC: the program uses more maps than `capacity`; *count says how many. */
 int32_t clibbpf_prog_next_id(uint32_t after, uint32_t *next);
 int32_t clibbpf_prog_describe(uint32_t id, char name[16], uint32_t *map_ids, uint32_t capacity, uint32_t *count);
+/* The program's full name from the BTF record of its function (func_info), as bpftool shows it:
+ * the kernel's own name field stops at 15 characters. -ENOENT: the program carries no BTF name. */
+int32_t clibbpf_prog_full_name(uint32_t id, char *name, size_t capacity);
 
 void clibbpf_close(int32_t fd);
 

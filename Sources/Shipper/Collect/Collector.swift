@@ -60,6 +60,9 @@ public final class Collector {
     private var errorLogs: [CollectStage: LogLimit] = [:]
     /// The program names of each map from the last program listing that worked.
     private var lastUsers: [UInt32: [String]] = [:]
+    /// Full names of the programs whose kernel name was cut at 15 characters, by program id (ids
+    /// are never reused): each is read from the program's BTF once.
+    private var fullNames: [UInt32: String] = [:]
     /// Stages that fail on purpose, for the tests of what a failure leaves out.
     var injectedFailures: Set<CollectStage> = []
 
@@ -280,9 +283,12 @@ public final class Collector {
         var users: [UInt32: [String]] = [:]
         do throws(BPFError) {
             try injectFailure(.programs)
+            var names: [UInt32: String] = [:]
             for program in try KernelObjects.programs() {
-                for id in Set(program.mapIDs) { users[id, default: []].append(program.name) }
+                let name = fullName(of: program, known: &names)
+                for id in Set(program.mapIDs) { users[id, default: []].append(name) }
             }
+            fullNames = names
             for id in users.keys { users[id]?.sort() }
             lastUsers = users
         } catch where !error.isPermission {
@@ -296,6 +302,18 @@ public final class Collector {
         if !users.isEmpty {
             for index in stats.indices { stats[index].programs = users[stats[index].id] ?? [] }
         }
+    }
+}
+
+extension Collector {
+    /// The program's name as bpftool shows it: the kernel keeps 15 characters, so a name that
+    /// long may be cut, and its full spelling comes from the program's BTF (once per program).
+    /// `known` collects this cycle's full names.
+    fileprivate func fullName(of program: (id: UInt32, name: String, mapIDs: [UInt32]), known: inout [UInt32: String]) -> String {
+        guard program.name.utf8.count == 15 else { return program.name }
+        let name = fullNames[program.id] ?? KernelObjects.fullProgramName(id: program.id) ?? program.name
+        known[program.id] = name
+        return name
     }
 }
 

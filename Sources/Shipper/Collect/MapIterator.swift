@@ -162,9 +162,10 @@ enum KernelObjects {
         if result != -Errno.noSuchFileOrDirectory.rawValue { try check(result, "list maps") }
     }
 
-    /// Every loaded program's name with the ids of the maps it uses.
-    static func programs() throws(BPFError) -> [(name: String, mapIDs: [UInt32])] {
-        var programs: [(name: String, mapIDs: [UInt32])] = []
+    /// Every loaded program's id and name (as the kernel keeps it: at most 15 characters) with the
+    /// ids of the maps it uses.
+    static func programs() throws(BPFError) -> [(id: UInt32, name: String, mapIDs: [UInt32])] {
+        var programs: [(id: UInt32, name: String, mapIDs: [UInt32])] = []
         for id in try ids(clibbpf_prog_next_id, "list programs") {
             var capacity: UInt32 = 64  // MAX_USED_MAPS; BPF_PROG_BIND_MAP may add more
             while true {
@@ -179,11 +180,18 @@ enum KernelObjects {
                 if result == -Errno.noSuchFileOrDirectory.rawValue { break }  // unloaded meanwhile
                 try check(result, "describe program \(id)")
                 let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                programs.append((text, Array(mapIDs.prefix(Int(count)))))
+                programs.append((id, text, Array(mapIDs.prefix(Int(count)))))
                 break
             }
         }
         return programs
+    }
+
+    /// A program's full name from its BTF, as bpftool shows it; nil if it has none (or is gone).
+    static func fullProgramName(id: UInt32) -> String? {
+        var name = [CChar](repeating: 0, count: 256)
+        guard clibbpf_prog_full_name(id, &name, name.count) == 0 else { return nil }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The id of the map pinned at `path`; nil if the file pins a program or a link.

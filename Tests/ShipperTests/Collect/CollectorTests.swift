@@ -113,6 +113,22 @@ struct CollectorTests {
         #expect(maps[prefix + "own"]?.programs == [prefix + "b"])
     }
 
+    /// The kernel keeps 15 characters of a program's name; bpftool shows the full one from the
+    /// program's BTF, and so does the shipper. Without BTF the kernel's 15 characters are all there is.
+    @Test func longProgramNamesComeFromBTF() async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let map = try await holder.create("hash", name: prefix + "m", maxEntries: 8)
+        let full = prefix + "count_connections_by_port"
+        try await holder.loadProgram(name: full, using: [map], btfName: full)
+        try await holder.loadProgram(name: prefix + "no_btf_but_long_name", using: [map])
+        let collector = try Collector(options: CollectorOptions(filter: MapFilter(include: ["^" + prefix])), logger: BPFGate.quietLogger)
+        for _ in 0..<2 {  // the second time from the cache
+            let programs = try collector.collect().first?.programs
+            #expect(programs == [String((prefix + "no_btf_but_long_name").prefix(15)), full].sorted())
+        }
+    }
+
     @Test("a closed map is gone from the next collection", arguments: [CollectionMethod.iterator, .fallback])
     func vanishedMapIsSkipped(method: CollectionMethod) async throws {
         let holder = try MapHolder()

@@ -61,8 +61,11 @@ final class MapHolder: @unchecked Sendable {
     func pin(id: UInt32, at path: String) async throws { try await send(["op": "pin", "id": id, "path": path]) }
     /// Closes the holder's only descriptor: the map vanishes from the kernel.
     func close(id: UInt32) async throws { try await send(["op": "close", "id": id]) }
-    func loadProgram(name: String, using ids: [UInt32]) async throws {
-        try await send(["op": "load_prog", "name": name, "map_ids": ids])
+    /// A socket filter using the maps; with `btfName`, it also carries BTF naming its function so.
+    func loadProgram(name: String, using ids: [UInt32], btfName: String? = nil) async throws {
+        var command: [String: Any] = ["op": "load_prog", "name": name, "map_ids": ids]
+        if let btfName { command["btf_name"] = btfName }
+        try await send(command)
     }
 
     /// The kernel's memory figure for the map, as /proc/<holder>/fdinfo shows it now.
