@@ -17,11 +17,20 @@
 #include <linux/bpf.h>
 
 #include "map_iter.skel.h"
+#include "map_iter_plain.skel.h"
 
 struct clibbpf_iterator {
     /* The attached iterator link: all a read needs. It keeps the program loaded. */
     int link_fd;
     int loaded_by_child;
+    /* 1: the program counts the hash family with the kfunc; 0: the plain program was loaded. */
+    int counts;
+};
+
+/* What loading produced: the link fd (or -errno), and which program it runs. */
+struct load_result {
+    int fd;
+    int counts;
 };
 
 static clibbpf_log_sink log_sink;
@@ -50,24 +59,58 @@ void clibbpf_set_log_sink(clibbpf_log_sink sink)
     libbpf_set_print(sink ? forward_libbpf_print : NULL);
 }
 
-/* Loads and attaches the iterator here; returns a close-on-exec fd of its link, or -errno. The
- * skeleton goes away: the link outlives the fds it closes. */
-static int load_link(void)
+/* Duplicates a link's fd close-on-exec, so that it outlives the skeleton that made it. */
+static int keep_link(struct bpf_link *link)
+{
+    int fd = fcntl(bpf_link__fd(link), F_DUPFD_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Loads and attaches the kfunc program (Linux >= 6.6); -errno where the kernel lacks the kfunc. */
+static int load_counting_link(void)
 {
     struct map_iter *skeleton = map_iter__open_and_load();
-    int fd, err;
+    int err;
 
     if (!skeleton)
         return errno ? -errno : -EINVAL;
     err = map_iter__attach(skeleton);
-    if (err) {
-        map_iter__destroy(skeleton);
-        return err < 0 ? err : -EINVAL;
-    }
-    fd = fcntl(bpf_link__fd(skeleton->links.dump_map_records), F_DUPFD_CLOEXEC, 0);
-    err = fd < 0 ? -errno : fd;
+    err = err ? (err < 0 ? err : -EINVAL) : keep_link(skeleton->links.dump_map_records);
     map_iter__destroy(skeleton);
     return err;
+}
+
+/* The same without the kfunc, for kernels >= 5.8 that lack it: maps are listed, not counted. */
+static int load_plain_link(void)
+{
+    struct map_iter_plain *skeleton = map_iter_plain__open_and_load();
+    int err;
+
+    if (!skeleton)
+        return errno ? -errno : -EINVAL;
+    err = map_iter_plain__attach(skeleton);
+    err = err ? (err < 0 ? err : -EINVAL) : keep_link(skeleton->links.dump_map_records);
+    map_iter_plain__destroy(skeleton);
+    return err;
+}
+
+/* Loads and attaches the iterator here: the counting program, else (or with `plain_only`) the
+ * plain one. The skeletons go away: the link outlives the fds they close. */
+static struct load_result load_link(int plain_only)
+{
+    struct load_result result = {.fd = -ENOENT, .counts = 0};
+
+    if (!plain_only) {
+        result.fd = load_counting_link();
+        result.counts = result.fd >= 0;
+    }
+    if (result.fd < 0) {
+        int plain = load_plain_link();
+        /* A kernel without iter/bpf_map at all: report the counting program's error, as before. */
+        if (plain >= 0 || plain_only)
+            result.fd = plain;
+    }
+    return result;
 }
 
 /* Room for one SCM_RIGHTS fd, aligned as a cmsghdr must be. */
@@ -76,32 +119,32 @@ union fd_control {
     struct cmsghdr align;
 };
 
-/* Sends load_link's result: the fd as SCM_RIGHTS, or the -errno alone. */
-static void send_link(int socket, int result)
+/* Sends load_link's result: the fd as SCM_RIGHTS (or the -errno alone), and which program. */
+static void send_link(int socket, struct load_result result)
 {
     union fd_control control = {0};
     struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
     struct msghdr message = {.msg_iov = &payload, .msg_iovlen = 1};
     struct cmsghdr *header;
 
-    if (result >= 0) {
+    if (result.fd >= 0) {
         message.msg_control = control.bytes;
         message.msg_controllen = sizeof(control.bytes);
         header = CMSG_FIRSTHDR(&message);
         header->cmsg_level = SOL_SOCKET;
         header->cmsg_type = SCM_RIGHTS;
         header->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(header), &result, sizeof(int));
+        memcpy(CMSG_DATA(header), &result.fd, sizeof(int));
     }
     while (sendmsg(socket, &message, 0) < 0 && errno == EINTR)
         ;
 }
 
-/* What send_link sent: the fd, or -errno; -EIO if the helper died first. */
-static int receive_link(int socket)
+/* What send_link sent: the fd (or -errno; -EIO if the helper died first) and which program. */
+static struct load_result receive_link(int socket)
 {
     union fd_control control;
-    int result = -EIO, fd;
+    struct load_result result = {.fd = -EIO, .counts = 0}, failed = {.fd = -EIO, .counts = 0};
     struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
     struct msghdr message = {
         .msg_iov = &payload, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof(control.bytes)};
@@ -111,27 +154,32 @@ static int receive_link(int socket)
     while ((got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
         ;
     if (got != sizeof(result))
-        return -EIO;
+        return failed;
     header = CMSG_FIRSTHDR(&message);
-    if (result < 0 || !header || header->cmsg_type != SCM_RIGHTS)
-        return result < 0 ? result : -EIO;
-    memcpy(&fd, CMSG_DATA(header), sizeof(int));
-    return fd;
+    if (result.fd < 0)
+        return result;
+    if (!header || header->cmsg_type != SCM_RIGHTS)
+        return failed;
+    memcpy(&result.fd, CMSG_DATA(header), sizeof(int));
+    return result;
 }
 
 /* load_link in a short-lived child. To relocate and load the program, libbpf reads the kernel's
  * BTF into memory twice over (about 11 MB on Linux 6.18) and frees it; in a child that never
  * becomes this process's peak memory. Returns the link fd, or -errno if the child did not load. */
-static int load_link_in_child(void)
+static struct load_result load_link_in_child(int plain_only)
 {
-    int sockets[2], result, status;
+    struct load_result result = {.fd = -EIO, .counts = 0};
+    int sockets[2], status;
     pid_t child;
 
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets))
-        return -errno;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets)) {
+        result.fd = -errno;
+        return result;
+    }
     child = fork();
     if (child < 0) {
-        result = -errno;
+        result.fd = -errno;
         close(sockets[0]);
         close(sockets[1]);
         return result;
@@ -140,7 +188,7 @@ static int load_link_in_child(void)
         /* C only from here: another thread of the parent may have held a lock of the Swift
          * runtime at the fork, so libbpf's messages must not reach the Swift log sink. */
         libbpf_set_print(NULL);
-        send_link(sockets[1], load_link());
+        send_link(sockets[1], load_link(plain_only));
         _exit(0);
     }
     close(sockets[1]);
@@ -151,26 +199,32 @@ static int load_link_in_child(void)
     return result;
 }
 
-int32_t clibbpf_iterator_open(clibbpf_iterator **out)
+int32_t clibbpf_iterator_open(clibbpf_iterator **out, int32_t plain_only)
 {
     struct clibbpf_iterator *iterator;
-    int fd;
+    struct load_result loaded;
 
     iterator = calloc(1, sizeof(*iterator));
     if (!iterator)
         return -ENOMEM;
-    fd = load_link_in_child();
-    iterator->loaded_by_child = fd >= 0;
+    loaded = load_link_in_child(plain_only);
+    iterator->loaded_by_child = loaded.fd >= 0;
     /* No child, or it could not load: load here, where libbpf's messages reach the log. */
-    if (fd < 0)
-        fd = load_link();
-    if (fd < 0) {
+    if (loaded.fd < 0)
+        loaded = load_link(plain_only);
+    if (loaded.fd < 0) {
         free(iterator);
-        return fd;
+        return loaded.fd;
     }
-    iterator->link_fd = fd;
+    iterator->link_fd = loaded.fd;
+    iterator->counts = loaded.counts;
     *out = iterator;
     return 0;
+}
+
+int32_t clibbpf_iterator_counts(const clibbpf_iterator *iterator)
+{
+    return iterator->counts;
 }
 
 int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator)

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Runs once per eBPF map in the kernel and writes one binary record for it.
- * Built by scripts/generate; the skeleton it produces (../map_iter.skel.h) is committed. */
+ *
+ * Built twice by scripts/generate, and both skeletons are committed:
+ *   map_iter.skel.h        with SHIPPER_KFUNC: counts the hash family with the kfunc (Linux >= 6.6);
+ *   map_iter_plain.skel.h  without: loads wherever iter/bpf_map does (Linux >= 5.8), leaving the
+ *                          counts to user space.
+ * Two objects rather than a weak kfunc: libbpf fails a whole object whose strong kfunc is missing,
+ * and Debian 12's libbpf 1.1 predates bpf_ksym_exists(), which a weak kfunc needs. */
 #include "core_types.h"
 #include <bpf/bpf_helpers.h>
 #include "../include/clibbpf_map_record.h"
 
+#ifdef SHIPPER_KFUNC
 /* Linux >= 6.6. Sums the per-CPU element counters the kernel keeps for hash maps. A kernel
- * without it refuses to load this program, and the collector falls back to system calls. */
+ * without it refuses to load this object, and the collector loads the plain one. */
 extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
+#endif
 
 SEC("iter/bpf_map")
 int dump_map_records(struct bpf_iter__bpf_map *ctx)
@@ -27,6 +35,8 @@ int dump_map_records(struct bpf_iter__bpf_map *ctx)
     record.value_size = map->value_size;
     bpf_probe_read_kernel(record.name, sizeof(record.name), map->name);
 
+    record.entries = CLIBBPF_ENTRIES_UNCOUNTED;
+#ifdef SHIPPER_KFUNC
     switch (record.type) {
     case BPF_MAP_TYPE_HASH:
     case BPF_MAP_TYPE_PERCPU_HASH:
@@ -35,9 +45,8 @@ int dump_map_records(struct bpf_iter__bpf_map *ctx)
     case BPF_MAP_TYPE_HASH_OF_MAPS:
         record.entries = bpf_map_sum_elem_count(map);
         break;
-    default:
-        record.entries = CLIBBPF_ENTRIES_UNCOUNTED;
     }
+#endif
 
     bpf_seq_write(seq, &record, sizeof(record));
     return 0;

@@ -16,8 +16,12 @@ void clibbpf_set_log_sink(clibbpf_log_sink sink);
 typedef struct clibbpf_iterator clibbpf_iterator;
 
 /* Loads the iterator program and attaches it, in a short-lived child process when one can be made
- * (libbpf's memory for the load then stays out of this one). Fails on kernels without the kfunc or BTF. */
-int32_t clibbpf_iterator_open(clibbpf_iterator **out);
+ * (libbpf's memory for the load then stays out of this one): the one that counts the hash family
+ * with the kfunc (Linux >= 6.6), else (or with `plain_only`) the plain one that only lists maps
+ * (Linux >= 5.8). Fails on kernels without iter/bpf_map or BTF. */
+int32_t clibbpf_iterator_open(clibbpf_iterator **out, int32_t plain_only);
+/* 1 if the loaded program counts the hash family (the kfunc), 0 if it only lists maps. */
+int32_t clibbpf_iterator_counts(const clibbpf_iterator *iterator);
 /* 1 if the child process loaded it, 0 if this one had to. */
 int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator);
 void clibbpf_iterator_close(clibbpf_iterator *iterator);

@@ -8,6 +8,9 @@ public struct CollectorOptions: Sendable {
     /// bpffs mount points to search for pins; nil for every bpffs in /proc/mounts.
     public var bpffsMounts: [String]?
     public var filter: MapFilter
+    /// Load the iterator program without the kfunc even where the kernel has it: how the tests
+    /// check on Linux 6.18 the path that kernels before 6.6 take.
+    var plainIterator = false
 
     public static let defaultMaxWalkKeys: UInt64 = 1_000_000
 
@@ -78,20 +81,25 @@ public final class Collector {
             try KernelObjects.probeAccess()
             iterator = nil
         case .iterator:
-            iterator = try MapIterator()
+            iterator = try MapIterator(plainOnly: options.plainIterator)
         case .auto:
             do throws(BPFError) {
-                iterator = try LibbpfLog.quietly { () throws(BPFError) in try MapIterator() }
+                iterator = try LibbpfLog.quietly { () throws(BPFError) in try MapIterator(plainOnly: options.plainIterator) }
             } catch where error.isPermission {
                 throw error
             } catch {
                 logger.info(
                     "BPF iterator unavailable; counting maps through bpf(2) system calls instead",
                     metadata: ["collect.method": "fallback", "error": "\(error.errno)",
-                               "hint": "the iterator needs Linux >= 6.6 with BTF (/sys/kernel/btf/vmlinux)"])
+                               "hint": "the iterator needs Linux >= 5.8 with BTF (/sys/kernel/btf/vmlinux)"])
                 try KernelObjects.probeAccess()
                 iterator = nil
             }
+        }
+        if let iterator, !iterator.countsInKernel {
+            logger.info(
+                "BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): it lists every map, hash maps are counted with batch lookups",
+                metadata: ["collect.method": "iterator", "count.method": "batch"])
         }
     }
 

@@ -27,13 +27,18 @@ final class MapIterator {
     /// Whether a short-lived child process did the load, keeping libbpf's parse of the kernel's
     /// BTF (about 11 MB) out of this process's peak memory. False only where fork failed.
     let loadedByChild: Bool
+    /// Whether the program counts the hash family in the kernel (the kfunc, Linux >= 6.6). Without
+    /// it the plain program lists every map and their counts come from batch lookups.
+    let countsInKernel: Bool
 
-    init() throws(BPFError) {
+    /// `plainOnly` loads the program without the kfunc even where the kfunc exists (tests).
+    init(plainOnly: Bool = false) throws(BPFError) {
         var handle: OpaquePointer?
-        try check(clibbpf_iterator_open(&handle), "load the map iterator")
+        try check(clibbpf_iterator_open(&handle, plainOnly ? 1 : 0), "load the map iterator")
         guard let handle else { throw BPFError("load the map iterator", errno: .invalidArgument) }
         self.handle = handle
         loadedByChild = clibbpf_iterator_loaded_by_child(handle) != 0
+        countsInKernel = clibbpf_iterator_counts(handle) != 0
     }
 
     deinit { clibbpf_iterator_close(handle) }

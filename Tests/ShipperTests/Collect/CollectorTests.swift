@@ -21,9 +21,15 @@ struct CollectorTests {
         ("queue", "queue", 0, 0, 4, 0, 8),
     ]
 
-    @Test("exact counts for every countable type, through the iterator and the fallback",
-          arguments: [CollectionMethod.iterator, .fallback])
-    func countsEveryType(method: CollectionMethod) async throws {
+    /// The three paths: the iterator with the kfunc (6.6+), the plain iterator that kernels before
+    /// 6.6 load (forced here), and the bpf(2) fallback.
+    enum Path: String, CaseIterable, CustomTestStringConvertible {
+        case kfunc, plainIterator, fallback
+        var testDescription: String { rawValue }
+    }
+
+    @Test("exact counts for every countable type, through every path", arguments: Path.allCases)
+    func countsEveryType(path: Path) async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         var ids: [String: UInt32] = [:]
@@ -33,9 +39,15 @@ struct CollectorTests {
                 maxEntries: spec.max, flags: spec.flags, fill: spec.fill)
         }
 
-        let maps = try collect(prefix, method: method)
+        var options = CollectorOptions(method: path == .fallback ? .fallback : .iterator, filter: MapFilter(include: ["^" + prefix]))
+        options.plainIterator = path == .plainIterator
+        let log = CapturedLog()
+        let collector = try Collector(options: options, logger: log.logger)
+        let maps = Dictionary(uniqueKeysWithValues: try collector.collect().map { ($0.name, $0) })
+        #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): it lists every map, hash maps are counted with batch lookups")
+            == (path == .plainIterator ? 1 : 0))
 
-        let kernelCounted: CountMethod = method == .iterator ? .kfunc : .batch
+        let kernelCounted: CountMethod = path == .kfunc ? .kfunc : .batch
         let expected: [String: (UInt64?, CountMethod?)] = [
             "hash": (10, kernelCounted), "noprea": (7, kernelCounted), "lru": (5, kernelCounted),
             "pcpu": (3, kernelCounted), "lrupcpu": (4, kernelCounted), "hom": (3, kernelCounted),
