@@ -28,8 +28,10 @@ public struct CollectorOptions: Sendable {
 /// Counts the elements of every eBPF map on the host and gathers their metadata.
 ///
 /// Primary path: the BPF iterator, one read for all maps, with kernel-maintained counts for the
-/// hash types, so the cost does not grow with the number of elements. Fallback (kernels before
-/// 6.6, or forced): enumerate with system calls and count with batch lookups or a bounded walk.
+/// hash types (the kfunc, Linux >= 6.6), so the cost does not grow with the number of elements.
+/// Without the kfunc (5.8 to 6.5) the plain iterator still lists every map, and the hash types are
+/// counted with batch lookups. Fallback (no iterator or no BTF, or forced): enumerate with system
+/// calls and count with batch lookups or a bounded walk.
 /// A map that vanishes mid-cycle is skipped; a failure on one map never fails the cycle.
 ///
 /// Not Sendable: it owns the loaded iterator and is driven by one thread.
