@@ -5,6 +5,10 @@
  * Raw bpf(2) calls, no libbpf, so it links statically and needs nothing in the guest.
  * Output, one line per map, then "ready":
  *   map <name> <id> <type> <expected count, or - for types without one> <max_entries>
+ *
+ * With `--bench SMALL BIG` it makes bench/collect's maps instead: SMALL hash maps "bench_small" of
+ * 4 elements (capacity 64), "bench_big" holding BIG elements and "bench_empty" of capacity BIG;
+ * it prints "big <id>" and "ready".
  * Build: cc -static -O2 -o guest_maps guest_maps.c
  */
 #include <arpa/inet.h>
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,6 +76,43 @@ static uint32_t id_of(int fd)
     return info.id;
 }
 
+/* Keys 0..count-1, values zero, a batch at a time: one system call per 4,096 elements. */
+static void fill_batch(int fd, uint32_t count)
+{
+    static uint32_t keys[4096];
+    static uint64_t values[4096];
+    for (uint32_t start = 0; start < count; start += 4096) {
+        union bpf_attr attr;
+        uint32_t n = count - start < 4096 ? count - start : 4096;
+        for (uint32_t i = 0; i < n; i++)
+            keys[i] = start + i;
+        memset(&attr, 0, sizeof(attr));
+        attr.batch.map_fd = fd;
+        attr.batch.keys = (uintptr_t)keys;
+        attr.batch.values = (uintptr_t)values;
+        attr.batch.count = n;
+        if (bpf(BPF_MAP_UPDATE_BATCH, &attr) < 0)
+            fail("update batch");
+    }
+}
+
+/* bench/collect's maps, for a run inside the guest. */
+static _Noreturn void bench(uint32_t small, uint32_t big)
+{
+    struct rlimit files = {.rlim_cur = small + 64, .rlim_max = small + 64};
+    if (setrlimit(RLIMIT_NOFILE, &files) < 0)
+        fail("setrlimit");
+    for (uint32_t i = 0; i < small; i++)
+        fill_batch(create(BPF_MAP_TYPE_HASH, "bench_small", 4, 8, 64, 0, 0), 4);
+    int fd = create(BPF_MAP_TYPE_HASH, "bench_big", 4, 8, big, 0, 0);
+    fill_batch(fd, big);
+    create(BPF_MAP_TYPE_HASH, "bench_empty", 4, 8, big, 0, 0);
+    printf("big %u\nready\n", id_of(fd));
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
 struct spec {
     const char *suffix;
     uint32_t type, flags, fill, max, key, value;
@@ -80,6 +122,8 @@ struct spec {
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--bench") == 0)
+        bench((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]));
     const char *prefix = argc > 1 ? argv[1] : "g_";
     const char *pin = argc > 2 ? argv[2] : NULL;
     static const struct spec specs[] = {
