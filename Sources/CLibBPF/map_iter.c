@@ -66,33 +66,26 @@ static int keep_link(struct bpf_link *link)
     return fd < 0 ? -errno : fd;
 }
 
-/* Loads and attaches the kfunc program (Linux >= 6.6); -errno where the kernel lacks the kfunc. */
-static int load_counting_link(void)
-{
-    struct map_iter *skeleton = map_iter__open_and_load();
-    int err;
+/* Defines load_<skeleton>_link: opens, loads and attaches the skeleton, and returns a kept fd of
+ * its link, or -errno. The two skeletons have the same shape but distinct types. */
+#define DEFINE_LOAD_LINK(skeleton)                                                                                     \
+    static int load_##skeleton##_link(void)                                                                           \
+    {                                                                                                                  \
+        struct skeleton *loaded = skeleton##__open_and_load();                                                         \
+        int err;                                                                                                       \
+                                                                                                                       \
+        if (!loaded)                                                                                                   \
+            return errno ? -errno : -EINVAL;                                                                           \
+        err = skeleton##__attach(loaded);                                                                              \
+        err = err ? (err < 0 ? err : -EINVAL) : keep_link(loaded->links.dump_map_records);                             \
+        skeleton##__destroy(loaded);                                                                                   \
+        return err;                                                                                                    \
+    }
 
-    if (!skeleton)
-        return errno ? -errno : -EINVAL;
-    err = map_iter__attach(skeleton);
-    err = err ? (err < 0 ? err : -EINVAL) : keep_link(skeleton->links.dump_map_records);
-    map_iter__destroy(skeleton);
-    return err;
-}
-
+/* The kfunc program (Linux >= 6.6); -errno where the kernel lacks the kfunc. */
+DEFINE_LOAD_LINK(map_iter)
 /* The same without the kfunc, for kernels >= 5.8 that lack it: maps are listed, not counted. */
-static int load_plain_link(void)
-{
-    struct map_iter_plain *skeleton = map_iter_plain__open_and_load();
-    int err;
-
-    if (!skeleton)
-        return errno ? -errno : -EINVAL;
-    err = map_iter_plain__attach(skeleton);
-    err = err ? (err < 0 ? err : -EINVAL) : keep_link(skeleton->links.dump_map_records);
-    map_iter_plain__destroy(skeleton);
-    return err;
-}
+DEFINE_LOAD_LINK(map_iter_plain)
 
 /* Loads and attaches the iterator here: the counting program, else (or with `plain_only`) the
  * plain one. The skeletons go away: the link outlives the fds they close. */
@@ -101,11 +94,11 @@ static struct load_result load_link(int plain_only)
     struct load_result result = {.fd = -ENOENT, .counts = 0};
 
     if (!plain_only) {
-        result.fd = load_counting_link();
+        result.fd = load_map_iter_link();
         result.counts = result.fd >= 0;
     }
     if (result.fd < 0) {
-        int plain = load_plain_link();
+        int plain = load_map_iter_plain_link();
         /* A kernel without iter/bpf_map at all: report the counting program's error, as before. */
         if (plain >= 0 || plain_only)
             result.fd = plain;
@@ -494,20 +487,28 @@ int32_t clibbpf_prog_next_id(uint32_t after, uint32_t *next)
     return bpf_prog_get_next_id(after, next);
 }
 
+/* Fills `info` for the program with this id; the caller has set the arrays it wants filled. */
+static int prog_info(uint32_t id, struct bpf_prog_info *info)
+{
+    __u32 length = sizeof(*info);
+    int fd = bpf_prog_get_fd_by_id(id), err;
+
+    if (fd < 0)
+        return fd;
+    err = bpf_obj_get_info_by_fd(fd, info, &length);
+    close(fd);
+    return err;
+}
+
 int32_t clibbpf_prog_describe(uint32_t id, char name[16], uint32_t *map_ids, uint32_t capacity, uint32_t *count)
 {
     struct bpf_prog_info info;
-    __u32 length = sizeof(info);
-    int fd, err;
+    int err;
 
-    fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0)
-        return fd;
     memset(&info, 0, sizeof(info));
     info.nr_map_ids = capacity;
     info.map_ids = (__u64)(uintptr_t)map_ids;
-    err = bpf_obj_get_info_by_fd(fd, &info, &length);
-    close(fd);
+    err = prog_info(id, &info);
     if (err)
         return err;
     memcpy(name, info.name, 16);
@@ -523,20 +524,15 @@ int32_t clibbpf_prog_full_name(uint32_t id, char *name, size_t capacity)
     const struct btf_type *type;
     const char *full;
     struct btf *btf;
-    __u32 length = sizeof(info);
-    int fd, err;
+    int err;
 
-    fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0)
-        return fd;
     memset(&info, 0, sizeof(info));
     memset(&record, 0, sizeof(record));
     /* The first func_info record is the program's own function, as bpftool reads it. */
     info.nr_func_info = 1;
     info.func_info_rec_size = sizeof(record);
     info.func_info = (__u64)(uintptr_t)&record;
-    err = bpf_obj_get_info_by_fd(fd, &info, &length);
-    close(fd);
+    err = prog_info(id, &info);
     if (err)
         return err;
     if (!info.btf_id || !info.nr_func_info)
