@@ -89,7 +89,6 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             if let failure = error as? BufferDirectory.Failure { throw failure }
             throw BufferDirectory.Failure(path: path, problem: "cannot open what a previous run left: \(error)")
         }
-        if segments.isEmpty { segments = [Segment(number: max(cursor.saved?.segment ?? 1, 1))] }
         expire(now: Date())
         persistCursor()
         publish()

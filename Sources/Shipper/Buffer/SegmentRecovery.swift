@@ -8,7 +8,8 @@ import SystemPackage
 /// segment, inside a record, or naming a segment newer than any on disk would skip data, so
 /// delivery then restarts at the start of that segment (duplicates are harmless) and says so.
 struct SegmentRecovery {
-    /// Segments from the one delivery resumes in, with their summaries.
+    /// Segments from the one delivery resumes in, with their summaries; never empty (the last is
+    /// the one appends go to).
     var segments: [Segment]
     /// Where in `segments[0]` delivery resumes.
     var readOffset: Int64 = 0
@@ -49,6 +50,8 @@ struct SegmentRecovery {
                 segments[index].size = lastGoodEnd
             }
         }
+        // Nothing left on disk: appends start a segment where the cursor says delivery resumes.
+        if segments.isEmpty { segments = [Segment(number: max(start.segment, 1))] }
         if damaged > 0 {
             report.logger.warning(
                 "disk buffer had damaged records; they will be skipped, the rest delivered",

@@ -88,6 +88,7 @@ final class FakeReceiver: @unchecked Sendable {
             let reply = script.update { $0.isEmpty ? fallback : $0.removeFirst() }
             switch reply {
             case .hang:
+                // This connection's own thread, never the cooperative pool: it may sleep.
                 while !stopped.get() { Thread.sleep(forTimeInterval: 0.05) }
                 return
             case .status(let code, let headers, let body):
