@@ -23,14 +23,18 @@ struct clibbpf_iterator {
     /* The attached iterator link: all a read needs. It keeps the program loaded. */
     int link_fd;
     int loaded_by_child;
-    /* 1: the program counts the hash family with the kfunc; 0: the plain program was loaded. */
-    int counts;
+    /* The bucket walk's map of maps it leaves alone (CLIBBPF_PROGRAM_BUCKETS), else -1. */
+    int skip_fd;
+    /* The clibbpf_program that was loaded. */
+    int program;
 };
 
-/* What loading produced: the link fd (or -errno), and which program it runs. */
+/* What loading produced: the link fd (or -errno), the skip map's fd (or -1), and which
+ * clibbpf_program the link runs. */
 struct load_result {
     int fd;
-    int counts;
+    int skip_fd;
+    int program;
 };
 
 static clibbpf_log_sink log_sink;
@@ -59,85 +63,131 @@ void clibbpf_set_log_sink(clibbpf_log_sink sink)
     libbpf_set_print(sink ? forward_libbpf_print : NULL);
 }
 
-/* Duplicates a link's fd close-on-exec, so that it outlives the skeleton that made it. */
-static int keep_link(struct bpf_link *link)
+/* A close-on-exec duplicate of `fd`, which outlives the object that owns `fd`; or -errno. */
+static int keep_fd(int fd)
 {
-    int fd = fcntl(bpf_link__fd(link), F_DUPFD_CLOEXEC, 0);
-    return fd < 0 ? -errno : fd;
+    int kept = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return kept < 0 ? -errno : kept;
 }
 
-/* Defines load_<skeleton>_link: opens, loads and attaches the skeleton, and returns a kept fd of
- * its link, or -errno. The two skeletons have the same shape but distinct types. */
-#define DEFINE_LOAD_LINK(skeleton)                                                                                     \
-    static int load_##skeleton##_link(void)                                                                           \
-    {                                                                                                                  \
-        struct skeleton *loaded = skeleton##__open_and_load();                                                         \
-        int err;                                                                                                       \
-                                                                                                                       \
-        if (!loaded)                                                                                                   \
-            return errno ? -errno : -EINVAL;                                                                           \
-        err = skeleton##__attach(loaded);                                                                              \
-        err = err ? (err < 0 ? err : -EINVAL) : keep_link(loaded->links.dump_map_records);                             \
-        skeleton##__destroy(loaded);                                                                                   \
-        return err;                                                                                                    \
-    }
-
-/* The kfunc program (Linux >= 6.6); -errno where the kernel lacks the kfunc. */
-DEFINE_LOAD_LINK(map_iter)
-/* The same without the kfunc, for kernels >= 5.8 that lack it: maps are listed, not counted. */
-DEFINE_LOAD_LINK(map_iter_plain)
-
-/* Loads and attaches the iterator here: the counting program, else (or with `plain_only`) the
- * plain one. The skeletons go away: the link outlives the fds they close. */
-static struct load_result load_link(int plain_only)
+/* Loads the one program named `name` of an opened object (the others are left out), attaches it,
+ * and returns a kept fd of its link, and in `skip_fd` one of the object's skip map if it has one
+ * (else -1). Closes the object. */
+static int load_program_link(struct bpf_object *object, const char *name, int *skip_fd)
 {
-    struct load_result result = {.fd = -ENOENT, .counts = 0};
+    struct bpf_program *program, *chosen = NULL;
+    struct bpf_map *skip;
+    struct bpf_link *link = NULL;
+    int fd = -ENOENT;
 
-    if (!plain_only) {
-        result.fd = load_map_iter_link();
-        result.counts = result.fd >= 0;
+    *skip_fd = -1;
+    bpf_object__for_each_program(program, object)
+    {
+        int is_chosen = strcmp(bpf_program__name(program), name) == 0;
+        bpf_program__set_autoload(program, is_chosen);
+        if (is_chosen)
+            chosen = program;
     }
-    if (result.fd < 0) {
-        int plain = load_map_iter_plain_link();
-        /* A kernel without iter/bpf_map at all: report the counting program's error, as before. */
-        if (plain >= 0 || plain_only)
-            result.fd = plain;
+    if (chosen && (fd = bpf_object__load(object)) == 0) {
+        link = bpf_program__attach_iter(chosen, NULL);
+        skip = bpf_object__find_map_by_name(object, "shipper_skip");
+        if (!link)
+            fd = errno ? -errno : -EINVAL;
+        else if ((fd = keep_fd(bpf_link__fd(link))) >= 0 && skip && (*skip_fd = keep_fd(bpf_map__fd(skip))) < 0) {
+            close(fd);
+            fd = *skip_fd;
+            *skip_fd = -1;
+        }
+    } else if (fd == 0) {
+        fd = -ENOENT;
+    }
+    bpf_link__destroy(link);
+    bpf_object__close(object);
+    return fd;
+}
+
+/* Opens one of the embedded objects: the skeleton only supplies its bytes. */
+static struct bpf_object *open_object(int program)
+{
+    const void *bytes;
+    size_t size;
+
+    if (program == CLIBBPF_PROGRAM_KFUNC)
+        bytes = map_iter__elf_bytes(&size);
+    else
+        bytes = map_iter_plain__elf_bytes(&size);
+    return bpf_object__open_mem(bytes, size, NULL);
+}
+
+/* The program each clibbpf_program names, in the object open_object gives for it. */
+static const char *program_name(int program)
+{
+    return program == CLIBBPF_PROGRAM_LIST ? "list_map_records" : "dump_map_records";
+}
+
+/* Loads and attaches the iterator here: the first of the programs, from `first` on, that the
+ * kernel accepts (the kfunc, then the bucket walk, then the plain listing). On failure returns
+ * the error of `first`, the program the kernel was expected to take. */
+static struct load_result load_link(int first)
+{
+    struct load_result result = {.fd = -ENOENT, .skip_fd = -1, .program = first};
+
+    for (int program = first; program <= CLIBBPF_PROGRAM_LIST; program++) {
+        struct bpf_object *object = open_object(program);
+        int skip_fd = -1;
+        int fd = object ? load_program_link(object, program_name(program), &skip_fd) : (errno ? -errno : -EINVAL);
+
+        /* Only the bucket walk reads the skip map; the listing program's object merely has one. */
+        if (skip_fd >= 0 && program != CLIBBPF_PROGRAM_BUCKETS) {
+            close(skip_fd);
+            skip_fd = -1;
+        }
+        if (fd >= 0 || program == first) {
+            result.fd = fd;
+            result.skip_fd = skip_fd;
+            result.program = program;
+        }
+        if (fd >= 0)
+            break;
     }
     return result;
 }
 
-/* Room for one SCM_RIGHTS fd, aligned as a cmsghdr must be. */
+/* Room for two SCM_RIGHTS fds, aligned as a cmsghdr must be. */
 union fd_control {
-    char bytes[CMSG_SPACE(sizeof(int))];
+    char bytes[CMSG_SPACE(2 * sizeof(int))];
     struct cmsghdr align;
 };
 
-/* Sends load_link's result: the fd as SCM_RIGHTS (or the -errno alone), and which program. */
+/* Sends load_link's result: the fds as SCM_RIGHTS (or the -errno alone), and which program. */
 static void send_link(int socket, struct load_result result)
 {
     union fd_control control = {0};
     struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
     struct msghdr message = {.msg_iov = &payload, .msg_iovlen = 1};
+    int fds[2] = {result.fd, result.skip_fd};
+    size_t count = result.skip_fd >= 0 ? 2 : 1;
     struct cmsghdr *header;
 
     if (result.fd >= 0) {
         message.msg_control = control.bytes;
-        message.msg_controllen = sizeof(control.bytes);
+        message.msg_controllen = CMSG_SPACE(count * sizeof(int));
         header = CMSG_FIRSTHDR(&message);
         header->cmsg_level = SOL_SOCKET;
         header->cmsg_type = SCM_RIGHTS;
-        header->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(header), &result.fd, sizeof(int));
+        header->cmsg_len = CMSG_LEN(count * sizeof(int));
+        memcpy(CMSG_DATA(header), fds, count * sizeof(int));
     }
     while (sendmsg(socket, &message, 0) < 0 && errno == EINTR)
         ;
 }
 
-/* What send_link sent: the fd (or -errno; -EIO if the helper died first) and which program. */
+/* What send_link sent: the fds (or -errno; -EIO if the helper died first) and which program. */
 static struct load_result receive_link(int socket)
 {
     union fd_control control;
-    struct load_result result = {.fd = -EIO, .counts = 0}, failed = {.fd = -EIO, .counts = 0};
+    struct load_result result, failed = {.fd = -EIO, .skip_fd = -1, .program = 0};
+    int fds[2] = {-1, -1};
     struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
     struct msghdr message = {
         .msg_iov = &payload, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof(control.bytes)};
@@ -149,20 +199,24 @@ static struct load_result receive_link(int socket)
     if (got != sizeof(result))
         return failed;
     header = CMSG_FIRSTHDR(&message);
-    if (result.fd < 0)
+    if (result.fd < 0) {
+        result.skip_fd = -1;
         return result;
-    if (!header || header->cmsg_type != SCM_RIGHTS)
+    }
+    if (!header || header->cmsg_type != SCM_RIGHTS || header->cmsg_len < CMSG_LEN(sizeof(int)))
         return failed;
-    memcpy(&result.fd, CMSG_DATA(header), sizeof(int));
+    memcpy(fds, CMSG_DATA(header), header->cmsg_len >= CMSG_LEN(2 * sizeof(int)) ? 2 * sizeof(int) : sizeof(int));
+    result.fd = fds[0];
+    result.skip_fd = fds[1];
     return result;
 }
 
 /* load_link in a short-lived child. To relocate and load the program, libbpf reads the kernel's
  * BTF into memory twice over (about 11 MB on Linux 6.18) and frees it; in a child that never
  * becomes this process's peak memory. Returns the link fd, or -errno if the child did not load. */
-static struct load_result load_link_in_child(int plain_only)
+static struct load_result load_link_in_child(int first)
 {
-    struct load_result result = {.fd = -EIO, .counts = 0};
+    struct load_result result = {.fd = -EIO, .skip_fd = -1, .program = first};
     int sockets[2], status;
     pid_t child;
 
@@ -181,7 +235,7 @@ static struct load_result load_link_in_child(int plain_only)
         /* C only from here: another thread of the parent may have held a lock of the Swift
          * runtime at the fork, so libbpf's messages must not reach the Swift log sink. */
         libbpf_set_print(NULL);
-        send_link(sockets[1], load_link(plain_only));
+        send_link(sockets[1], load_link(first));
         _exit(0);
     }
     close(sockets[1]);
@@ -192,32 +246,35 @@ static struct load_result load_link_in_child(int plain_only)
     return result;
 }
 
-int32_t clibbpf_iterator_open(clibbpf_iterator **out, int32_t plain_only)
+int32_t clibbpf_iterator_open(clibbpf_iterator **out, int32_t first)
 {
     struct clibbpf_iterator *iterator;
     struct load_result loaded;
 
+    if (first < CLIBBPF_PROGRAM_KFUNC || first > CLIBBPF_PROGRAM_LIST)
+        return -EINVAL;
     iterator = calloc(1, sizeof(*iterator));
     if (!iterator)
         return -ENOMEM;
-    loaded = load_link_in_child(plain_only);
+    loaded = load_link_in_child(first);
     iterator->loaded_by_child = loaded.fd >= 0;
     /* No child, or it could not load: load here, where libbpf's messages reach the log. */
     if (loaded.fd < 0)
-        loaded = load_link(plain_only);
+        loaded = load_link(first);
     if (loaded.fd < 0) {
         free(iterator);
         return loaded.fd;
     }
     iterator->link_fd = loaded.fd;
-    iterator->counts = loaded.counts;
+    iterator->skip_fd = loaded.skip_fd;
+    iterator->program = loaded.program;
     *out = iterator;
     return 0;
 }
 
-int32_t clibbpf_iterator_counts(const clibbpf_iterator *iterator)
+int32_t clibbpf_iterator_program(const clibbpf_iterator *iterator)
 {
-    return iterator->counts;
+    return iterator->program;
 }
 
 int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator)
@@ -230,7 +287,36 @@ void clibbpf_iterator_close(clibbpf_iterator *iterator)
     if (!iterator)
         return;
     close(iterator->link_fd);
+    if (iterator->skip_fd >= 0)
+        close(iterator->skip_fd);
     free(iterator);
+}
+
+int32_t clibbpf_iterator_skip_map_id(const clibbpf_iterator *iterator, uint32_t *id)
+{
+    struct bpf_map_info info;
+    __u32 length = sizeof(info);
+    int err;
+
+    if (iterator->skip_fd < 0)
+        return -ENOENT;
+    memset(&info, 0, sizeof(info));
+    err = bpf_obj_get_info_by_fd(iterator->skip_fd, &info, &length);
+    if (err)
+        return err;
+    *id = info.id;
+    return 0;
+}
+
+int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip)
+{
+    __u8 yes = 1;
+
+    if (iterator->skip_fd < 0)
+        return 0;
+    if (skip)
+        return bpf_map_update_elem(iterator->skip_fd, &map_id, &yes, BPF_ANY);
+    return bpf_map_delete_elem(iterator->skip_fd, &map_id);
 }
 
 int32_t clibbpf_iterator_read(clibbpf_iterator *iterator, uint8_t *buffer, size_t capacity, size_t *length)

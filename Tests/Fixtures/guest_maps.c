@@ -139,6 +139,8 @@ int main(int argc, char **argv)
         {"stack", BPF_MAP_TYPE_STACK_TRACE, 0, 0, 8, 4, 64, 1, "stack_trace"},
         {"array", BPF_MAP_TYPE_ARRAY, 0, 0, 4, 4, 8, 0, "array"},
         {"queue", BPF_MAP_TYPE_QUEUE, 0, 0, 4, 0, 8, 0, "queue"},
+        /* Nearly full: many buckets hold more than one element. */
+        {"big", BPF_MAP_TYPE_HASH, 0, 30000, 32768, 4, 8, 1, "hash"},
     };
     int inner = create(BPF_MAP_TYPE_ARRAY, "inner", 4, 4, 1, 0, 0);
     for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
@@ -146,7 +148,9 @@ int main(int argc, char **argv)
         char name[16];
         snprintf(name, sizeof(name), "%s%s", prefix, s->suffix);
         int fd = create(s->type, name, s->key, s->value, s->max, s->flags, s->type == BPF_MAP_TYPE_HASH_OF_MAPS ? inner : 0);
-        for (uint32_t k = 0; k < s->fill; k++) {
+        if (s->fill > 64)
+            fill_batch(fd, s->fill);
+        for (uint32_t k = 0; s->fill <= 64 && k < s->fill; k++) {
             uint8_t key[8] = {0}, value[8 * 64] = {0};
             if (s->type == BPF_MAP_TYPE_LPM_TRIE) {
                 uint32_t prefixlen = 32, address = htonl(k);

@@ -26,6 +26,8 @@ enum bpf_map_type {
     BPF_MAP_TYPE_HASH_OF_MAPS = 13,
 };
 
+#define BPF_F_NO_PREALLOC 1
+
 struct seq_file;
 
 struct bpf_map {
@@ -36,6 +38,26 @@ struct bpf_map {
     __u32 map_flags;
     __u32 id;
     char name[16];
+} __attribute__((preserve_access_index));
+
+/* The hash family's table (kernel/bpf/hashtab.c), read by the plain program's bucket walk. The
+ * kernel's `struct bpf_htab` begins with the map; `bucket` pairs a list head with its lock. */
+struct hlist_nulls_node {
+    struct hlist_nulls_node *next;
+} __attribute__((preserve_access_index));
+
+struct hlist_nulls_head {
+    struct hlist_nulls_node *first;
+} __attribute__((preserve_access_index));
+
+struct bucket {
+    struct hlist_nulls_head head;
+} __attribute__((preserve_access_index));
+
+struct bpf_htab {
+    struct bpf_map map;
+    struct bucket *buckets;
+    __u32 n_buckets;
 } __attribute__((preserve_access_index));
 
 struct bpf_iter_meta {

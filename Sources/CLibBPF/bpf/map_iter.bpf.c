@@ -2,53 +2,227 @@
 /* Runs once per eBPF map in the kernel and writes one binary record for it.
  *
  * Built twice by scripts/generate, and both skeletons are committed:
- *   map_iter.skel.h        with SHIPPER_KFUNC: counts the hash family with the kfunc (Linux >= 6.6);
- *   map_iter_plain.skel.h  without: loads wherever iter/bpf_map does (Linux >= 5.8), leaving the
- *                          counts to user space.
+ *   map_iter.skel.h        with SHIPPER_KFUNC: dump_map_records counts the hash family with the
+ *                          kfunc (Linux >= 6.6);
+ *   map_iter_plain.skel.h  without: dump_map_records counts the hash family by walking its buckets
+ *                          (bpf_loop, Linux >= 5.17), and list_map_records only lists the maps
+ *                          (iter/bpf_map, Linux >= 5.8), leaving their counts to user space.
  * Two objects rather than a weak kfunc: libbpf fails a whole object whose strong kfunc is missing,
  * and Debian 12's libbpf 1.1 predates bpf_ksym_exists(), which a weak kfunc needs. */
 #include "core_types.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "../include/clibbpf_map_record.h"
 
-#ifdef SHIPPER_KFUNC
-/* Linux >= 6.6. Sums the per-CPU element counters the kernel keeps for hash maps. A kernel
- * without it refuses to load this object, and the collector loads the plain one. */
-extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
-#endif
-
-SEC("iter/bpf_map")
-int dump_map_records(struct bpf_iter__bpf_map *ctx)
+/* Fills everything but the count. */
+static void describe(struct clibbpf_map_record *record, struct bpf_map *map)
 {
-    struct seq_file *seq = ctx->meta->seq;
-    struct bpf_map *map = ctx->map;
-    struct clibbpf_map_record record = {};
+    record->id = map->id;
+    record->type = map->map_type;
+    record->flags = map->map_flags;
+    record->max_entries = map->max_entries;
+    record->key_size = map->key_size;
+    record->value_size = map->value_size;
+    bpf_probe_read_kernel(record->name, sizeof(record->name), map->name);
+    record->entries = CLIBBPF_ENTRIES_UNCOUNTED;
+}
 
-    if (!map)
-        return 0;
-
-    record.id = map->id;
-    record.type = map->map_type;
-    record.flags = map->map_flags;
-    record.max_entries = map->max_entries;
-    record.key_size = map->key_size;
-    record.value_size = map->value_size;
-    bpf_probe_read_kernel(record.name, sizeof(record.name), map->name);
-
-    record.entries = CLIBBPF_ENTRIES_UNCOUNTED;
-#ifdef SHIPPER_KFUNC
-    switch (record.type) {
+static int is_hash_family(__u32 type)
+{
+    switch (type) {
     case BPF_MAP_TYPE_HASH:
     case BPF_MAP_TYPE_PERCPU_HASH:
     case BPF_MAP_TYPE_LRU_HASH:
     case BPF_MAP_TYPE_LRU_PERCPU_HASH:
     case BPF_MAP_TYPE_HASH_OF_MAPS:
-        record.entries = bpf_map_sum_elem_count(map);
-        break;
+        return 1;
     }
+    return 0;
+}
+
+#ifdef SHIPPER_KFUNC
+/* Linux >= 6.6. Sums the per-CPU element counters the kernel keeps for hash maps. A kernel
+ * without it refuses to load this object, and the collector loads the plain one. */
+extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
+
+static __s64 count_hash(struct bpf_map *map)
+{
+    return bpf_map_sum_elem_count(map);
+}
+
+/* Counting costs next to nothing here: every map is counted. */
+static int skipped(__u32 id)
+{
+    return 0;
+}
+#else
+/* Before 6.6 the kernel keeps no element count of a preallocated hash map, so the program counts
+ * the elements linked from each bucket, as a lookup would find them: under RCU, without the
+ * bucket's lock, reading with bpf_probe_read_kernel (a fault is an error, never a crash).
+ *
+ * The cost grows with the buckets (the capacity rounded up to a power of two) and the elements,
+ * but stays in the kernel: no key or value is copied out. A preallocated element may be freed and
+ * reused in another bucket while the walk follows it; the list then ends on another bucket's
+ * "nulls" marker, and the bucket is walked again, as the kernel's own lookup does. Anything the
+ * walk cannot vouch for (too many buckets for one bpf_loop, a chain longer than any a hash table
+ * keeps, a bucket that keeps changing) leaves the map uncounted, and user space counts it. */
+#define WALK_MAX_BUCKETS (1U << 23) /* bpf_loop's limit, in buckets or in runs of buckets */
+#define WALK_MAX_CHAIN 64
+#define WALK_ATTEMPTS 4
+/* Buckets read at once where a bucket is the usual 16 bytes with its list head first (no lock
+ * debugging): one bpf_probe_read_kernel of 256 bytes instead of 16 of 8. */
+#define RUN_BUCKETS 16
+#define RUN_STRIDE 16
+#define SKIP_MAX_MAPS 65536
+
+struct bucket_walk {
+    const char *buckets;
+    __u64 stride;
+    __u64 first;  /* offset of a bucket's first node */
+    __u64 next;   /* offset of a node's next pointer */
+    __s64 count;
+    int failed;
+};
+
+/* Adds the elements listed from `node`, the first node of bucket `index`, and returns 0; or
+ * returns 1 when the list cannot be vouched for. A list ends on an odd "nulls" value that holds
+ * the bucket's index (INIT_HLIST_NULLS_HEAD(head, index) in htab_init_buckets).
+ * Global, so that the verifier checks it once rather than at each of its callers' iterations:
+ * inlined into count_run's loop, it took Linux 6.18 half a million instructions and 10 s. */
+__noinline int count_list(struct bucket_walk *walk, __u64 node, __u32 index)
+{
+    if (!walk)
+        return 1;
+    for (int attempt = 0; attempt < WALK_ATTEMPTS; attempt++) {
+        __s64 found = 0;
+
+        if (attempt > 0 &&
+            bpf_probe_read_kernel(&node, sizeof(node), walk->buckets + index * walk->stride + walk->first))
+            return 1;
+        for (int hop = 0; hop < WALK_MAX_CHAIN && !(node & 1); hop++) {
+            found++;
+            if (bpf_probe_read_kernel(&node, sizeof(node), (const char *)node + walk->next))
+                return 1;
+        }
+        if (!(node & 1))
+            return 1;
+        if (node >> 1 == index) {
+            walk->count += found;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* bpf_loop's callback for any bucket layout: one bucket. */
+static long count_bucket(__u32 index, void *context)
+{
+    struct bucket_walk *walk = context;
+    __u64 node;
+
+    if (bpf_probe_read_kernel(&node, sizeof(node), walk->buckets + index * walk->stride + walk->first) ||
+        count_list(walk, node, index)) {
+        walk->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* bpf_loop's callback for the usual layout: a run of RUN_BUCKETS buckets. Empty buckets, most of
+ * a sparse table, cost no further read. */
+static long count_run(__u32 run, void *context)
+{
+    struct bucket_walk *walk = context;
+    __u64 heads[RUN_BUCKETS * RUN_STRIDE / sizeof(__u64)];
+    __u32 index = run * RUN_BUCKETS;
+
+    if (bpf_probe_read_kernel(heads, sizeof(heads), walk->buckets + (__u64)index * RUN_STRIDE))
+        goto failed;
+    for (int i = 0; i < RUN_BUCKETS; i++) {
+        __u64 node = heads[i * RUN_STRIDE / sizeof(__u64)];
+
+        if (!(node & 1) || node >> 1 != index + i) {
+            if (count_list(walk, node, index + i))
+                goto failed;
+        }
+    }
+    return 0;
+failed:
+    walk->failed = 1;
+    return 1;
+}
+
+static __s64 count_hash(struct bpf_map *map)
+{
+    struct bpf_htab *htab = (void *)((char *)map - bpf_core_field_offset(struct bpf_htab, map));
+    struct bucket_walk walk = {
+        .buckets = (const char *)BPF_CORE_READ(htab, buckets),
+        .stride = bpf_core_type_size(struct bucket),
+        .first = bpf_core_field_offset(struct bucket, head) + bpf_core_field_offset(struct hlist_nulls_head, first),
+        .next = bpf_core_field_offset(struct hlist_nulls_node, next),
+    };
+    __u32 buckets = BPF_CORE_READ(htab, n_buckets);
+    long walked;
+
+    if (!walk.buckets || buckets == 0)
+        return CLIBBPF_ENTRIES_UNCOUNTED;
+    /* n_buckets is a power of two, so runs cover the table exactly. */
+    if (walk.stride == RUN_STRIDE && walk.first == 0 && buckets % RUN_BUCKETS == 0 &&
+        buckets / RUN_BUCKETS <= WALK_MAX_BUCKETS) {
+        walked = bpf_loop(buckets / RUN_BUCKETS, count_run, &walk, 0);
+        buckets /= RUN_BUCKETS;
+    } else if (buckets <= WALK_MAX_BUCKETS) {
+        walked = bpf_loop(buckets, count_bucket, &walk, 0);
+    } else {
+        return CLIBBPF_ENTRIES_UNCOUNTED;
+    }
+    if (walked != buckets || walk.failed)
+        return CLIBBPF_ENTRIES_UNCOUNTED;
+    return walk.count;
+}
+
+/* The ids of the maps the collector's filter leaves out: the walk skips them, so that a filtered
+ * map costs nothing. Written by user space (clibbpf_iterator_skip). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, SKIP_MAX_MAPS);
+    __type(key, __u32);
+    __type(value, __u8);
+} shipper_skip SEC(".maps");
+
+static int skipped(__u32 id)
+{
+    return bpf_map_lookup_elem(&shipper_skip, &id) != NULL;
+}
+
+/* For 5.8 to 5.16, which have the iterator but not bpf_loop: lists every map, counts none. */
+SEC("iter/bpf_map")
+int list_map_records(struct bpf_iter__bpf_map *ctx)
+{
+    struct bpf_map *map = ctx->map;
+    struct clibbpf_map_record record = {};
+
+    if (!map)
+        return 0;
+    describe(&record, map);
+    bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
+    return 0;
+}
 #endif
 
-    bpf_seq_write(seq, &record, sizeof(record));
+SEC("iter/bpf_map")
+int dump_map_records(struct bpf_iter__bpf_map *ctx)
+{
+    struct bpf_map *map = ctx->map;
+    struct clibbpf_map_record record = {};
+
+    if (!map)
+        return 0;
+    describe(&record, map);
+    if (is_hash_family(record.type) && !skipped(record.id))
+        record.entries = count_hash(map);
+    bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
     return 0;
 }
 

@@ -15,13 +15,29 @@ void clibbpf_set_log_sink(clibbpf_log_sink sink);
 /* The loaded and attached bpf_map iterator. Owned by one thread at a time. */
 typedef struct clibbpf_iterator clibbpf_iterator;
 
-/* Loads the iterator program and attaches it, in a short-lived child process when one can be made
- * (libbpf's memory for the load then stays out of this one): the one that counts the hash family
- * with the kfunc (Linux >= 6.6), else (or with `plain_only`) the plain one that only lists maps
- * (Linux >= 5.8). Fails on kernels without iter/bpf_map or BTF. */
-int32_t clibbpf_iterator_open(clibbpf_iterator **out, int32_t plain_only);
-/* 1 if the loaded program counts the hash family (the kfunc), 0 if it only lists maps. */
-int32_t clibbpf_iterator_counts(const clibbpf_iterator *iterator);
+/* The iterator programs, best first. Each kernel gets the first one it accepts. */
+enum clibbpf_program {
+    /* Counts the hash family with the kfunc bpf_map_sum_elem_count (Linux >= 6.6). */
+    CLIBBPF_PROGRAM_KFUNC = 0,
+    /* Counts the hash family by walking its buckets with bpf_loop (Linux >= 5.17). */
+    CLIBBPF_PROGRAM_BUCKETS = 1,
+    /* Lists every map and counts none (Linux >= 5.8). */
+    CLIBBPF_PROGRAM_LIST = 2,
+};
+
+/* Loads the iterator and attaches it, in a short-lived child process when one can be made
+ * (libbpf's memory for the load then stays out of this one): the first clibbpf_program from
+ * `first` on that the kernel accepts (tests start further down to check the older kernels' paths
+ * here). Fails on kernels without iter/bpf_map or BTF, with the error of `first`. */
+int32_t clibbpf_iterator_open(clibbpf_iterator **out, int32_t first);
+/* The clibbpf_program that was loaded. */
+int32_t clibbpf_iterator_program(const clibbpf_iterator *iterator);
+/* Whether the bucket walk leaves the map with this id alone (skip 1) or walks it (skip 0): the
+ * maps the user filtered out cost nothing to walk. A no-op (0) for the other programs.
+ * -E2BIG: the skip map is full, and the map stays walked. */
+int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip);
+/* The skip map's id, for tests; -ENOENT where the program has none. */
+int32_t clibbpf_iterator_skip_map_id(const clibbpf_iterator *iterator, uint32_t *id);
 /* 1 if the child process loaded it, 0 if this one had to. */
 int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator);
 void clibbpf_iterator_close(clibbpf_iterator *iterator);

@@ -8,9 +8,9 @@ public struct CollectorOptions: Sendable {
     /// bpffs mount points to search for pins; nil for every bpffs in /proc/mounts.
     public var bpffsMounts: [String]?
     public var filter: MapFilter
-    /// Load the iterator program without the kfunc even where the kernel has it: how the tests
-    /// check on Linux 6.18 the path that kernels before 6.6 take.
-    var plainIterator = false
+    /// The iterator program to try first. Left at `.kfunc`, each kernel gets the best program it
+    /// accepts; tests and `bench/collect` start further down to run older kernels' paths here.
+    public var firstProgram = IteratorProgram.kfunc
 
     public static let defaultMaxWalkKeys: UInt64 = 1_000_000
 
@@ -29,8 +29,9 @@ public struct CollectorOptions: Sendable {
 ///
 /// Primary path: the BPF iterator, one read for all maps, with kernel-maintained counts for the
 /// hash types (the kfunc, Linux >= 6.6), so the cost does not grow with the number of elements.
-/// Without the kfunc (5.8 to 6.5) the plain iterator still lists every map, and the hash types are
-/// counted with batch lookups. Fallback (no iterator or no BTF, or forced): enumerate with system
+/// Without the kfunc the iterator counts them by walking their buckets in the kernel (5.17 to 6.5),
+/// or only lists every map and they are counted with batch lookups (5.8 to 5.16); see
+/// `IteratorProgram`. Fallback (no iterator or no BTF, or forced): enumerate with system
 /// calls and count with batch lookups or a bounded walk.
 /// A map that vanishes mid-cycle is skipped; a failure on one map never fails the cycle.
 ///
@@ -38,7 +39,8 @@ public struct CollectorOptions: Sendable {
 public final class Collector {
     private let options: CollectorOptions
     private let filter: MapFilter.Compiled
-    private let iterator: MapIterator?
+    /// Internal, not private, for the tests that read its records.
+    let iterator: MapIterator?
     private let logger: Logger
     /// What is remembered per map id between cycles. Map ids are never reused, and a map's name,
     /// type and flags never change, so these stay true for the map's lifetime.
@@ -63,6 +65,7 @@ public final class Collector {
     /// Failures so far, by stage, for the self-metrics; each leaves out only what it concerns.
     public private(set) var errors: [CollectStage: UInt64] = [:]
     private var errorLogs: [CollectStage: LogLimit] = [:]
+    private var skipLog = LogLimit()
     /// The program names of each map from the last program listing that worked.
     private var lastUsers: [UInt32: [String]] = [:]
     /// Full names of the programs whose kernel name was cut at 15 characters, by program id (ids
@@ -83,10 +86,10 @@ public final class Collector {
             try KernelObjects.probeAccess()
             iterator = nil
         case .iterator:
-            iterator = try MapIterator(plainOnly: options.plainIterator)
+            iterator = try MapIterator(first: options.firstProgram)
         case .auto:
             do throws(BPFError) {
-                iterator = try LibbpfLog.quietly { () throws(BPFError) in try MapIterator(plainOnly: options.plainIterator) }
+                iterator = try LibbpfLog.quietly { () throws(BPFError) in try MapIterator(first: options.firstProgram) }
             } catch where error.isPermission {
                 throw error
             } catch {
@@ -98,15 +101,25 @@ public final class Collector {
                 iterator = nil
             }
         }
-        if let iterator, !iterator.countsInKernel {
+        switch iterator?.program {
+        case .buckets:
             logger.info(
-                "BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): it lists every map, hash maps are counted with batch lookups",
+                "BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by walking their buckets in the kernel",
+                metadata: ["collect.method": "iterator", "count.method": "buckets"])
+        case .list:
+            logger.info(
+                "BPF iterator loaded without the kfunc bpf_map_sum_elem_count or bpf_loop (Linux < 5.17): it lists every map, hash maps are counted with batch lookups",
                 metadata: ["collect.method": "iterator", "count.method": "batch"])
+        case .kfunc, nil:
+            break
         }
     }
 
     /// The path in use after `auto` resolved.
     public var activeMethod: CollectionMethod { iterator == nil ? .fallback : .iterator }
+
+    /// The iterator program the kernel took; nil on the fallback path.
+    public var iteratorProgram: IteratorProgram? { iterator?.program }
 
     /// One full collection, sorted by map id.
     public func collect() throws(BPFError) -> [MapStats] {
@@ -150,6 +163,8 @@ public final class Collector {
         }
         spare = known
         known = walk.next
+        walk.passRest()
+        for id in walk.vanishedUnselected { walkInKernel(id, skip: false) }
         try attachMetadata(to: &stats)
     }
 
@@ -173,19 +188,48 @@ public final class Collector {
         let previous: [Known]
         var next: [Known]
         var position = 0
+        /// Maps the filter left out that are gone since last cycle.
+        var vanishedUnselected: [UInt32] = []
 
         /// What was known of the map last cycle; nil for a new map (or ids out of order).
         mutating func take(_ id: UInt32) -> Known? {
-            while position < previous.count, previous[position].id < id { position += 1 }
+            pass(below: id)
             guard position < previous.count, previous[position].id == id else { return nil }
-            return previous[position]
+            position += 1
+            return previous[position - 1]
+        }
+
+        /// Passes the rest of last cycle's maps: those not seen by now are gone.
+        mutating func passRest() { pass(below: .max) }
+
+        private mutating func pass(below id: UInt32) {
+            while position < previous.count, previous[position].id < id {
+                if !previous[position].selected { vanishedUnselected.append(previous[position].id) }
+                position += 1
+            }
+        }
+    }
+
+    /// Tells the bucket walk to leave a map the filter left out alone (or, once it is gone, to
+    /// forget it). Failing costs only time: the map is walked.
+    private func walkInKernel(_ id: UInt32, skip: Bool) {
+        guard let iterator, iterator.program == .buckets else { return }
+        do throws(BPFError) {
+            try iterator.skip(id, skip)
+        } catch {
+            guard skipLog.allows() else { return }
+            logger.warning(
+                "could not tell the bucket walk about a map the filter leaves out; it is walked, which costs time but loses nothing",
+                metadata: ["map.id": "\(id)", "error": "\(error)"])
         }
     }
 
     private func visit(
         _ record: MapRecord, _ handle: MapHandle?, _ walk: inout KnownWalk, into stats: inout [MapStats]
     ) throws(BPFError) {
-        var entry = walk.take(record.id) ?? Known(id: record.id, selected: filter.matches(record))
+        let seen = walk.take(record.id)
+        var entry = seen ?? Known(id: record.id, selected: filter.matches(record))
+        if seen == nil, !entry.selected, record.type.counting == .kernelCounter { walkInKernel(record.id, skip: true) }
         if entry.selected, let map = try measure(record, handle: handle, remembering: &entry) {
             stats.append(map)
         }
@@ -221,7 +265,7 @@ public final class Collector {
                 break
             case .kernelCounter where record.kernelCount != nil:
                 stats.entries = record.kernelCount
-                stats.countMethod = .kfunc
+                stats.countMethod = iterator?.program.countMethod
             case .kernelCounter:
                 guard let map = try open() else { return nil }
                 if let count = try map.countBatch(record) {

@@ -11,7 +11,8 @@ struct MapRecord: Sendable, Equatable {
     var maxEntries: UInt32
     var keySize: UInt32
     var valueSize: UInt32
-    /// Set by the iterator's kfunc for the types the kernel counts; nil otherwise.
+    /// The count the iterator program took in the kernel (see `IteratorProgram`); nil where it did
+    /// not count the map.
     var kernelCount: UInt64?
     var name: String
 }
@@ -27,21 +28,32 @@ final class MapIterator {
     /// Whether a short-lived child process did the load, keeping libbpf's parse of the kernel's
     /// BTF (about 11 MB) out of this process's peak memory. False only where fork failed.
     let loadedByChild: Bool
-    /// Whether the program counts the hash family in the kernel (the kfunc, Linux >= 6.6). Without
-    /// it the plain program lists every map and their counts come from batch lookups.
-    let countsInKernel: Bool
+    /// Which program the kernel took, and so how the hash family is counted.
+    let program: IteratorProgram
 
-    /// `plainOnly` loads the program without the kfunc even where the kfunc exists (tests).
-    init(plainOnly: Bool = false) throws(BPFError) {
+    /// Loads the first program from `first` on that the kernel accepts.
+    init(first: IteratorProgram = .kfunc) throws(BPFError) {
         var handle: OpaquePointer?
-        try check(clibbpf_iterator_open(&handle, plainOnly ? 1 : 0), "load the map iterator")
+        try check(clibbpf_iterator_open(&handle, first.cValue), "load the map iterator")
         guard let handle else { throw BPFError("load the map iterator", errno: .invalidArgument) }
         self.handle = handle
         loadedByChild = clibbpf_iterator_loaded_by_child(handle) != 0
-        countsInKernel = clibbpf_iterator_counts(handle) != 0
+        program = IteratorProgram(clibbpf_iterator_program(handle))
     }
 
     deinit { clibbpf_iterator_close(handle) }
+
+    /// The id of the bucket walk's own map of skipped ids (tests); nil for the other programs.
+    var skipMapID: UInt32? {
+        var id: UInt32 = 0
+        return clibbpf_iterator_skip_map_id(handle, &id) == 0 ? id : nil
+    }
+
+    /// Whether the bucket walk leaves the map alone (`skip`) or walks it; see `IteratorProgram`.
+    /// Does nothing for the other programs.
+    func skip(_ id: UInt32, _ skip: Bool) throws(BPFError) {
+        try check(clibbpf_iterator_skip(handle, id, skip ? 1 : 0), "\(skip ? "skip" : "walk") map \(id) in the bucket walk")
+    }
 
     /// Runs the iterator and hands each map's record to `visit`, straight from the read buffer.
     func read(_ visit: (MapRecord) throws(BPFError) -> Void) throws(BPFError) {
@@ -258,4 +270,18 @@ enum LibbpfLog {
 private func check(_ result: Int32, _ operation: @autoclosure () -> String) throws(BPFError) -> Int32 {
     if result < 0 { throw BPFError(operation(), errno: Errno(rawValue: -result)) }
     return result
+}
+
+extension IteratorProgram {
+    fileprivate var cValue: Int32 {
+        switch self {
+        case .kfunc: Int32(CLIBBPF_PROGRAM_KFUNC.rawValue)
+        case .buckets: Int32(CLIBBPF_PROGRAM_BUCKETS.rawValue)
+        case .list: Int32(CLIBBPF_PROGRAM_LIST.rawValue)
+        }
+    }
+
+    fileprivate init(_ value: Int32) {
+        self = [.kfunc, .buckets, .list].first { $0.cValue == value } ?? .list
+    }
 }

@@ -21,10 +21,10 @@ struct CollectorTests {
         ("queue", "queue", 0, 0, 4, 0, 8),
     ]
 
-    /// The three paths: the iterator with the kfunc (6.6+), the plain iterator that kernels before
-    /// 6.6 load (forced here), and the bpf(2) fallback.
+    /// The paths: each iterator program (those of kernels before 6.6 forced here), and the bpf(2)
+    /// fallback.
     enum Path: String, CaseIterable, CustomTestStringConvertible {
-        case kfunc, plainIterator, fallback
+        case kfunc, buckets, list, fallback
         var testDescription: String { rawValue }
     }
 
@@ -40,14 +40,17 @@ struct CollectorTests {
         }
 
         var options = CollectorOptions(method: path == .fallback ? .fallback : .iterator, filter: MapFilter(include: ["^" + prefix]))
-        options.plainIterator = path == .plainIterator
+        options.firstProgram = IteratorProgram(rawValue: path.rawValue) ?? .kfunc
         let log = CapturedLog()
         let collector = try Collector(options: options, logger: log.logger)
+        #expect(collector.iteratorProgram == IteratorProgram(rawValue: path.rawValue))
         let maps = Dictionary(uniqueKeysWithValues: try collector.collect().map { ($0.name, $0) })
-        #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): it lists every map, hash maps are counted with batch lookups")
-            == (path == .plainIterator ? 1 : 0))
+        #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by walking their buckets in the kernel")
+            == (path == .buckets ? 1 : 0))
+        #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count or bpf_loop (Linux < 5.17): it lists every map, hash maps are counted with batch lookups")
+            == (path == .list ? 1 : 0))
 
-        let kernelCounted: CountMethod = path == .kfunc ? .kfunc : .batch
+        let kernelCounted = IteratorProgram(rawValue: path.rawValue)?.countMethod ?? .batch
         let expected: [String: (UInt64?, CountMethod?)] = [
             "hash": (10, kernelCounted), "noprea": (7, kernelCounted), "lru": (5, kernelCounted),
             "pcpu": (3, kernelCounted), "lrupcpu": (4, kernelCounted), "hom": (3, kernelCounted),
@@ -75,15 +78,19 @@ struct CollectorTests {
         #expect(maps[prefix + "array"]?.pressure == nil)
     }
 
-    @Test("deleting elements lowers the count on the next collection", arguments: [CollectionMethod.iterator, .fallback])
-    func deletionLowersCount(method: CollectionMethod) async throws {
+    @Test("deleting elements lowers the count on the next collection", arguments: Path.allCases)
+    func deletionLowersCount(path: Path) async throws {
+        func collect(_ prefix: String) throws -> [String: MapStats] {
+            try ShipperTests.collect(prefix, method: path == .fallback ? .fallback : .iterator,
+                                     firstProgram: IteratorProgram(rawValue: path.rawValue) ?? .kfunc)
+        }
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let hash = try await holder.create("hash", name: prefix + "hash", maxEntries: 64, fill: 20)
         let lru = try await holder.create("lru_hash", name: prefix + "lru", maxEntries: 64, fill: 12)
         let trie = try await holder.create("lpm_trie", name: prefix + "lpm", keySize: 8, valueSize: 4, maxEntries: 16,
                                      flags: 1, fill: 6)
-        let before = try collect(prefix, method: method)
+        let before = try collect(prefix)
         #expect(before[prefix + "hash"]?.entries == 20)
         #expect(before[prefix + "lru"]?.entries == 12)
         #expect(before[prefix + "lpm"]?.entries == 6)
@@ -92,10 +99,43 @@ struct CollectorTests {
         try await holder.delete(id: lru, count: 12)
         try await holder.delete(id: trie, count: 2)
 
-        let after = try collect(prefix, method: method)
+        let after = try collect(prefix)
         #expect(after[prefix + "hash"]?.entries == 15)
         #expect(after[prefix + "lru"]?.entries == 0)
         #expect(after[prefix + "lpm"]?.entries == 4)
+    }
+
+    /// A map the filter leaves out costs the bucket walk nothing: its id goes into the walk's skip
+    /// map, and leaves it once the map is gone.
+    @Test func bucketWalkSkipsFilteredMaps() async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let kept = try await holder.create("hash", name: prefix + "kept", maxEntries: 64, fill: 9)
+        let left = try await holder.create("lru_hash", name: prefix + "left", maxEntries: 64, fill: 5)
+        var options = CollectorOptions(method: .iterator, filter: MapFilter(exclude: ["^\(prefix)left$"]))
+        options.firstProgram = .buckets
+        let collector = try Collector(options: options, logger: BPFGate.quietLogger)
+        let skipMap = try #require(collector.iterator?.skipMapID)
+
+        // The first collection finds the map the filter leaves out; from the second on, the walk
+        // skips it (the skip map was read before the first one added it).
+        let first = try collector.collect()
+        #expect(first.first { $0.id == kept }?.entries == 9)
+        #expect(!first.contains { $0.id == left })
+        #expect(first.first { $0.id == skipMap }?.entries == 0)
+        let second = try collector.collect()
+        #expect(second.first { $0.id == kept }?.entries == 9)
+        #expect(second.first { $0.id == skipMap }?.entries == 1)
+        var counted: [UInt32: UInt64?] = [:]
+        try collector.iterator?.read { counted[$0.id] = $0.kernelCount }
+        #expect(counted[kept] == .some(9))
+        #expect(counted[left] == .some(nil))
+
+        try await holder.close(id: left)
+        let forgotten = try await eventually(within: 10) {
+            try collector.collect().first { $0.id == skipMap }?.entries == 0
+        }
+        #expect(forgotten, "the skip map still holds the map after it was freed")
     }
 
     @Test func pinnedMapReportsEveryPath() async throws {

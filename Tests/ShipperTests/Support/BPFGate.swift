@@ -47,10 +47,12 @@ func uniquePrefix() -> String {
 
 /// One collection of the maps whose names start with `prefix`, keyed by map name.
 func collect(
-    _ prefix: String, method: CollectionMethod = .auto, maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys
+    _ prefix: String, method: CollectionMethod = .auto, maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys,
+    firstProgram: IteratorProgram = .kfunc
 ) throws -> [String: MapStats] {
-    let options = CollectorOptions(
+    var options = CollectorOptions(
         method: method, maxWalkKeys: maxWalkKeys, filter: MapFilter(include: ["^" + prefix]))
+    options.firstProgram = firstProgram
     let maps = try Collector(options: options, logger: BPFGate.quietLogger).collect()
     return Dictionary(uniqueKeysWithValues: maps.map { ($0.name, $0) })
 }

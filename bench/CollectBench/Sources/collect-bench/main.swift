@@ -36,25 +36,54 @@ func report(_ measurement: String, _ method: String, _ timing: (median: Double, 
            "\(timing.result)"].joined(separator: "\t"))
 }
 
-@MainActor
-func collector(_ method: CollectionMethod, include: [String] = []) throws -> Collector {
-    try Collector(options: CollectorOptions(method: method, filter: MapFilter(include: include)), logger: logger)
+/// The paths compared: each iterator program, and the bpf(2) system-call fallback.
+enum Path: String, CaseIterable {
+    /// The kfunc (Linux >= 6.6); absent from the report where the kernel lacks it.
+    case kfunc
+    /// The bucket walk in the kernel (Linux >= 5.17 without the kfunc).
+    case buckets
+    /// The iterator lists, batch lookups count: Linux 5.8 to 5.16, and every kernel before 6.6
+    /// until the bucket walk.
+    case batch
+    /// BPF_MAP_GET_NEXT_ID per map, batch lookups count: no iterator or no BTF.
+    case syscalls
+
+    var program: IteratorProgram? {
+        switch self {
+        case .kfunc: .kfunc
+        case .buckets: .buckets
+        case .batch: .list
+        case .syscalls: nil
+        }
+    }
 }
 
-for method in [CollectionMethod.iterator, .fallback] {
-    let all = try collector(method)
-    if method == .iterator {
+@MainActor
+func collector(_ path: Path, include: [String] = []) throws -> Collector {
+    var options = CollectorOptions(method: path == .syscalls ? .fallback : .iterator, filter: MapFilter(include: include))
+    options.firstProgram = path.program ?? .kfunc
+    return try Collector(options: options, logger: logger)
+}
+
+for path in Path.allCases {
+    let all = try collector(path)
+    guard all.iteratorProgram == path.program else { continue }  // the kernel lacks the kfunc
+    let method = path.rawValue
+    if path == .batch {  // the listing alone, which every kernel from 5.8 on can do
         report("raw iterator read, all maps", "iterator", try time(rounds: 20) { try all.rawIteratorRead() })
     }
-    report("first collection, all maps (cold caches)", method.rawValue, try time(rounds: 1) { try all.collect().count })
-    report("steady-state collection, all maps", method.rawValue, try time(rounds: 20) { try all.collect().count })
-    let rounds = method == .iterator ? 20 : 5
-    let emptyOnly = try collector(method, include: ["^\(empty)$"])
-    let bigOnly = try collector(method, include: ["^\(big)$"])
+    report("first collection, all maps (cold caches)", method, try time(rounds: 1) { try all.collect().count })
+    let rounds = path == .syscalls || path == .batch ? 5 : 20
+    report("steady-state collection, all maps", method, try time(rounds: rounds) { try all.collect().count })
+    let smallOnly = try collector(path, include: ["^bench_small$"])
+    let emptyOnly = try collector(path, include: ["^\(empty)$"])
+    let bigOnly = try collector(path, include: ["^\(big)$"])
+    _ = try smallOnly.collect()
     _ = try emptyOnly.collect()
     _ = try bigOnly.collect()
-    report("collection of the empty 1M-capacity hash map", method.rawValue, try time(rounds: rounds) { try emptyOnly.collect().count })
-    report("collection of the 1M-element hash map", method.rawValue, try time(rounds: rounds) {
+    report("steady-state collection, the small maps only", method, try time(rounds: rounds) { try smallOnly.collect().count })
+    report("collection of the empty 1M-capacity hash map", method, try time(rounds: rounds) { try emptyOnly.collect().count })
+    report("collection of the 1M-element hash map", method, try time(rounds: rounds) {
         Int(try bigOnly.collect().first?.entries ?? 0)
     })
 }
