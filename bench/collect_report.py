@@ -20,14 +20,14 @@ def ratio(numerator, denominator):
     return f"{numerator / denominator:,.1f}x" if numerator is not None and denominator else "-"
 
 
-paths = [p for p in ["kfunc", "buckets", "batch", "syscalls"] if any(r[1] == p for r in rows)]
+paths = [p for p in ["kfunc", "htab", "batch", "syscalls"] if any(r[1] == p for r in rows)]
 bpftool = get("bpftool map dump, 1M-element map", "bpftool")
 listing = get("raw iterator read, all maps", "iterator")
-names = {"kfunc": "kfunc", "buckets": "bucket walk", "batch": "iterator + batch", "syscalls": "syscalls + batch"}
+names = {"kfunc": "kfunc", "htab": "htab read", "batch": "iterator + batch", "syscalls": "syscalls + batch"}
 print(f"Maps: {small:,} hash maps of 4 elements (capacity 64) + one of {big:,} elements + one empty of the same "
       f"capacity; kernel {kernel}, {os.cpu_count()} CPUs. Milliseconds, median.\n")
 print("| measurement | " + " | ".join(f"{names[p]} (ms)" for p in paths)
-      + " | batch ÷ bucket walk | bucket walk ÷ kfunc |")
+      + " | batch ÷ htab read | htab read ÷ kfunc |")
 print("|---|" + "---:|" * (len(paths) + 2))
 print(f"| listing alone (iterator read, no count) | {cell(listing)} |" + " |" * (len(paths) + 1))
 for m in ["first collection, all maps (cold caches)", "steady-state collection, all maps",
@@ -37,8 +37,8 @@ for m in ["first collection, all maps (cold caches)", "steady-state collection, 
     print(f"| {m} | " + " | ".join(cell(v) for v in values)
           + f" | {ratio(get(m, 'batch'), get(m, 'buckets'))} | {ratio(get(m, 'buckets'), get(m, 'kfunc'))} |")
 print(f"| peer: `bpftool map dump` of the 1M-element map | {cell(bpftool)} |" + " |" * (len(paths) + 1))
-walk = get("collection of the 1M-element hash map", "buckets")
+walk = get("collection of the 1M-element hash map", "htab")
 batch = get("collection of the 1M-element hash map", "batch")
-print(f"\n1M-element map: bpftool dump ÷ bucket walk {ratio(bpftool, walk)}, bpftool dump ÷ batch {ratio(bpftool, batch)}.")
+print(f"\n1M-element map: bpftool dump ÷ htab read {ratio(bpftool, walk)}, bpftool dump ÷ batch {ratio(bpftool, batch)}.")
 counts = {r[4] for r in rows if r[0] == "collection of the 1M-element hash map"} | {r[4] for r in rows if r[1] == "bpftool"}
 print(f"Counts of the big map reported by every path: {', '.join(sorted(counts))}.")

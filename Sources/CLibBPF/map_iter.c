@@ -23,7 +23,7 @@ struct clibbpf_iterator {
     /* The attached iterator link: all a read needs. It keeps the program loaded. */
     int link_fd;
     int loaded_by_child;
-    /* The bucket walk's map of maps it leaves alone (CLIBBPF_PROGRAM_BUCKETS), else -1. */
+    /* The hash table read's map of maps it leaves alone (CLIBBPF_PROGRAM_HTAB), else -1. */
     int skip_fd;
     /* The clibbpf_program that was loaded. */
     int program;
@@ -72,7 +72,7 @@ static int keep_fd(int fd)
 
 /* Loads the one program named `name` of an opened object (the others are left out), attaches it,
  * and returns a kept fd of its link, and in `skip_fd` one of the object's skip map if it has one
- * (else -1). Closes the object. */
+ * (else -1). The caller closes the object. */
 static int load_program_link(struct bpf_object *object, const char *name, int *skip_fd)
 {
     struct bpf_program *program, *chosen = NULL;
@@ -102,43 +102,50 @@ static int load_program_link(struct bpf_object *object, const char *name, int *s
         fd = -ENOENT;
     }
     bpf_link__destroy(link);
-    bpf_object__close(object);
     return fd;
 }
 
-/* Opens one of the embedded objects: the skeleton only supplies its bytes. */
-static struct bpf_object *open_object(int program)
-{
-    const void *bytes;
-    size_t size;
+/* Defines load_<skeleton>_program: opens the skeleton, tells it the possible CPUs, and hands its
+ * object to load_program_link. The two skeletons have the same shape but distinct types. */
+#define DEFINE_LOAD_PROGRAM(skeleton)                                                                                  \
+    static int load_##skeleton##_program(const char *name, int *skip_fd)                                             \
+    {                                                                                                                  \
+        struct skeleton *opened = skeleton##__open();                                                                  \
+        int cpus = libbpf_num_possible_cpus(), fd;                                                                     \
+                                                                                                                       \
+        *skip_fd = -1;                                                                                                 \
+        if (!opened)                                                                                                   \
+            return errno ? -errno : -EINVAL;                                                                           \
+        /* 0 where unknown: the program then leaves the element scan alone. */                                       \
+        opened->rodata->possible_cpus = cpus > 0 ? (__u32)cpus : 0;                                                    \
+        fd = load_program_link(opened->obj, name, skip_fd);                                                            \
+        skeleton##__destroy(opened);                                                                                   \
+        return fd;                                                                                                     \
+    }
 
-    if (program == CLIBBPF_PROGRAM_KFUNC)
-        bytes = map_iter__elf_bytes(&size);
-    else
-        bytes = map_iter_plain__elf_bytes(&size);
-    return bpf_object__open_mem(bytes, size, NULL);
-}
+DEFINE_LOAD_PROGRAM(map_iter)
+DEFINE_LOAD_PROGRAM(map_iter_plain)
 
-/* The program each clibbpf_program names, in the object open_object gives for it. */
+/* The program each clibbpf_program names, in its object (the kfunc one, else the plain one). */
 static const char *program_name(int program)
 {
     return program == CLIBBPF_PROGRAM_LIST ? "list_map_records" : "dump_map_records";
 }
 
 /* Loads and attaches the iterator here: the first of the programs, from `first` on, that the
- * kernel accepts (the kfunc, then the bucket walk, then the plain listing). On failure returns
+ * kernel accepts (the kfunc, then the hash table read, then the plain listing). On failure returns
  * the error of `first`, the program the kernel was expected to take. */
 static struct load_result load_link(int first)
 {
     struct load_result result = {.fd = -ENOENT, .skip_fd = -1, .program = first};
 
     for (int program = first; program <= CLIBBPF_PROGRAM_LIST; program++) {
-        struct bpf_object *object = open_object(program);
         int skip_fd = -1;
-        int fd = object ? load_program_link(object, program_name(program), &skip_fd) : (errno ? -errno : -EINVAL);
+        int fd = program == CLIBBPF_PROGRAM_KFUNC ? load_map_iter_program(program_name(program), &skip_fd)
+                                                  : load_map_iter_plain_program(program_name(program), &skip_fd);
 
-        /* Only the bucket walk reads the skip map; the listing program's object merely has one. */
-        if (skip_fd >= 0 && program != CLIBBPF_PROGRAM_BUCKETS) {
+        /* Only the hash table read reads the skip map; the listing program's object merely has one. */
+        if (skip_fd >= 0 && program != CLIBBPF_PROGRAM_HTAB) {
             close(skip_fd);
             skip_fd = -1;
         }

@@ -9,6 +9,11 @@ on stdin, one JSON answer per line on stdout:
    "flags": 0, "name": "t_hash", "fill": 10}                    -> {"id": 17}
   {"op": "create_many", "count": 10000, ...same keys as create}   -> {"ids": [..]}
   {"op": "delete", "id": 17, "count": 3}   deletes keys 0..2    -> {"ok": true}
+  {"op": "update", "id": 17, "count": 3}   rewrites keys 0..2, one at a time -> {"ok": true}
+  {"op": "churn", "id": 17, "first": 8, "count": 4, "rounds": 500}
+      in a background thread, inserts keys 8..11 one at a time and deletes them again, `rounds`
+      times; answers at once                                    -> {"ok": true}
+  {"op": "churned", "id": 17}              waits for that thread -> {"rounds": 500}
   {"op": "pin", "id": 17, "path": "/sys/fs/bpf/x"}              -> {"ok": true}
   {"op": "close", "id": 17}                closes the only fd   -> {"ok": true}
   {"op": "memlock", "id": 17}              fdinfo memlock now   -> {"memlock": 1234}
@@ -24,6 +29,7 @@ import os
 import resource
 import socket
 import sys
+import threading
 
 TYPES = {
     "hash": 1, "array": 2, "percpu_hash": 5, "percpu_array": 6, "stack_trace": 7,
@@ -80,6 +86,7 @@ lib.btf__fd.argtypes = [ctypes.c_void_p]
 CPUS = lib.libbpf_num_possible_cpus()
 
 maps = {}       # id -> (fd, spec)
+churns = {}     # id -> (thread, [rounds done])
 keepalive = []  # inner maps and sockets the maps refer to
 
 
@@ -172,6 +179,16 @@ def load_prog(name, map_ids, btf_name=None):
     keepalive.append(fd)
 
 
+def churn(fd, spec, first, count, rounds, done):
+    value = value_bytes(spec)
+    for _ in range(rounds):
+        for i in range(first, first + count):
+            check(lib.bpf_map_update_elem(fd, key_bytes(spec, i), value, 0), "churn insert")
+        for i in range(first, first + count):
+            check(lib.bpf_map_delete_elem(fd, key_bytes(spec, i)), "churn delete")
+        done[0] += 1
+
+
 def memlock(fd):
     with open(f"/proc/self/fdinfo/{fd}") as info:
         for line in info:
@@ -194,6 +211,19 @@ def handle(command):
     if op == "delete":
         for i in range(command["count"]):
             check(lib.bpf_map_delete_elem(fd, key_bytes(spec, i)), "delete")
+    elif op == "update":
+        for i in range(command["count"]):
+            check(lib.bpf_map_update_elem(fd, key_bytes(spec, i), value_bytes(spec), 0), "update")
+    elif op == "churn":
+        done = [0]
+        thread = threading.Thread(target=churn, args=(fd, spec, command["first"], command["count"],
+                                                      command["rounds"], done), daemon=True)
+        thread.start()
+        churns[command["id"]] = (thread, done)
+    elif op == "churned":
+        thread, done = churns.pop(command["id"])
+        thread.join()
+        return {"rounds": done[0]}
     elif op == "memlock":
         return {"memlock": memlock(fd)}
     elif op == "pin":

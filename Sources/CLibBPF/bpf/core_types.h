@@ -21,6 +21,7 @@ typedef __u32 __wsum;
 enum bpf_map_type {
     BPF_MAP_TYPE_HASH = 1,
     BPF_MAP_TYPE_PERCPU_HASH = 5,
+    BPF_MAP_TYPE_PERCPU_ARRAY = 6,
     BPF_MAP_TYPE_LRU_HASH = 9,
     BPF_MAP_TYPE_LRU_PERCPU_HASH = 10,
     BPF_MAP_TYPE_HASH_OF_MAPS = 13,
@@ -40,7 +41,7 @@ struct bpf_map {
     char name[16];
 } __attribute__((preserve_access_index));
 
-/* The hash family's table (kernel/bpf/hashtab.c), read by the plain program's bucket walk. The
+/* The hash family's table (kernel/bpf/hashtab.c), read by the plain program's counting. The
  * kernel's `struct bpf_htab` begins with the map; `bucket` pairs a list head with its lock. */
 struct hlist_nulls_node {
     struct hlist_nulls_node *next;
@@ -57,7 +58,9 @@ struct bucket {
 struct bpf_htab {
     struct bpf_map map;
     struct bucket *buckets;
+    void *elems;
     __u32 n_buckets;
+    __u32 elem_size;
 } __attribute__((preserve_access_index));
 
 struct bpf_iter_meta {

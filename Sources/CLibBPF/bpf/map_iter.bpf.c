@@ -4,7 +4,7 @@
  * Built twice by scripts/generate, and both skeletons are committed:
  *   map_iter.skel.h        with SHIPPER_KFUNC: dump_map_records counts the hash family with the
  *                          kfunc (Linux >= 6.6);
- *   map_iter_plain.skel.h  without: dump_map_records counts the hash family by walking its buckets
+ *   map_iter_plain.skel.h  without: dump_map_records counts the hash family by reading its tables
  *                          (bpf_loop, Linux >= 5.17), and list_map_records only lists the maps
  *                          (iter/bpf_map, Linux >= 5.8), leaving their counts to user space.
  * Two objects rather than a weak kfunc: libbpf fails a whole object whose strong kfunc is missing,
@@ -13,6 +13,11 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "../include/clibbpf_map_record.h"
+
+/* Set by the loader before load (libbpf_num_possible_cpus): a preallocated hash map has one spare
+ * element per possible CPU beyond max_entries. Both variants declare it, so that both skeletons
+ * have the same shape. */
+const volatile __u32 possible_cpus = 0;
 
 /* Fills everything but the count. */
 static void describe(struct clibbpf_map_record *record, struct bpf_map *map)
@@ -56,11 +61,13 @@ static int skipped(__u32 id)
     return 0;
 }
 #else
-/* Before 6.6 the kernel keeps no element count of a preallocated hash map, so the program counts
- * the elements linked from each bucket, as a lookup would find them: under RCU, without the
- * bucket's lock, reading with bpf_probe_read_kernel (a fault is an error, never a crash).
+/* Before 6.6 the kernel keeps no element count of a preallocated hash map, so the program reads
+ * the table itself: under RCU, without the buckets' locks, with bpf_probe_read_kernel (a fault is
+ * an error, never a crash), and the layout of `struct bpf_htab` relocated by CO-RE. A preallocated
+ * non-LRU map is counted from its element array (scan_elements, below); any other by walking its
+ * buckets: the elements linked from each, as a lookup would find them.
  *
- * The cost grows with the buckets (the capacity rounded up to a power of two) and the elements,
+ * The walk's cost grows with the buckets (the capacity rounded up to a power of two) and the elements,
  * but stays in the kernel: no key or value is copied out. A preallocated element may be freed and
  * reused in another bucket while the walk follows it; the list then ends on another bucket's
  * "nulls" marker, and the bucket is walked again, as the kernel's own lookup does. Anything the
@@ -152,9 +159,140 @@ failed:
     return 1;
 }
 
-static __s64 count_hash(struct bpf_map *map)
+/* A preallocated hash map (the default) keeps every element in one array, `elems`, and the walk
+ * above touches each element in use at a random address: in a qemu guest that is most of its
+ * cost. Reading the array in order is far cheaper, and the element's second word tells whether it
+ * is in use: the union of hash_node.pprev and the free list's fnode.next (struct htab_elem).
+ *   in use: pprev points at the bucket's list head, or at the previous element's start (its
+ *           hash_node.next), so it lies in `buckets` at a bucket's start or in `elems` at an
+ *           element's start;
+ *   free:   fnode.next points 8 bytes into another element, or is NULL; a deleted element holds
+ *           LIST_POISON2 until the free list takes it; the per-CPU spare elements hold either.
+ * LRU maps are left to the walk: their batch delete reuses the same word for a list of elements to
+ * free (batch_flink), which points at an element's start and would read as "in use". */
+#define SCAN_BYTES 4096
+#define SCAN_MAX_PER_RUN (SCAN_BYTES / 16) /* a htab_elem is larger than 16 bytes */
+#define SCAN_MAX_RUNS (1U << 23)           /* bpf_loop's limit */
+
+struct scan_scratch {
+    __u64 owner;
+    __u8 bytes[SCAN_BYTES];
+};
+
+/* Room for one run of elements. Per CPU, but a program can be preempted on its CPU by another
+ * reader of this iterator: each run marks the scratch as its own and checks the mark afterwards. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct scan_scratch);
+} shipper_scratch SEC(".maps");
+
+struct element_scan {
+    const char *elems;
+    __u64 elem_size;
+    __u64 elements;
+    __u64 per_chunk;
+    __u64 buckets;
+    __u64 buckets_size;
+    __u64 stride;
+    __u64 owner;
+    __s64 count;
+    int failed;
+};
+
+/* Whether the element whose second word is `pprev` is in use. Global, as count_list is: the verifier
+ * then sees a count that grows by an unknown amount, which settles, instead of one that grows by 0
+ * or 1 per element. */
+__noinline int in_use(struct element_scan *scan, __u64 pprev)
 {
-    struct bpf_htab *htab = (void *)((char *)map - bpf_core_field_offset(struct bpf_htab, map));
+    __u64 in_buckets, in_elems;
+
+    if (!scan)
+        return 0;
+    in_buckets = pprev - scan->buckets;
+    in_elems = pprev - (__u64)scan->elems;
+    if (in_buckets < scan->buckets_size)
+        return in_buckets % scan->stride == 0;
+    if (in_elems < scan->elements * scan->elem_size)
+        return in_elems % scan->elem_size == 0;
+    return 0;
+}
+
+/* bpf_loop's callback: one run of up to per_chunk elements, read at once. */
+static long scan_run(__u32 run, void *context)
+{
+    struct element_scan *scan = context;
+    __u32 zero = 0;
+    struct scan_scratch *scratch = bpf_map_lookup_elem(&shipper_scratch, &zero);
+    __u64 first = (__u64)run * scan->per_chunk, count, size;
+
+    if (!scratch || first >= scan->elements)
+        goto failed;
+    count = scan->elements - first < scan->per_chunk ? scan->elements - first : scan->per_chunk;
+    size = count * scan->elem_size;
+    if ((run > 0 && scratch->owner != scan->owner) || size > SCAN_BYTES)
+        goto failed;
+    scratch->owner = scan->owner;
+    if (bpf_probe_read_kernel(scratch->bytes, size, scan->elems + first * scan->elem_size))
+        goto failed;
+    for (__u32 i = 0; i < SCAN_MAX_PER_RUN && i < count; i++) {
+        __u64 offset = i * scan->elem_size + 8;
+
+        /* Opaque to the compiler, so that the bound below is checked on the register that is then
+         * added to the pointer: Linux 6.1's verifier loses a bound checked on a copy. */
+        barrier_var(offset);
+        if (offset > SCAN_BYTES - 8)
+            goto failed;
+        scan->count += in_use(scan, *(__u64 *)(scratch->bytes + offset));
+    }
+    return 0;
+failed:
+    scan->failed = 1;
+    return 1;
+}
+
+/* Whether the scratch still holds this scan's last run: another reader may have used it. */
+static int scratch_kept(struct element_scan *scan)
+{
+    __u32 zero = 0;
+    struct scan_scratch *scratch = bpf_map_lookup_elem(&shipper_scratch, &zero);
+
+    return scratch && scratch->owner == scan->owner;
+}
+
+/* Counts a preallocated, non-LRU hash map from its element array; CLIBBPF_ENTRIES_UNCOUNTED where
+ * the map is not one, or the scan cannot vouch for its count. */
+static __noinline __s64 scan_elements(struct bpf_htab *htab, __u32 type, __u32 flags)
+{
+    struct element_scan scan = {
+        .elems = BPF_CORE_READ(htab, elems),
+        .elem_size = BPF_CORE_READ(htab, elem_size),
+        .buckets = (__u64)BPF_CORE_READ(htab, buckets),
+        .buckets_size = (__u64)BPF_CORE_READ(htab, n_buckets) * bpf_core_type_size(struct bucket),
+        .stride = bpf_core_type_size(struct bucket),
+        .owner = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32(),
+    };
+    __u64 runs;
+
+    if ((flags & BPF_F_NO_PREALLOC) || type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+        !scan.elems || !scan.buckets || possible_cpus == 0 || scan.elem_size <= 16 || scan.elem_size > SCAN_BYTES ||
+        bpf_core_field_offset(struct bucket, head) + bpf_core_field_offset(struct hlist_nulls_head, first) != 0)
+        return CLIBBPF_ENTRIES_UNCOUNTED;
+    /* One spare element per possible CPU where the map is neither per-CPU nor LRU
+     * (htab_has_extra_elems). */
+    scan.elements = BPF_CORE_READ(&htab->map, max_entries) + (type == BPF_MAP_TYPE_PERCPU_HASH ? 0 : possible_cpus);
+    scan.per_chunk = SCAN_BYTES / scan.elem_size;
+    runs = (scan.elements + scan.per_chunk - 1) / scan.per_chunk;
+    if (runs > SCAN_MAX_RUNS || bpf_loop(runs, scan_run, &scan, 0) != runs || scan.failed || !scratch_kept(&scan))
+        return CLIBBPF_ENTRIES_UNCOUNTED;
+    return scan.count;
+}
+
+/* Counts any hash table by walking its buckets; CLIBBPF_ENTRIES_UNCOUNTED where it cannot vouch
+ * for the count. Not inlined, as scan_elements is not: each keeps its state in its own stack frame. */
+static __noinline __s64 walk_buckets(struct bpf_htab *htab)
+{
     struct bucket_walk walk = {
         .buckets = (const char *)BPF_CORE_READ(htab, buckets),
         .stride = bpf_core_type_size(struct bucket),
@@ -179,6 +317,14 @@ static __s64 count_hash(struct bpf_map *map)
     if (walked != buckets || walk.failed)
         return CLIBBPF_ENTRIES_UNCOUNTED;
     return walk.count;
+}
+
+static __s64 count_hash(struct bpf_map *map)
+{
+    struct bpf_htab *htab = (void *)((char *)map - bpf_core_field_offset(struct bpf_htab, map));
+    __s64 scanned = scan_elements(htab, map->map_type, map->map_flags);
+
+    return scanned != CLIBBPF_ENTRIES_UNCOUNTED ? scanned : walk_buckets(htab);
 }
 
 /* The ids of the maps the collector's filter leaves out: the walk skips them, so that a filtered

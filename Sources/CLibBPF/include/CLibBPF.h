@@ -19,8 +19,8 @@ typedef struct clibbpf_iterator clibbpf_iterator;
 enum clibbpf_program {
     /* Counts the hash family with the kfunc bpf_map_sum_elem_count (Linux >= 6.6). */
     CLIBBPF_PROGRAM_KFUNC = 0,
-    /* Counts the hash family by walking its buckets with bpf_loop (Linux >= 5.17). */
-    CLIBBPF_PROGRAM_BUCKETS = 1,
+    /* Counts the hash family by reading its tables with bpf_loop (Linux >= 5.17). */
+    CLIBBPF_PROGRAM_HTAB = 1,
     /* Lists every map and counts none (Linux >= 5.8). */
     CLIBBPF_PROGRAM_LIST = 2,
 };
@@ -32,7 +32,7 @@ enum clibbpf_program {
 int32_t clibbpf_iterator_open(clibbpf_iterator **out, int32_t first);
 /* The clibbpf_program that was loaded. */
 int32_t clibbpf_iterator_program(const clibbpf_iterator *iterator);
-/* Whether the bucket walk leaves the map with this id alone (skip 1) or walks it (skip 0): the
+/* Whether the hash table read leaves the map with this id alone (skip 1) or walks it (skip 0): the
  * maps the user filtered out cost nothing to walk. A no-op (0) for the other programs.
  * -E2BIG: the skip map is full, and the map stays walked. */
 int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip);

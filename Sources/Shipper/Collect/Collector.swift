@@ -29,7 +29,7 @@ public struct CollectorOptions: Sendable {
 ///
 /// Primary path: the BPF iterator, one read for all maps, with kernel-maintained counts for the
 /// hash types (the kfunc, Linux >= 6.6), so the cost does not grow with the number of elements.
-/// Without the kfunc the iterator counts them by walking their buckets in the kernel (5.17 to 6.5),
+/// Without the kfunc the iterator counts them by reading their hash tables in the kernel (5.17 to 6.5),
 /// or only lists every map and they are counted with batch lookups (5.8 to 5.16); see
 /// `IteratorProgram`. Fallback (no iterator or no BTF, or forced): enumerate with system
 /// calls and count with batch lookups or a bounded walk.
@@ -102,10 +102,10 @@ public final class Collector {
             }
         }
         switch iterator?.program {
-        case .buckets:
+        case .htab:
             logger.info(
-                "BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by walking their buckets in the kernel",
-                metadata: ["collect.method": "iterator", "count.method": "buckets"])
+                "BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by reading their hash tables in the kernel",
+                metadata: ["collect.method": "iterator", "count.method": "htab"])
         case .list:
             logger.info(
                 "BPF iterator loaded without the kfunc bpf_map_sum_elem_count or bpf_loop (Linux < 5.17): it lists every map, hash maps are counted with batch lookups",
@@ -210,16 +210,16 @@ public final class Collector {
         }
     }
 
-    /// Tells the bucket walk to leave a map the filter left out alone (or, once it is gone, to
+    /// Tells the hash table read to leave a map the filter left out alone (or, once it is gone, to
     /// forget it). Failing costs only time: the map is walked.
     private func walkInKernel(_ id: UInt32, skip: Bool) {
-        guard let iterator, iterator.program == .buckets else { return }
+        guard let iterator, iterator.program == .htab else { return }
         do throws(BPFError) {
             try iterator.skip(id, skip)
         } catch {
             guard skipLog.allows() else { return }
             logger.warning(
-                "could not tell the bucket walk about a map the filter leaves out; it is walked, which costs time but loses nothing",
+                "could not tell the hash table read about a map the filter leaves out; it is walked, which costs time but loses nothing",
                 metadata: ["map.id": "\(id)", "error": "\(error)"])
         }
     }

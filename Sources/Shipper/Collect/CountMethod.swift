@@ -2,9 +2,9 @@
 public enum CountMethod: String, Sendable, Codable {
     /// `bpf_map_sum_elem_count` inside the BPF iterator: constant cost, whatever the size.
     case kfunc
-    /// The iterator program walking the map's buckets in the kernel (Linux 5.17 to 6.5): no element
-    /// leaves the kernel, but the cost grows with the capacity and the elements.
-    case buckets
+    /// The iterator program reading the map's hash table in the kernel (Linux 5.17 to 6.5): no
+    /// element leaves the kernel, but the cost grows with the capacity.
+    case htab
     /// `BPF_MAP_LOOKUP_BATCH`: thousands of elements per system call.
     case batch
     /// `BPF_MAP_GET_NEXT_KEY`, one system call per key, bounded by `maxWalkKeys`.

@@ -4,9 +4,10 @@ public enum IteratorProgram: String, Sendable, CaseIterable {
     /// Linux >= 6.6: the kfunc `bpf_map_sum_elem_count` reads the kernel's own counters, at a cost
     /// that does not grow with the elements.
     case kfunc
-    /// Linux 5.17 to 6.5: the program walks each hash map's buckets with `bpf_loop`. The cost grows
-    /// with the buckets and elements but stays in the kernel; no key or value is copied out.
-    case buckets
+    /// Linux 5.17 to 6.5: the program reads each hash map's table in the kernel with `bpf_loop`:
+    /// the element array of a preallocated map in order, the buckets' lists of any other. The cost
+    /// grows with the capacity but stays in the kernel; no key or value is copied out.
+    case htab
     /// Linux 5.8 to 5.16 (no `bpf_loop`): the program only lists the maps, and the hash family is
     /// counted from user space with batch lookups.
     case list
@@ -15,7 +16,7 @@ public enum IteratorProgram: String, Sendable, CaseIterable {
     var countMethod: CountMethod? {
         switch self {
         case .kfunc: .kfunc
-        case .buckets: .buckets
+        case .htab: .htab
         case .list: nil
         }
     }

@@ -43,16 +43,16 @@ final class MapIterator {
 
     deinit { clibbpf_iterator_close(handle) }
 
-    /// The id of the bucket walk's own map of skipped ids (tests); nil for the other programs.
+    /// The id of the hash table read's own map of skipped ids (tests); nil for the other programs.
     var skipMapID: UInt32? {
         var id: UInt32 = 0
         return clibbpf_iterator_skip_map_id(handle, &id) == 0 ? id : nil
     }
 
-    /// Whether the bucket walk leaves the map alone (`skip`) or walks it; see `IteratorProgram`.
+    /// Whether the hash table read leaves the map alone (`skip`) or walks it; see `IteratorProgram`.
     /// Does nothing for the other programs.
     func skip(_ id: UInt32, _ skip: Bool) throws(BPFError) {
-        try check(clibbpf_iterator_skip(handle, id, skip ? 1 : 0), "\(skip ? "skip" : "walk") map \(id) in the bucket walk")
+        try check(clibbpf_iterator_skip(handle, id, skip ? 1 : 0), "\(skip ? "skip" : "walk") map \(id) in the hash table read")
     }
 
     /// Runs the iterator and hands each map's record to `visit`, straight from the read buffer.
@@ -276,12 +276,12 @@ extension IteratorProgram {
     fileprivate var cValue: Int32 {
         switch self {
         case .kfunc: Int32(CLIBBPF_PROGRAM_KFUNC.rawValue)
-        case .buckets: Int32(CLIBBPF_PROGRAM_BUCKETS.rawValue)
+        case .htab: Int32(CLIBBPF_PROGRAM_HTAB.rawValue)
         case .list: Int32(CLIBBPF_PROGRAM_LIST.rawValue)
         }
     }
 
     fileprivate init(_ value: Int32) {
-        self = [.kfunc, .buckets, .list].first { $0.cValue == value } ?? .list
+        self = [.kfunc, .htab, .list].first { $0.cValue == value } ?? .list
     }
 }

@@ -24,7 +24,7 @@ struct CollectorTests {
     /// The paths: each iterator program (those of kernels before 6.6 forced here), and the bpf(2)
     /// fallback.
     enum Path: String, CaseIterable, CustomTestStringConvertible {
-        case kfunc, buckets, list, fallback
+        case kfunc, htab, list, fallback
         var testDescription: String { rawValue }
     }
 
@@ -45,8 +45,8 @@ struct CollectorTests {
         let collector = try Collector(options: options, logger: log.logger)
         #expect(collector.iteratorProgram == IteratorProgram(rawValue: path.rawValue))
         let maps = Dictionary(uniqueKeysWithValues: try collector.collect().map { ($0.name, $0) })
-        #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by walking their buckets in the kernel")
-            == (path == .buckets ? 1 : 0))
+        #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by reading their hash tables in the kernel")
+            == (path == .htab ? 1 : 0))
         #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count or bpf_loop (Linux < 5.17): it lists every map, hash maps are counted with batch lookups")
             == (path == .list ? 1 : 0))
 
@@ -105,7 +105,49 @@ struct CollectorTests {
         #expect(after[prefix + "lpm"]?.entries == 4)
     }
 
-    /// A map the filter leaves out costs the bucket walk nothing: its id goes into the walk's skip
+    /// Without the kfunc, a preallocated map is counted from its element array: rewriting a key
+    /// swaps in one of the map's spare elements and retires the old one, and neither is counted.
+    @Test("rewritten keys are counted once", arguments: [Path.kfunc, .htab, .list])
+    func rewrittenKeysCountOnce(path: Path) async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let hash = try await holder.create("hash", name: prefix + "hash", maxEntries: 64, fill: 40)
+        let pcpu = try await holder.create("percpu_hash", name: prefix + "pcpu", maxEntries: 64, fill: 30)
+        try await holder.update(id: hash, count: 40)
+        try await holder.update(id: pcpu, count: 30)
+        try await holder.delete(id: hash, count: 3)
+        let maps = try collect(prefix, method: .iterator, firstProgram: IteratorProgram(rawValue: path.rawValue)!)
+        #expect(maps[prefix + "hash"]?.entries == 37)
+        #expect(maps[prefix + "pcpu"]?.entries == 30)
+        #expect(maps[prefix + "hash"]?.countMethod == IteratorProgram(rawValue: path.rawValue)?.countMethod ?? .batch)
+    }
+
+    /// While another process inserts and deletes keys, every count through the hash table read is
+    /// one the map really passed through, and none is left to user space.
+    @Test("counts under concurrent inserts and deletes stay within what the map held", arguments: ["hash", "lru_hash"])
+    func countsUnderChurn(type: String) async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try await holder.create(type, name: prefix + "churn", maxEntries: 4096, fill: 1000)
+        var options = CollectorOptions(method: .iterator, filter: MapFilter(include: ["^\(prefix)"]))
+        options.firstProgram = .htab
+        let collector = try Collector(options: options, logger: BPFGate.quietLogger)
+        try await holder.churn(id: id, first: 1000, count: 500, rounds: 200)
+        var seen: Set<UInt64> = []
+        for _ in 0..<50 {
+            let map = try #require(try collector.collect().first)
+            let entries = try #require(map.entries)
+            #expect((1000...1500).contains(entries), "\(entries)")
+            #expect(map.countMethod == .htab)
+            seen.insert(entries)
+            await pause(0.005)
+        }
+        #expect(try await holder.churned(id: id) == 200)
+        #expect(try collector.collect().first?.entries == 1000)
+        #expect(seen.count > 1, "the churn never overlapped a collection")
+    }
+
+    /// A map the filter leaves out costs the hash table read nothing: its id goes into the walk's skip
     /// map, and leaves it once the map is gone.
     @Test func bucketWalkSkipsFilteredMaps() async throws {
         let holder = try MapHolder()
@@ -113,7 +155,7 @@ struct CollectorTests {
         let kept = try await holder.create("hash", name: prefix + "kept", maxEntries: 64, fill: 9)
         let left = try await holder.create("lru_hash", name: prefix + "left", maxEntries: 64, fill: 5)
         var options = CollectorOptions(method: .iterator, filter: MapFilter(exclude: ["^\(prefix)left$"]))
-        options.firstProgram = .buckets
+        options.firstProgram = .htab
         let collector = try Collector(options: options, logger: BPFGate.quietLogger)
         let skipMap = try #require(collector.iterator?.skipMapID)
 

@@ -46,12 +46,12 @@ struct OlderKernelTests {
     /// The counting path each type takes on 6.1 through the iterator (the README's type table, 6.1
     /// column); the fallback counts the hash family with batch lookups instead.
     static let method61: [String: String] = [
-        "hash": "buckets", "lru_hash": "buckets", "percpu_hash": "buckets", "lru_percpu_hash": "buckets",
-        "hash_of_maps": "buckets", "lpm_trie": "walk", "sockhash": "walk", "devmap_hash": "walk", "stack_trace": "walk",
+        "hash": "htab", "lru_hash": "htab", "percpu_hash": "htab", "lru_percpu_hash": "htab",
+        "hash_of_maps": "htab", "lpm_trie": "walk", "sockhash": "walk", "devmap_hash": "walk", "stack_trace": "walk",
     ]
 
     static func method(_ type: String, _ command: String) -> String? {
-        command == "fallback" && method61[type] == "buckets" ? "batch" : method61[type]
+        command == "fallback" && method61[type] == "htab" ? "batch" : method61[type]
     }
 
     @Test func theGuestRunsLinux61() async throws {
@@ -86,13 +86,13 @@ struct OlderKernelTests {
         }
     }
 
-    /// `auto` loads the bucket walk by itself, says so once at info, and libbpf's complaint about
+    /// `auto` loads the hash table read by itself, says so once at info, and libbpf's complaint about
     /// the missing kfunc stays out of the log.
     @Test func autoChoosesThePlainIteratorQuietly() async throws {
         let run = try await Self.guest.value
         let log = run["auto"].stderr.split(separator: "\n").filter { !$0.isEmpty }
         #expect(log.count == 1, "\(log)")
-        #expect(log.first?.contains("level=info msg=\"BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by walking their buckets in the kernel\" collect.method=iterator count.method=buckets") == true, "\(log)")
+        #expect(log.first?.contains("level=info msg=\"BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by reading their hash tables in the kernel\" collect.method=iterator count.method=htab") == true, "\(log)")
         #expect(!run["auto"].stderr.contains("level=warning"))
         #expect(!run["auto"].stderr.contains("source=libbpf"))
     }

@@ -58,6 +58,16 @@ final class MapHolder: @unchecked Sendable {
 
     /// Deletes keys 0..<count.
     func delete(id: UInt32, count: Int) async throws { try await send(["op": "delete", "id": id, "count": count]) }
+    /// Rewrites keys 0..<count one at a time: a preallocated hash map swaps in a spare element each time.
+    func update(id: UInt32, count: Int) async throws { try await send(["op": "update", "id": id, "count": count]) }
+    /// Starts inserting keys first..<first+count one at a time and deleting them again, `rounds`
+    /// times, in the holder's background; `churned` waits for it and returns the rounds done.
+    func churn(id: UInt32, first: Int, count: Int, rounds: Int) async throws {
+        try await send(["op": "churn", "id": id, "first": first, "count": count, "rounds": rounds])
+    }
+    func churned(id: UInt32) async throws -> Int {
+        (try await send(["op": "churned", "id": id])["rounds"] as! NSNumber).intValue
+    }
     func pin(id: UInt32, at path: String) async throws { try await send(["op": "pin", "id": id, "path": path]) }
     /// Closes the holder's only descriptor: the map vanishes from the kernel.
     func close(id: UInt32) async throws { try await send(["op": "close", "id": id]) }

@@ -40,10 +40,10 @@ func report(_ measurement: String, _ method: String, _ timing: (median: Double, 
 enum Path: String, CaseIterable {
     /// The kfunc (Linux >= 6.6); absent from the report where the kernel lacks it.
     case kfunc
-    /// The bucket walk in the kernel (Linux >= 5.17 without the kfunc).
-    case buckets
+    /// The hash table read in the kernel (Linux >= 5.17 without the kfunc).
+    case htab
     /// The iterator lists, batch lookups count: Linux 5.8 to 5.16, and every kernel before 6.6
-    /// until the bucket walk.
+    /// until the hash table read.
     case batch
     /// BPF_MAP_GET_NEXT_ID per map, batch lookups count: no iterator or no BTF.
     case syscalls
@@ -51,7 +51,7 @@ enum Path: String, CaseIterable {
     var program: IteratorProgram? {
         switch self {
         case .kfunc: .kfunc
-        case .buckets: .buckets
+        case .htab: .htab
         case .batch: .list
         case .syscalls: nil
         }
