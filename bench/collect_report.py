@@ -35,7 +35,7 @@ for m in ["first collection, all maps (cold caches)", "steady-state collection, 
           "collection of the 1M-element hash map"]:
     values = [get(m, p) for p in paths]
     print(f"| {m} | " + " | ".join(cell(v) for v in values)
-          + f" | {ratio(get(m, 'batch'), get(m, 'buckets'))} | {ratio(get(m, 'buckets'), get(m, 'kfunc'))} |")
+          + f" | {ratio(get(m, 'batch'), get(m, 'htab'))} | {ratio(get(m, 'htab'), get(m, 'kfunc'))} |")
 print(f"| peer: `bpftool map dump` of the 1M-element map | {cell(bpftool)} |" + " |" * (len(paths) + 1))
 walk = get("collection of the 1M-element hash map", "htab")
 batch = get("collection of the 1M-element hash map", "batch")

@@ -11,8 +11,9 @@ struct EBPFMapShipper: AsyncParsableCommand {
         discussion: """
             An eBPF map has a fixed capacity; once full, inserts fail and the program that owns it \
             silently loses data. ebpf-map-shipper counts the elements of every map on the host, pinned \
-            or not, whoever loaded it, with a BPF iterator and the bpf_map_sum_elem_count kfunc \
-            (Linux >= 6.6), falling back to bpf(2) system calls on older kernels.
+            or not, whoever loaded it, with a BPF iterator: the bpf_map_sum_elem_count kfunc on \
+            Linux >= 6.6, a read of each hash table inside the kernel on 5.17 to 6.5, batch lookups \
+            before that, and bpf(2) system calls where the iterator cannot load.
 
             The counts are pushed as Prometheus remote-write (protobuf + snappy) to Prometheus, \
             Mimir, Thanos or VictoriaMetrics: nothing needs to reach the host, so it works behind NAT.

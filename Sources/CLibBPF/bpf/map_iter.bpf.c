@@ -196,10 +196,42 @@ struct element_scan {
     __u64 buckets;
     __u64 buckets_size;
     __u64 stride;
+    /* elem_size = odd << shift; inverse * odd == 1 (mod 2^64); limit = U64_MAX / odd. */
+    __u64 shift;
+    __u64 inverse;
+    __u64 limit;
     __u64 owner;
     __s64 count;
     int failed;
 };
+
+/* Whether `offset` is a multiple of elem_size, without a division, which costs a qemu guest ten
+ * times a multiplication: n is a multiple of an odd d exactly when n * d^-1 (mod 2^64) is at most
+ * U64_MAX / d (Granlund and Montgomery, "Division by invariant integers using multiplication"). */
+static int element_start(struct element_scan *scan, __u64 offset)
+{
+    return (offset & ((1ULL << scan->shift) - 1)) == 0 && (offset >> scan->shift) * scan->inverse <= scan->limit;
+}
+
+/* Fills shift, inverse and limit for element_start; 0 on success. */
+static int prepare_division(struct element_scan *scan)
+{
+    __u64 odd = scan->elem_size, inverse;
+
+    for (int i = 0; i < 16 && odd && !(odd & 1); i++) {
+        odd >>= 1;
+        scan->shift++;
+    }
+    if (!(odd & 1))
+        return 1;
+    /* Newton's iteration doubles the correct low bits: 3 (odd * odd == 1 mod 8), then 6 ... 96. */
+    inverse = odd;
+    for (int i = 0; i < 5; i++)
+        inverse *= 2 - odd * inverse;
+    scan->inverse = inverse;
+    scan->limit = ~0ULL / odd;
+    return 0;
+}
 
 /* Whether the element whose second word is `pprev` is in use. Global, as count_list is: the verifier
  * then sees a count that grows by an unknown amount, which settles, instead of one that grows by 0
@@ -213,9 +245,9 @@ __noinline int in_use(struct element_scan *scan, __u64 pprev)
     in_buckets = pprev - scan->buckets;
     in_elems = pprev - (__u64)scan->elems;
     if (in_buckets < scan->buckets_size)
-        return in_buckets % scan->stride == 0;
+        return (in_buckets & (scan->stride - 1)) == 0;
     if (in_elems < scan->elements * scan->elem_size)
-        return in_elems % scan->elem_size == 0;
+        return element_start(scan, in_elems);
     return 0;
 }
 
@@ -277,6 +309,7 @@ static __noinline __s64 scan_elements(struct bpf_htab *htab, __u32 type, __u32 f
 
     if ((flags & BPF_F_NO_PREALLOC) || type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
         !scan.elems || !scan.buckets || possible_cpus == 0 || scan.elem_size <= 16 || scan.elem_size > SCAN_BYTES ||
+        (scan.stride & (scan.stride - 1)) != 0 || prepare_division(&scan) ||
         bpf_core_field_offset(struct bucket, head) + bpf_core_field_offset(struct hlist_nulls_head, first) != 0)
         return CLIBBPF_ENTRIES_UNCOUNTED;
     /* One spare element per possible CPU where the map is neither per-CPU nor LRU
