@@ -45,6 +45,7 @@ struct bpf_map {
  * kernel's `struct bpf_htab` begins with the map; `bucket` pairs a list head with its lock. */
 struct hlist_nulls_node {
     struct hlist_nulls_node *next;
+    struct hlist_nulls_node **pprev;
 } __attribute__((preserve_access_index));
 
 struct hlist_nulls_head {

@@ -192,10 +192,11 @@ struct element_scan {
     const char *elems;
     __u64 elem_size;
     __u64 elements;
-    __u64 per_chunk;
+    __u64 per_run;
     __u64 buckets;
     __u64 buckets_size;
     __u64 stride;
+    __u64 pprev;  /* offset of an element's hash_node.pprev */
     /* elem_size = odd << shift; inverse * odd == 1 (mod 2^64); limit = U64_MAX / odd. */
     __u64 shift;
     __u64 inverse;
@@ -251,17 +252,17 @@ __noinline int in_use(struct element_scan *scan, __u64 pprev)
     return 0;
 }
 
-/* bpf_loop's callback: one run of up to per_chunk elements, read at once. */
+/* bpf_loop's callback: one run of up to per_run elements, read at once. */
 static long scan_run(__u32 run, void *context)
 {
     struct element_scan *scan = context;
     __u32 zero = 0;
     struct scan_scratch *scratch = bpf_map_lookup_elem(&shipper_scratch, &zero);
-    __u64 first = (__u64)run * scan->per_chunk, count, size;
+    __u64 first = (__u64)run * scan->per_run, count, size;
 
     if (!scratch || first >= scan->elements)
         goto failed;
-    count = scan->elements - first < scan->per_chunk ? scan->elements - first : scan->per_chunk;
+    count = scan->elements - first < scan->per_run ? scan->elements - first : scan->per_run;
     size = count * scan->elem_size;
     if ((run > 0 && scratch->owner != scan->owner) || size > SCAN_BYTES)
         goto failed;
@@ -269,7 +270,7 @@ static long scan_run(__u32 run, void *context)
     if (bpf_probe_read_kernel(scratch->bytes, size, scan->elems + first * scan->elem_size))
         goto failed;
     for (__u32 i = 0; i < SCAN_MAX_PER_RUN && i < count; i++) {
-        __u64 offset = i * scan->elem_size + 8;
+        __u64 offset = i * scan->elem_size + scan->pprev;
 
         /* Opaque to the compiler, so that the bound below is checked on the register that is then
          * added to the pointer: Linux 6.1's verifier loses a bound checked on a copy. */
@@ -303,6 +304,7 @@ static __noinline __s64 scan_elements(struct bpf_htab *htab, __u32 type, __u32 f
         .buckets = (__u64)BPF_CORE_READ(htab, buckets),
         .buckets_size = (__u64)BPF_CORE_READ(htab, n_buckets) * bpf_core_type_size(struct bucket),
         .stride = bpf_core_type_size(struct bucket),
+        .pprev = bpf_core_field_offset(struct hlist_nulls_node, pprev),
         .owner = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32(),
     };
     __u64 runs;
@@ -315,8 +317,8 @@ static __noinline __s64 scan_elements(struct bpf_htab *htab, __u32 type, __u32 f
     /* One spare element per possible CPU where the map is neither per-CPU nor LRU
      * (htab_has_extra_elems). */
     scan.elements = BPF_CORE_READ(&htab->map, max_entries) + (type == BPF_MAP_TYPE_PERCPU_HASH ? 0 : possible_cpus);
-    scan.per_chunk = SCAN_BYTES / scan.elem_size;
-    runs = (scan.elements + scan.per_chunk - 1) / scan.per_chunk;
+    scan.per_run = SCAN_BYTES / scan.elem_size;
+    runs = (scan.elements + scan.per_run - 1) / scan.per_run;
     if (runs > SCAN_MAX_RUNS || bpf_loop(runs, scan_run, &scan, 0) != runs || scan.failed || !scratch_kept(&scan))
         return CLIBBPF_ENTRIES_UNCOUNTED;
     return scan.count;
