@@ -56,10 +56,18 @@ struct bucket {
     struct hlist_nulls_head head;
 } __attribute__((preserve_access_index));
 
+typedef struct {
+    int counter;
+} atomic_t;
+
+/* `count` holds the elements of a map without preallocation; from 6.1, only while
+ * `use_percpu_counter` is false (small maps). */
 struct bpf_htab {
     struct bpf_map map;
     struct bucket *buckets;
     void *elems;
+    atomic_t count;
+    _Bool use_percpu_counter;
     __u32 n_buckets;
     __u32 elem_size;
 } __attribute__((preserve_access_index));

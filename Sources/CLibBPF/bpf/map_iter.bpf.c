@@ -64,8 +64,9 @@ static int skipped(__u32 id)
 /* Before 6.6 the kernel keeps no element count of a preallocated hash map, so the program reads
  * the table itself: under RCU, without the buckets' locks, with bpf_probe_read_kernel (a fault is
  * an error, never a crash), and the layout of `struct bpf_htab` relocated by CO-RE. A preallocated
- * non-LRU map is counted from its element array (scan_elements, below); any other by walking its
- * buckets: the elements linked from each, as a lookup would find them.
+ * non-LRU map is counted from its element array (scan_elements, below), a small map without
+ * preallocation from the kernel's counter (read_counter); any other by walking its buckets: the
+ * elements linked from each, as a lookup would find them.
  *
  * The walk's cost grows with the buckets (the capacity rounded up to a power of two) and the elements,
  * but stays in the kernel: no key or value is copied out. A preallocated element may be freed and
@@ -354,12 +355,28 @@ static __noinline __s64 walk_buckets(struct bpf_htab *htab)
     return walk.count;
 }
 
+/* A map without preallocation: the kernel's own element counter, where it is one exact atomic
+ * (before 6.1, and from 6.1 for maps of up to 64 elements per CPU). A larger map's per-CPU counter
+ * is summed in batches of 32 per CPU, inexact, and its per-CPU part cannot be read without the
+ * __percpu type tags that Debian's (gcc-built) kernels lack: the buckets are walked instead. */
+static __noinline __s64 read_counter(struct bpf_htab *htab)
+{
+    int count;
+
+    if (!bpf_core_field_exists(htab->count) ||
+        (bpf_core_field_exists(htab->use_percpu_counter) && BPF_CORE_READ(htab, use_percpu_counter)))
+        return CLIBBPF_ENTRIES_UNCOUNTED;
+    count = BPF_CORE_READ(htab, count.counter);
+    return count >= 0 ? count : CLIBBPF_ENTRIES_UNCOUNTED;
+}
+
 static __s64 count_hash(struct bpf_map *map)
 {
     struct bpf_htab *htab = (void *)((char *)map - bpf_core_field_offset(struct bpf_htab, map));
-    __s64 scanned = scan_elements(htab, map->map_type, map->map_flags);
+    __s64 counted = (map->map_flags & BPF_F_NO_PREALLOC) ? read_counter(htab)
+                                                         : scan_elements(htab, map->map_type, map->map_flags);
 
-    return scanned != CLIBBPF_ENTRIES_UNCOUNTED ? scanned : walk_buckets(htab);
+    return counted != CLIBBPF_ENTRIES_UNCOUNTED ? counted : walk_buckets(htab);
 }
 
 /* The ids of the maps the collector's filter leaves out: the walk skips them, so that a filtered

@@ -9,6 +9,8 @@ struct CollectorTests {
     static let specs: [(type: String, suffix: String, flags: Int, fill: Int, max: Int, keySize: Int, valueSize: Int)] = [
         ("hash", "hash", 0, 10, 64, 4, 8),
         ("hash", "noprea", 1, 7, 64, 4, 8),  // BPF_F_NO_PREALLOC
+        // Large enough for the kernel to keep its count in a per-CPU counter (6.1 and later).
+        ("hash", "nopbig", 1, 300, 4096, 4, 8),
         ("lru_hash", "lru", 0, 5, 32, 4, 8),
         ("percpu_hash", "pcpu", 0, 3, 16, 4, 8),
         ("lru_percpu_hash", "lrupcpu", 0, 4, 16, 4, 8),
@@ -52,7 +54,8 @@ struct CollectorTests {
 
         let kernelCounted = IteratorProgram(rawValue: path.rawValue)?.countMethod ?? .batch
         let expected: [String: (UInt64?, CountMethod?)] = [
-            "hash": (10, kernelCounted), "noprea": (7, kernelCounted), "lru": (5, kernelCounted),
+            "hash": (10, kernelCounted), "noprea": (7, kernelCounted), "nopbig": (300, kernelCounted),
+            "lru": (5, kernelCounted),
             "pcpu": (3, kernelCounted), "lrupcpu": (4, kernelCounted), "hom": (3, kernelCounted),
             "lpm": (6, .walk), "sock": (2, .walk), "dev": (2, .walk), "stack": (0, .walk),
             "array": (nil, nil), "queue": (nil, nil),
