@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -16,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "child_loader.h"
 #include "map_iter.skel.h"
 #include "map_iter_plain.skel.h"
 
@@ -26,14 +25,6 @@ struct clibbpf_iterator {
     /* The hash table read's map of maps it leaves alone (CLIBBPF_PROGRAM_HTAB), else -1. */
     int skip_fd;
     /* The clibbpf_program that was loaded. */
-    int program;
-};
-
-/* What loading produced: the link fd (or -errno), the skip map's fd (or -1), and which
- * clibbpf_program the link runs. */
-struct load_result {
-    int fd;
-    int skip_fd;
     int program;
 };
 
@@ -63,13 +54,6 @@ void clibbpf_set_log_sink(clibbpf_log_sink sink)
     libbpf_set_print(sink ? forward_libbpf_print : NULL);
 }
 
-/* A close-on-exec duplicate of `fd`, which outlives the object that owns `fd`; or -errno. */
-static int keep_fd(int fd)
-{
-    int kept = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    return kept < 0 ? -errno : kept;
-}
-
 /* Loads the one program named `name` of an opened object (the others are left out), attaches it,
  * and returns a kept fd of its link, and in `skip_fd` one of the object's skip map if it has one
  * (else -1). The caller closes the object. */
@@ -93,7 +77,7 @@ static int load_program_link(struct bpf_object *object, const char *name, int *s
         skip = bpf_object__find_map_by_name(object, "shipper_skip");
         if (!link)
             fd = errno ? -errno : -EINVAL;
-        else if ((fd = keep_fd(bpf_link__fd(link))) >= 0 && skip && (*skip_fd = keep_fd(bpf_map__fd(skip))) < 0) {
+        else if ((fd = clibbpf_keep_fd(bpf_link__fd(link))) >= 0 && skip && (*skip_fd = clibbpf_keep_fd(bpf_map__fd(skip))) < 0) {
             close(fd);
             fd = *skip_fd;
             *skip_fd = -1;
@@ -132,12 +116,13 @@ static const char *program_name(int program)
     return program == CLIBBPF_PROGRAM_LIST ? "list_map_records" : "dump_map_records";
 }
 
-/* Loads and attaches the iterator here: the first of the programs, from `first` on, that the
- * kernel accepts (the kfunc, then the hash table read, then the plain listing). On failure returns
- * the error of `first`, the program the kernel was expected to take. */
-static struct load_result load_link(int first)
+/* Loads and attaches the first of the programs, from `first` on, that the kernel accepts (the
+ * kfunc, then the hash table read, then the plain listing): fds[0] is its link, fds[1] the skip map
+ * of the hash table read, `value` the program. On failure, the error of `first`, the program the
+ * kernel was expected to take. */
+static struct clibbpf_loaded load_link(int first)
 {
-    struct load_result result = {.fd = -ENOENT, .skip_fd = -1, .program = first};
+    struct clibbpf_loaded result = {.err = -ENOENT, .value = first};
 
     for (int program = first; program <= CLIBBPF_PROGRAM_LIST; program++) {
         int skip_fd = -1;
@@ -149,132 +134,36 @@ static struct load_result load_link(int first)
             close(skip_fd);
             skip_fd = -1;
         }
-        if (fd >= 0 || program == first) {
-            result.fd = fd;
-            result.skip_fd = skip_fd;
-            result.program = program;
+        if (fd >= 0) {
+            struct clibbpf_loaded loaded = {.value = program, .count = skip_fd >= 0 ? 2 : 1, .fds = {fd, skip_fd}};
+            return loaded;
         }
-        if (fd >= 0)
-            break;
+        if (program == first)
+            result.err = fd;
     }
-    return result;
-}
-
-/* Room for two SCM_RIGHTS fds, aligned as a cmsghdr must be. */
-union fd_control {
-    char bytes[CMSG_SPACE(2 * sizeof(int))];
-    struct cmsghdr align;
-};
-
-/* Sends load_link's result: the fds as SCM_RIGHTS (or the -errno alone), and which program. */
-static void send_link(int socket, struct load_result result)
-{
-    union fd_control control = {0};
-    struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
-    struct msghdr message = {.msg_iov = &payload, .msg_iovlen = 1};
-    int fds[2] = {result.fd, result.skip_fd};
-    size_t count = result.skip_fd >= 0 ? 2 : 1;
-    struct cmsghdr *header;
-
-    if (result.fd >= 0) {
-        message.msg_control = control.bytes;
-        message.msg_controllen = CMSG_SPACE(count * sizeof(int));
-        header = CMSG_FIRSTHDR(&message);
-        header->cmsg_level = SOL_SOCKET;
-        header->cmsg_type = SCM_RIGHTS;
-        header->cmsg_len = CMSG_LEN(count * sizeof(int));
-        memcpy(CMSG_DATA(header), fds, count * sizeof(int));
-    }
-    while (sendmsg(socket, &message, 0) < 0 && errno == EINTR)
-        ;
-}
-
-/* What send_link sent: the fds (or -errno; -EIO if the helper died first) and which program. */
-static struct load_result receive_link(int socket)
-{
-    union fd_control control;
-    struct load_result result, failed = {.fd = -EIO, .skip_fd = -1, .program = 0};
-    int fds[2] = {-1, -1};
-    struct iovec payload = {.iov_base = &result, .iov_len = sizeof(result)};
-    struct msghdr message = {
-        .msg_iov = &payload, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof(control.bytes)};
-    struct cmsghdr *header;
-    ssize_t got;
-
-    while ((got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-        ;
-    if (got != sizeof(result))
-        return failed;
-    header = CMSG_FIRSTHDR(&message);
-    if (result.fd < 0) {
-        result.skip_fd = -1;
-        return result;
-    }
-    if (!header || header->cmsg_type != SCM_RIGHTS || header->cmsg_len < CMSG_LEN(sizeof(int)))
-        return failed;
-    memcpy(fds, CMSG_DATA(header), header->cmsg_len >= CMSG_LEN(2 * sizeof(int)) ? 2 * sizeof(int) : sizeof(int));
-    result.fd = fds[0];
-    result.skip_fd = fds[1];
-    return result;
-}
-
-/* load_link in a short-lived child. To relocate and load the program, libbpf reads the kernel's
- * BTF into memory twice over (about 11 MB on Linux 6.18) and frees it; in a child that never
- * becomes this process's peak memory. Returns the link fd, or -errno if the child did not load. */
-static struct load_result load_link_in_child(int first)
-{
-    struct load_result result = {.fd = -EIO, .skip_fd = -1, .program = first};
-    int sockets[2], status;
-    pid_t child;
-
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets)) {
-        result.fd = -errno;
-        return result;
-    }
-    child = fork();
-    if (child < 0) {
-        result.fd = -errno;
-        close(sockets[0]);
-        close(sockets[1]);
-        return result;
-    }
-    if (child == 0) {
-        /* C only from here: another thread of the parent may have held a lock of the Swift
-         * runtime at the fork, so libbpf's messages must not reach the Swift log sink. */
-        libbpf_set_print(NULL);
-        send_link(sockets[1], load_link(first));
-        _exit(0);
-    }
-    close(sockets[1]);
-    result = receive_link(sockets[0]);
-    close(sockets[0]);
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
     return result;
 }
 
 int32_t clibbpf_iterator_open(clibbpf_iterator **out, int32_t first)
 {
     struct clibbpf_iterator *iterator;
-    struct load_result loaded;
+    struct clibbpf_loaded loaded;
+    int in_child;
 
     if (first < CLIBBPF_PROGRAM_KFUNC || first > CLIBBPF_PROGRAM_LIST)
         return -EINVAL;
     iterator = calloc(1, sizeof(*iterator));
     if (!iterator)
         return -ENOMEM;
-    loaded = load_link_in_child(first);
-    iterator->loaded_by_child = loaded.fd >= 0;
-    /* No child, or it could not load: load here, where libbpf's messages reach the log. */
-    if (loaded.fd < 0)
-        loaded = load_link(first);
-    if (loaded.fd < 0) {
+    loaded = clibbpf_load(load_link, first, &in_child);
+    if (loaded.err) {
         free(iterator);
-        return loaded.fd;
+        return loaded.err;
     }
-    iterator->link_fd = loaded.fd;
-    iterator->skip_fd = loaded.skip_fd;
-    iterator->program = loaded.program;
+    iterator->loaded_by_child = in_child;
+    iterator->link_fd = loaded.fds[0];
+    iterator->skip_fd = loaded.count > 1 ? loaded.fds[1] : -1;
+    iterator->program = loaded.value;
     *out = iterator;
     return 0;
 }
