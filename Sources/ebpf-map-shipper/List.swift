@@ -40,7 +40,7 @@ extension EBPFMapShipper {
                 let started = ContinuousClock.now
                 maps = try collector.collect()
                 metrics.collected(in: started.duration(to: .now))
-                metrics.collectErrors(collector.errors)
+                metrics.collector(errors: collector.errors, lossTrackingActive: collector.lossTrackingActive)
             } catch {
                 throw fail("\(error)")
             }
@@ -74,6 +74,14 @@ struct MapSelection: ParsableArguments {
     var maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys
 
     @Option(
+        help: """
+            Count writes refused by full maps and LRU evictions (fexit programs), from the start of \
+            this command: auto (where the kernel allows), on (fail if it does not), or off. They \
+            slow every update of the maps they watch, so they are off unless asked for.
+            """)
+    var lossTracking: LossTracking = .off
+
+    @Option(
         name: .customLong("bpffs"),
         help: ArgumentHelp(
             "A bpffs mount point to search for pins (repeatable). Default: every bpffs in /proc/mounts.",
@@ -94,10 +102,13 @@ struct MapSelection: ParsableArguments {
     }
 
     var collectorOptions: CollectorOptions {
-        CollectorOptions(
+        var options = CollectorOptions(
             method: method, maxWalkKeys: maxWalkKeys, bpffsMounts: bpffsMounts.isEmpty ? nil : bpffsMounts,
             filter: MapFilter(include: names, types: Set(types.compactMap(MapType.init(name:)))))
+        options.lossTracking = lossTracking
+        return options
     }
 }
 
 extension CollectionMethod: ExpressibleByArgument {}
+extension LossTracking: ExpressibleByArgument {}

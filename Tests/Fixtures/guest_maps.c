@@ -9,7 +9,7 @@
  * With `--bench SMALL BIG` it makes bench/collect's maps instead: SMALL hash maps "bench_small" of
  * 4 elements (capacity 64), "bench_big" holding BIG elements and "bench_empty" of capacity BIG;
  * it prints "big <id>" and "ready".
- * Build: cc -static -O2 -o guest_maps guest_maps.c
+ * Build: cc -static -O2 -o guest_maps guest_maps.c (guest_bpf.h beside it)
  */
 #include <arpa/inet.h>
 #include <linux/bpf.h>
@@ -23,58 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static long bpf(int cmd, union bpf_attr *attr)
-{
-    return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
-
-static int fail(const char *what)
-{
-    perror(what);
-    exit(1);
-}
-
-static int create(uint32_t type, const char *name, uint32_t key, uint32_t value, uint32_t max, uint32_t flags, int inner)
-{
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.map_type = type;
-    attr.key_size = key;
-    attr.value_size = value;
-    attr.max_entries = max;
-    attr.map_flags = flags;
-    attr.inner_map_fd = inner > 0 ? inner : 0;
-    strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
-    int fd = bpf(BPF_MAP_CREATE, &attr);
-    if (fd < 0)
-        fail(name);
-    return fd;
-}
-
-static void update(int fd, const void *key, const void *value)
-{
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.map_fd = fd;
-    attr.key = (uintptr_t)key;
-    attr.value = (uintptr_t)value;
-    if (bpf(BPF_MAP_UPDATE_ELEM, &attr) < 0)
-        fail("update");
-}
-
-static uint32_t id_of(int fd)
-{
-    struct bpf_map_info info;
-    union bpf_attr attr;
-    memset(&info, 0, sizeof(info));
-    memset(&attr, 0, sizeof(attr));
-    attr.info.bpf_fd = fd;
-    attr.info.info_len = sizeof(info);
-    attr.info.info = (uintptr_t)&info;
-    if (bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0)
-        fail("info");
-    return info.id;
-}
+#include "guest_bpf.h"
 
 /* Keys 0..count-1, values zero, a batch at a time: one system call per 4,096 elements. */
 static void fill_batch(int fd, uint32_t count)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clibbpf_loss_record.h"
 #include "clibbpf_map_record.h"
 
 /* libbpf's own messages. Levels: 0 warning, 1 info, 2 debug (libbpf_print_level). */
@@ -71,5 +72,21 @@ int32_t clibbpf_prog_describe(uint32_t id, char name[16], uint32_t *map_ids, uin
 int32_t clibbpf_prog_full_name(uint32_t id, char *name, size_t capacity);
 
 void clibbpf_close(int32_t fd);
+
+/* Loss tracking: fexit programs counting, per map id, the writes a map refused because it was
+ * full and the entries an LRU map evicted. Owned by one thread at a time. */
+typedef struct clibbpf_loss clibbpf_loss;
+
+/* Loads and attaches the programs whose kernel function exists (in a short-lived child where one
+ * can be made). Fails where the kernel refuses tracing programs (-EPERM), lacks BTF, or has none
+ * of the functions. */
+int32_t clibbpf_loss_open(clibbpf_loss **out);
+/* The map types whose losses are counted, as a mask of 1 << BPF_MAP_TYPE_*. */
+uint32_t clibbpf_loss_types(const clibbpf_loss *loss);
+/* Copies every map's counters into `records`. -ENOSPC: call again with more room. */
+int32_t clibbpf_loss_read(clibbpf_loss *loss, struct clibbpf_loss_record *records, size_t capacity, size_t *count);
+/* Drops the counters of a map that is gone. */
+int32_t clibbpf_loss_forget(clibbpf_loss *loss, uint32_t map_id);
+void clibbpf_loss_close(clibbpf_loss *loss);
 
 #endif

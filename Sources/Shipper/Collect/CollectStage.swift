@@ -12,4 +12,6 @@ public enum CollectStage: String, Sendable, CaseIterable {
     case memory
     /// Listing the programs that use the maps: last cycle's program names are kept.
     case programs
+    /// Reading the loss counters: the maps are reported without them that cycle.
+    case losses
 }

@@ -165,6 +165,57 @@ final class MapHandle {
     }
 }
 
+/// The loaded loss-tracking programs (fexit on the kernel functions where maps refuse writes or
+/// evict), and their per-map counters. See `LossTracking`.
+final class LossCounters {
+    private let handle: OpaquePointer
+    private var records = [clibbpf_loss_record](repeating: clibbpf_loss_record(), count: 256)
+    /// The map types whose losses the attached programs count, as a mask of 1 << type.
+    private let trackedTypes: UInt32
+
+    init() throws(BPFError) {
+        var handle: OpaquePointer?
+        try check(clibbpf_loss_open(&handle), "load the loss-tracking programs")
+        guard let handle else { throw BPFError("load the loss-tracking programs", errno: .invalidArgument) }
+        self.handle = handle
+        trackedTypes = clibbpf_loss_types(handle)
+    }
+
+    /// Whether the attached programs count this type's losses. A mask, not a set: it is asked once
+    /// per map per cycle.
+    func tracks(_ type: MapType) -> Bool {
+        type.rawValue < 32 && trackedTypes & (1 << type.rawValue) != 0
+    }
+
+    deinit { clibbpf_loss_close(handle) }
+
+    /// Every map's counters so far, by map id.
+    func read() throws(BPFError) -> [UInt32: LossCounts] {
+        while true {
+            var count = 0
+            let result = records.withUnsafeMutableBufferPointer {
+                clibbpf_loss_read(handle, $0.baseAddress, $0.count, &count)
+            }
+            if result == -Errno.noSpace.rawValue {
+                records = [clibbpf_loss_record](repeating: clibbpf_loss_record(), count: records.count * 2)
+                continue
+            }
+            try check(result, "read the loss counters")
+            var counts: [UInt32: LossCounts] = [:]
+            for record in records.prefix(count) {
+                counts[record.id] = LossCounts(
+                    insertFailures: record.counts.insert_failures, evictions: record.counts.evictions)
+            }
+            return counts
+        }
+    }
+
+    /// Drops the counters of a map that is gone, so that they never fill the programs' map.
+    func forget(_ id: UInt32) throws(BPFError) {
+        try check(clibbpf_loss_forget(handle, id), "forget the loss counters of map \(id)")
+    }
+}
+
 /// The system calls that enumerate maps and programs and resolve pins.
 enum KernelObjects {
     /// Every map id, in order, through BPF_MAP_GET_NEXT_ID.

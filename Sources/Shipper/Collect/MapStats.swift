@@ -17,6 +17,11 @@ public struct MapStats: Sendable, Equatable {
     public var pinned: [String]
     /// Names of the loaded programs that use the map, sorted.
     public var programs: [String]
+    /// Writes the map refused because it was full, since loss tracking started; nil where it is
+    /// not tracked (off, refused by the kernel, or a type that evicts or cannot refuse).
+    public var insertFailures: UInt64? = nil
+    /// Entries the LRU map evicted for new ones, since loss tracking started; nil where not tracked.
+    public var evictions: UInt64? = nil
 
     /// entries / max_entries, where both are meaningful.
     public var pressure: Double? {

@@ -87,7 +87,12 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
 
     static let noPreallocFlag: UInt32 = 1  // BPF_F_NO_PREALLOC
 
+    /// Whether an LRU map: full, it evicts instead of refusing a write.
+    var isLRU: Bool { self == Self.lruHash || self == Self.lruPercpuHash }
+
     static let hash = MapType(rawValue: 1)
+    static let lruHash = MapType(rawValue: 9)
+    static let lruPercpuHash = MapType(rawValue: 10)
     static let array = MapType(rawValue: 2)
     static let stackTrace = MapType(rawValue: 7)
 }

@@ -26,7 +26,8 @@ extension Config {
 
 extension MapsConfig {
     static let defaults = MapsConfig(
-        include: [], exclude: [], types: [], countMethod: .auto, maxWalkKeys: CollectorOptions.defaultMaxWalkKeys)
+        include: [], exclude: [], types: [], countMethod: .auto, maxWalkKeys: CollectorOptions.defaultMaxWalkKeys,
+        lossTracking: .off)
 }
 
 extension RemoteWriteConfig {
@@ -72,7 +73,7 @@ extension Config {
         var lines = ["interval: \(Units.format(interval))"]
         lines.append("external_labels: " + externalLabels.map { "\($0.name)=\($0.value)" }.joined(separator: ", "))
         lines.append(
-            "maps: count_method=\(maps.countMethod.rawValue) max_walk_keys=\(maps.maxWalkKeys)"
+            "maps: count_method=\(maps.countMethod.rawValue) max_walk_keys=\(maps.maxWalkKeys) loss_tracking=\(maps.lossTracking.rawValue)"
                 + (maps.include.isEmpty ? "" : " include=\(maps.include)") + (maps.exclude.isEmpty ? "" : " exclude=\(maps.exclude)")
                 + (maps.types.isEmpty ? "" : " types=\(maps.types.map(\.name).sorted())"))
         for endpoint in remoteWrite {

@@ -91,7 +91,7 @@ extension Config {
 extension MapsConfig {
     init(_ value: YAMLValue) throws(ConfigError) {
         self = .defaults
-        let map = try value.mapping(keys: ["include", "exclude", "types", "count_method", "max_walk_keys"])
+        let map = try value.mapping(keys: ["include", "exclude", "types", "count_method", "max_walk_keys", "loss_tracking"])
         if let list = map["include"] { include = try list.regexList() }
         if let list = map["exclude"] { exclude = try list.regexList() }
         if let list = map["types"] {
@@ -111,5 +111,12 @@ extension MapsConfig {
             countMethod = parsed
         }
         if let bound = map["max_walk_keys"] { maxWalkKeys = UInt64(try bound.integer(in: ConfigBounds.maxWalkKeys)) }
+        if let mode = map["loss_tracking"] {
+            let name = try mode.string()
+            guard let parsed = LossTracking(rawValue: name) else {
+                throw mode.fail("unknown loss_tracking '\(name)'; expected auto, on or off")
+            }
+            lossTracking = parsed
+        }
     }
 }

@@ -35,11 +35,14 @@ public struct MapsConfig: Sendable, Equatable {
     public var types: Set<MapType>
     public var countMethod: CollectionMethod
     public var maxWalkKeys: UInt64
+    public var lossTracking: LossTracking
 
     var collectorOptions: CollectorOptions {
-        CollectorOptions(
+        var options = CollectorOptions(
             method: countMethod, maxWalkKeys: maxWalkKeys,
             filter: MapFilter(include: include, exclude: exclude, types: types))
+        options.lossTracking = lossTracking
+        return options
     }
 }
 

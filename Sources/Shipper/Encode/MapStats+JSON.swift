@@ -18,6 +18,8 @@ extension MapStats {
             ("entries", entries.map { "\($0)" } ?? "null"),
             ("count_method", countMethod.map { JSON.quote($0.rawValue) } ?? "null"),
             ("memory_bytes", memoryBytes.map { "\($0)" } ?? "null"),
+            ("insert_failures", insertFailures.map { "\($0)" } ?? "null"),
+            ("evictions", evictions.map { "\($0)" } ?? "null"),
             ("pinned", "[" + pinned.map(JSON.quote).joined(separator: ", ") + "]"),
             ("programs", "[" + programs.map(JSON.quote).joined(separator: ", ") + "]"),
         ]

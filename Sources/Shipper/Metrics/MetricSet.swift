@@ -19,6 +19,18 @@ extension Metric {
     public static let mapMemoryBytes = Metric(
         name: "ebpf_map_memory_bytes", help: "Memory the kernel accounts to the eBPF map (fdinfo memlock).",
         kind: .gauge)
+    public static let mapInsertFailures = Metric(
+        name: "ebpf_map_insert_failures_total",
+        help: "Writes the eBPF map refused because it was full (a new key into a full hash, lpm_trie, queue or stack; a ring buffer reserve or output with no room), since the shipper started counting; only where loss tracking runs.",
+        kind: .counter)
+    public static let mapEvictions = Metric(
+        name: "ebpf_map_evictions_total",
+        help: "Entries the LRU eBPF map evicted to make room for new ones, since the shipper started counting; only where loss tracking runs.",
+        kind: .counter)
+    public static let lossTrackingActive = Metric(
+        name: "ebpf_map_shipper_loss_tracking_active",
+        help: "1 when refused writes and evictions are counted on this host, 0 when loss tracking is off or the kernel refused its programs.",
+        kind: .gauge)
     public static let mapInfo = Metric(
         name: "ebpf_map_info",
         help: "Constant 1; labels describe the map: sizes, flags, bpffs pins and the programs using it.",
@@ -65,14 +77,14 @@ extension Metric {
     public static let allMetrics: [Metric] =
         mapMetrics + [
             .samplesSent, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
-            .bufferOldest, .bufferCorrupt, .buildInfo,
+            .bufferOldest, .bufferCorrupt, .lossTrackingActive, .buildInfo,
         ]
 }
 
 /// The per-map metrics by name, in exposition order. Each case gives its metric and its value in
 /// an exhaustive switch, so a metric added here without a value does not compile.
 public enum MapMetric: Int, CaseIterable, Sendable {
-    case entries, maxEntries, pressure, memoryBytes, info
+    case entries, maxEntries, pressure, memoryBytes, insertFailures, evictions, info
 
     public var metric: Metric {
         switch self {
@@ -80,6 +92,8 @@ public enum MapMetric: Int, CaseIterable, Sendable {
         case .maxEntries: .mapMaxEntries
         case .pressure: .mapPressure
         case .memoryBytes: .mapMemoryBytes
+        case .insertFailures: .mapInsertFailures
+        case .evictions: .mapEvictions
         case .info: .mapInfo
         }
     }
@@ -91,6 +105,8 @@ public enum MapMetric: Int, CaseIterable, Sendable {
         case .maxEntries: Double(map.maxEntries)
         case .pressure: map.pressure
         case .memoryBytes: map.memoryBytes.map { Double($0) }
+        case .insertFailures: map.insertFailures.map { Double($0) }
+        case .evictions: map.evictions.map { Double($0) }
         case .info: 1
         }
     }

@@ -9,6 +9,7 @@ public final class SelfMetrics: Sendable {
         var lastSuccess: [String: Double] = [:]
         var collectSeconds: Double?
         var collectErrors: [CollectStage: UInt64] = Dictionary(uniqueKeysWithValues: CollectStage.allCases.map { ($0, 0) })
+        var lossTrackingActive: Bool?
         var buffers: [String: Buffer] = [:]
         var corrupt: [String: UInt64] = [:]
     }
@@ -63,9 +64,12 @@ public final class SelfMetrics: Sendable {
         state.withLock { $0.collectSeconds = seconds }
     }
 
-    /// The collector's failure counts so far (`Collector.errors`).
-    public func collectErrors(_ counts: [CollectStage: UInt64]) {
-        state.withLock { $0.collectErrors.merge(counts) { $1 } }
+    /// The collector's failure counts so far (`Collector.errors`), and whether it counts losses.
+    public func collector(errors: [CollectStage: UInt64], lossTrackingActive: Bool) {
+        state.withLock {
+            $0.collectErrors.merge(errors) { $1 }
+            $0.lossTrackingActive = lossTrackingActive
+        }
     }
 
     /// What an endpoint's disk buffer holds now.
@@ -99,6 +103,7 @@ public final class SelfMetrics: Sendable {
             samples.append(Sample(.collectErrors, LabelSet(["stage": stage.rawValue]), Double(state.collectErrors[stage] ?? 0)))
         }
         if let seconds = state.collectSeconds { samples.append(Sample(.collectDuration, LabelSet(), seconds)) }
+        if let active = state.lossTrackingActive { samples.append(Sample(.lossTrackingActive, LabelSet(), active ? 1 : 0)) }
         for (endpoint, time) in state.lastSuccess.sorted(by: { $0.key < $1.key }) {
             samples.append(Sample(.lastSendSuccess, LabelSet(["endpoint": endpoint]), time))
         }

@@ -20,7 +20,7 @@ struct ListCommandTests {
         #expect(objects.count == 2)
         let keys: Set = [
             "id", "name", "type", "key_size", "value_size", "max_entries", "flags", "entries", "count_method",
-            "memory_bytes", "pinned", "programs",
+            "memory_bytes", "insert_failures", "evictions", "pinned", "programs",
         ]
         for object in objects { #expect(Set(object.keys) == keys) }
         let byName = Dictionary(uniqueKeysWithValues: objects.map { ($0["name"] as! String, $0) })
@@ -77,16 +77,18 @@ struct ListCommandTests {
                 ebpf_map_info{flags="0x0",key_size="4",\(labels),value_size="8"} 1
 
                 """)
-        // The shipper's own metrics follow: collection failures by stage, the collection just timed, and the build.
+        // The shipper's own metrics follow: collection failures by stage, the collection just timed,
+        // whether losses are counted (off here), and the build.
         let lines = own.split(separator: "\n")
-        #expect(lines.count == 13)
-        #expect(lines[2...6] == ["enumerate", "describe", "count", "memory", "programs"].map {
+        #expect(lines.count == 17)
+        #expect(lines[2...7] == ["enumerate", "describe", "count", "memory", "programs", "losses"].map {
             "ebpf_map_shipper_collect_errors_total{stage=\"\($0)\"} 0"
         }[...])
-        #expect(lines[7] == "# HELP ebpf_map_shipper_collect_duration_seconds Wall time of the last collection of every map.")
-        let seconds = try #require(Double(lines[9].split(separator: " ").last ?? ""))
+        #expect(lines[8] == "# HELP ebpf_map_shipper_collect_duration_seconds Wall time of the last collection of every map.")
+        let seconds = try #require(Double(lines[10].split(separator: " ").last ?? ""))
         #expect(seconds > 0 && seconds < 5)
-        #expect(lines[12] == "ebpf_map_shipper_build_info{version=\"\(ShipperVersion.current)\"} 1")
+        #expect(lines[13] == "ebpf_map_shipper_loss_tracking_active 0")
+        #expect(lines[16] == "ebpf_map_shipper_build_info{version=\"\(ShipperVersion.current)\"} 1")
     }
 
     /// The exposition split where the shipper's own metrics start.

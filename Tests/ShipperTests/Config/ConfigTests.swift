@@ -40,6 +40,7 @@ struct ConfigTests {
               types: [hash, lru_hash]
               count_method: fallback
               max_walk_keys: 5000
+              loss_tracking: off
             remote_write:
               - name: mimir
                 url: https://mimir.example/api/v1/push
@@ -63,7 +64,7 @@ struct ConfigTests {
         #expect(config.externalLabels == LabelSet(["job": "ebpf-map-shipper", "site": "fra-2"]))
         #expect(config.maps == MapsConfig(
             include: ["^cilium_", "conntrack"], exclude: ["_tmp$"], types: [MapType(name: "hash")!, MapType(name: "lru_hash")!],
-            countMethod: .fallback, maxWalkKeys: 5000))
+            countMethod: .fallback, maxWalkKeys: 5000, lossTracking: .off))
         let mimir = config.remoteWrite[0]
         #expect(mimir.name == "mimir")
         #expect(mimir.headers == [.init(name: "X-Scope-OrgID", value: "tenant-${literal}")])
@@ -130,6 +131,13 @@ struct ConfigTests {
             .hasPrefix("shipper.yml:2: pushgateway[0].grouping.job: invalid grouping label 'job'") == true)
         #expect(error("remote_write: [{url: 'http://a:1'}]\npushgateway: [{url: 'http://a:1', job: j}]\n")
             == "shipper.yml:2: pushgateway[0]: duplicate endpoint name 'a:1'; give each remote_write and pushgateway entry a unique name")
+    }
+
+    @Test func lossTrackingIsOffUnlessAskedFor() throws {
+        #expect(try parse("remote_write: [{url: 'http://a:1'}]\n").maps.lossTracking == .off)
+        #expect(try parse("maps: {loss_tracking: auto}\nremote_write: [{url: 'http://a:1'}]\n").maps.lossTracking == .auto)
+        #expect(error("maps:\n  loss_tracking: yes\nremote_write: [{url: 'http://a:1'}]\n")
+            == "shipper.yml:2: maps.loss_tracking: unknown loss_tracking 'yes'; expected auto, on or off")
     }
 
     @Test func aBadDurationNamesLineAndKey() {

@@ -44,7 +44,7 @@ struct MapStatsJSONTests {
                 [
                   {"id": 3, "name": "q\\"\\u0001", "type": "queue", "key_size": 0, "value_size": 8, \
                 "max_entries": 4, "flags": 0, "entries": null, "count_method": null, "memory_bytes": 100, \
-                "pinned": ["/p"], "programs": []}
+                "insert_failures": null, "evictions": null, "pinned": ["/p"], "programs": []}
                 ]
                 """)
         #expect(MapStats.json([]) == "[]")

@@ -33,9 +33,14 @@ struct MetricSetTests {
 
     /// Each map metric has its own value, by name: none falls through to a default.
     @Test func everyMapMetricHasItsOwnValue() {
-        #expect(MapMetric.allCases.map(\.metric) == [.mapEntries, .mapMaxEntries, .mapPressure, .mapMemoryBytes, .mapInfo])
-        #expect(MapMetric.allCases.map { $0.value(of: Self.hash) } == [250, 1000, 0.25, 81920, 1])
-        #expect(MapMetric.allCases.map { $0.value(of: Self.array) } == [nil, 0, nil, nil, 1])
+        #expect(MapMetric.allCases.map(\.metric) == [
+            .mapEntries, .mapMaxEntries, .mapPressure, .mapMemoryBytes, .mapInsertFailures, .mapEvictions, .mapInfo,
+        ])
+        var tracked = Self.hash
+        (tracked.insertFailures, tracked.evictions) = (7, 3)
+        #expect(MapMetric.allCases.map { $0.value(of: Self.hash) } == [250, 1000, 0.25, 81920, nil, nil, 1])
+        #expect(MapMetric.allCases.map { $0.value(of: tracked) } == [250, 1000, 0.25, 81920, 7, 3, 1])
+        #expect(MapMetric.allCases.map { $0.value(of: Self.array) } == [nil, 0, nil, nil, nil, nil, 1])
         #expect(Set(Metric.allMetrics.map(\.name)).count == Metric.allMetrics.count)
         #expect(Set(MapMetric.allCases.map(\.bit)).count == MapMetric.allCases.count)
     }

@@ -31,15 +31,22 @@ enum GuestKernel {
     }
 
     /// Boots the guest and runs `commands` (name, shell command) in it, in order, after the map
-    /// holder of Tests/Fixtures/guest_maps.c is up. Awaited; the boot is on a thread of its own.
-    static func run(_ commands: [(name: String, command: String)]) async throws -> Run {
+    /// holder of Tests/Fixtures/guest_maps.c is up. `fixtures` names more programs of
+    /// Tests/Fixtures/ (`guest_losses` for guest_losses.c) to build and put in the guest's /bin.
+    /// Awaited; the boot is on a thread of its own.
+    static func run(_ commands: [(name: String, command: String)], fixtures: [String] = []) async throws -> Run {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("guest-\(UUID())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        let holder = work.appendingPathComponent("guest_maps").path
-        let compile = try await runToEnd(
-            URL(fileURLWithPath: "/usr/bin/cc"), ["-static", "-O2", "-o", holder, repository.path + "/Tests/Fixtures/guest_maps.c"])
-        guard compile.status == 0 else { throw ReceiverError(description: "cannot build guest_maps: \(compile.stderr)") }
+        var binaries: [String] = []
+        for fixture in ["guest_maps"] + fixtures {
+            let binary = work.appendingPathComponent(fixture).path
+            let compile = try await runToEnd(
+                URL(fileURLWithPath: "/usr/bin/cc"),
+                ["-static", "-O2", "-o", binary, repository.path + "/Tests/Fixtures/\(fixture).c"])
+            guard compile.status == 0 else { throw ReceiverError(description: "cannot build \(fixture): \(compile.stderr)") }
+            binaries.append(binary)
+        }
 
         var script = """
             guest_maps g_ /sys/fs/bpf/g_pinned > /tmp/maps &
@@ -57,7 +64,7 @@ enum GuestKernel {
         let guest = work.appendingPathComponent("guest.sh")
         try script.write(to: guest, atomically: true, encoding: .utf8)
         let boot = try await runToEnd(
-            repository.appendingPathComponent("scripts/vm-run"), ["--timeout", "240", guest.path, holder, ShipperBinary.url.path])
+            repository.appendingPathComponent("scripts/vm-run"), ["--timeout", "240", guest.path] + binaries + [ShipperBinary.url.path])
         // The serial console ends lines with CR LF, which Swift reads as one Character.
         let console = (boot.stdout + boot.stderr).replacingOccurrences(of: "\r\n", with: "\n")
         return Run(console: console, status: boot.status, commands: parse(console))

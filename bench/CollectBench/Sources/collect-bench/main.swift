@@ -1,16 +1,18 @@
 // Times the collector on the maps that bench/collect created. Usage:
 //   collect-bench BIG_MAP_NAME EMPTY_MAP_NAME
 // Prints tab-separated "measurement<TAB>method<TAB>median_ms<TAB>min_ms<TAB>maps" lines.
+//   collect-bench --loss
+// times a steady-state collection of every map with loss tracking off and on (bench/loss).
 import Foundation
 import Logging
 import Shipper
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3 else {
+guard arguments.count == 3 || arguments.dropFirst() == ["--loss"] else {
     FileHandle.standardError.write(Data("usage: collect-bench BIG_MAP_NAME EMPTY_MAP_NAME\n".utf8))
     exit(2)
 }
-let (big, empty) = (arguments[1], arguments[2])
+let (big, empty) = arguments.count == 3 ? (arguments[1], arguments[2]) : ("", "")
 let logger: Logger = {
     var logger = Logger(label: "collect-bench")
     logger.logLevel = .error
@@ -63,6 +65,19 @@ func collector(_ path: Path, include: [String] = []) throws -> Collector {
     var options = CollectorOptions(method: path == .syscalls ? .fallback : .iterator, filter: MapFilter(include: include))
     options.firstProgram = path.program ?? .kfunc
     return try Collector(options: options, logger: logger)
+}
+
+if arguments.count == 2 {
+    for mode in [LossTracking.off, .on] {
+        var options = CollectorOptions(method: .iterator)
+        options.lossTracking = mode
+        let collector = try Collector(options: options, logger: logger)
+        _ = try collector.collect()
+        report("steady-state collection, all maps", "loss tracking \(mode.rawValue)", try time(rounds: 20) {
+            try collector.collect().count
+        })
+    }
+    exit(0)
 }
 
 for path in Path.allCases {

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+@testable import Shipper
+
+/// Loss tracking on a real Linux 6.1 (the qemu guest), the kernel that lets its fexit programs
+/// attach: maps made to lose data by Tests/Fixtures/guest_losses.c, from bpf(2) and from BPF
+/// programs, and the counters the shipper reports for them, exactly what the writers saw fail.
+@Suite(.requiresGuestKernel, .timeLimit(.minutes(5)))
+struct LossTrackingTests {
+    static let commands: [(name: String, command: String)] = [
+        ("serve", """
+            sh -c 'ebpf-map-shipper serve --listen 127.0.0.1:9435 --loss-tracking on --name "^l_" 2>/tmp/serve.err & \
+            n=0; while ! wget -qO- http://127.0.0.1:9435/metrics >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; \
+            cat /tmp/serve.err'
+            """),
+        ("losses", """
+            sh -c 'guest_losses >/tmp/losses & echo $! >/tmp/losses.pid; \
+            n=0; while ! grep -q ready /tmp/losses 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; cat /tmp/losses'
+            """),
+        ("scrape", "wget -qO- http://127.0.0.1:9435/metrics"),
+        ("again", """
+            sh -c 'kill -USR1 $(cat /tmp/losses.pid); n=0; while ! grep -q again /tmp/losses && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; \
+            grep again /tmp/losses'
+            """),
+        ("rescrape", "wget -qO- http://127.0.0.1:9435/metrics"),
+        ("fresh", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking on"),
+        ("off", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking off"),
+    ]
+
+    static let guest = Task { try await GuestKernel.run(commands, fixtures: ["guest_losses"]) }
+
+    /// What guest_losses saw: name -> (id, type, insert failures, evictions).
+    struct Seen: Equatable {
+        var id: Int
+        var type: String
+        var insertFailures: Int?
+        var evictions: Int?
+    }
+
+    static func seen(_ run: GuestKernel.Run) -> [String: Seen] {
+        var maps: [String: Seen] = [:]
+        for line in run["losses"].stdout.split(separator: "\n") where line.hasPrefix("loss ") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count == 6, let id = Int(fields[2]) else { continue }
+            maps[fields[1]] = Seen(id: id, type: fields[3], insertFailures: Int(fields[4]), evictions: Int(fields[5]))
+        }
+        return maps
+    }
+
+    /// The value of `metric` for map `name` in a scrape, nil if absent.
+    static func value(_ scrape: String, _ metric: String, _ name: String) -> Double? {
+        for line in scrape.split(separator: "\n") where line.hasPrefix(metric + "{") && line.contains("map_name=\"\(name)\"") {
+            return line.split(separator: " ").last.flatMap { Double($0) }
+        }
+        return nil
+    }
+
+    @Test func theWritersSawWhatTheTestsExpect() async throws {
+        let run = try await Self.guest.value
+        let seen = Self.seen(run)
+        #expect(seen["l_hash"]?.insertFailures == 10, "\(run.console)")
+        #expect(seen["l_prog"]?.insertFailures == 5)
+        #expect(seen["l_pcpu"]?.insertFailures == 3)
+        #expect(seen["l_lpm"]?.insertFailures == 2)
+        #expect(seen["l_queue"]?.insertFailures == 2)
+        #expect(seen["l_ring"]?.insertFailures == 3)
+        // 20 distinct keys into 8 slots; the kernel evicts in per-CPU batches, so fewer than 8 may stay.
+        let evictions = try #require(seen["l_lru"]?.evictions)
+        #expect((12...20).contains(evictions))
+    }
+
+    /// Every refused write and every eviction, from bpf(2) and from programs, is counted once.
+    @Test func countersEqualWhatTheWritersSaw() async throws {
+        let run = try await Self.guest.value
+        let seen = Self.seen(run)
+        try #require(seen.count == 7, "\(run.console)")
+        let scrape = run["scrape"].stdout
+        for (name, map) in seen {
+            if let failures = map.insertFailures {
+                #expect(Self.value(scrape, "ebpf_map_insert_failures_total", name) == Double(failures), "\(name)")
+                #expect(Self.value(scrape, "ebpf_map_evictions_total", name) == nil, "\(name)")
+            }
+            if let evictions = map.evictions {
+                #expect(Self.value(scrape, "ebpf_map_evictions_total", name) == Double(evictions), "\(name)")
+                #expect(Self.value(scrape, "ebpf_map_insert_failures_total", name) == nil, "\(name)")
+            }
+        }
+        #expect(scrape.contains("\nebpf_map_shipper_loss_tracking_active 1\n"))
+        #expect(!run["serve"].stdout.contains("level=warning"), "\(run["serve"].stdout)")
+    }
+
+    /// Counters only grow: ten more refused writes add ten.
+    @Test func countersGrow() async throws {
+        let run = try await Self.guest.value
+        #expect(run["again"].stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "again 20", "\(run.console)")
+        #expect(Self.value(run["rescrape"].stdout, "ebpf_map_insert_failures_total", "l_hash") == 20)
+        #expect(Self.value(run["rescrape"].stdout, "ebpf_map_insert_failures_total", "l_prog") == 5)
+    }
+
+    /// A collector that starts later counts from then: tracked types read 0, not null; with loss
+    /// tracking off, null.
+    @Test func countsStartWithTheCollector() async throws {
+        let run = try await Self.guest.value
+        for (command, expected) in [("fresh", 0 as Int?), ("off", nil)] {
+            let objects = try #require(
+                try JSONSerialization.jsonObject(with: Data(run[command].stdout.utf8)) as? [[String: Any]], "\(run[command])")
+            let maps = Dictionary(uniqueKeysWithValues: objects.map { (($0["name"] as? String) ?? "", $0) })
+            #expect(maps.count == 7, "\(command)")
+            for (name, map) in maps {
+                let key = name == "l_lru" ? "evictions" : "insert_failures"
+                let other = name == "l_lru" ? "insert_failures" : "evictions"
+                #expect((map[key] as? NSNumber)?.intValue == expected, "\(command) \(name)")
+                #expect(map[other] is NSNull, "\(command) \(name)")
+                if expected == nil { #expect(map[key] is NSNull, "\(command) \(name)") }
+            }
+        }
+    }
+}
