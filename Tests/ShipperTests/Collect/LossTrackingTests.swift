@@ -5,10 +5,20 @@ import Testing
 
 /// Loss tracking on a real Linux 6.1 (the qemu guest), the kernel that lets its fexit programs
 /// attach: maps made to lose data by Tests/Fixtures/guest_losses.c, from bpf(2) and from BPF
-/// programs, and the counters the shipper reports for them, exactly what the writers saw fail.
+/// programs, and the counters the shipper reports for them, exactly what the writers saw fail:
+/// scraped from `serve`, and pushed by `run` into a real VictoriaMetrics inside the guest.
 @Suite(.requiresGuestKernel, .timeLimit(.minutes(5)))
 struct LossTrackingTests {
     static let commands: [(name: String, command: String)] = [
+        ("receiver", """
+            sh -c 'victoria-metrics -storageDataPath=/tmp/vm -httpListenAddr=127.0.0.1:8428 -loggerLevel=ERROR >/tmp/vm.log 2>&1 & \
+            n=0; while ! wget -qO- http://127.0.0.1:8428/health >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done'
+            """),
+        ("run", """
+            sh -c 'mkdir -m 700 /tmp/buffer; ebpf-map-shipper run --config /bin/shipper.yml 2>/tmp/run.err & \
+            n=0; while ! grep -q "endpoint accepts samples" /tmp/run.err && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; \
+            cat /tmp/run.err'
+            """),
         ("serve", """
             sh -c 'ebpf-map-shipper serve --listen 127.0.0.1:9435 --loss-tracking on --name "^l_" 2>/tmp/serve.err & \
             n=0; while ! wget -qO- http://127.0.0.1:9435/metrics >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; \
@@ -24,11 +34,27 @@ struct LossTrackingTests {
             grep again /tmp/losses'
             """),
         ("rescrape", "wget -qO- http://127.0.0.1:9435/metrics"),
+        ("export", """
+            sh -c 'sleep 3; wget -qO- http://127.0.0.1:8428/internal/force_flush >/dev/null; \
+            wget -qO- "http://127.0.0.1:8428/api/v1/export?match[]=ebpf_map_insert_failures_total&match[]=ebpf_map_evictions_total"'
+            """),
         ("fresh", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking on"),
         ("off", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking off"),
     ]
 
-    static let guest = Task { try await GuestKernel.run(commands, fixtures: ["guest_losses"]) }
+    /// `run`'s config: every second, the l_ maps with loss tracking, to the guest's VictoriaMetrics.
+    static let config = """
+        interval: 1s
+        maps: {include: ['^l_'], loss_tracking: on}
+        remote_write: [{name: vm, url: 'http://127.0.0.1:8428/api/v1/write'}]
+        buffer: {dir: /tmp/buffer}
+
+        """
+
+    static let guest = Task {
+        try await GuestKernel.run(
+            commands, fixtures: ["guest_losses"], files: ["shipper.yml": config], binaries: ["/usr/bin/victoria-metrics"])
+    }
 
     /// What guest_losses saw: name -> (id, type, insert failures, evictions).
     struct Seen: Equatable {
@@ -96,6 +122,28 @@ struct LossTrackingTests {
         #expect(run["again"].stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "again 20", "\(run.console)")
         #expect(Self.value(run["rescrape"].stdout, "ebpf_map_insert_failures_total", "l_hash") == 20)
         #expect(Self.value(run["rescrape"].stdout, "ebpf_map_insert_failures_total", "l_prog") == 5)
+    }
+
+    /// `run` pushed them into a real receiver as counters: every series only grows, and ends at what
+    /// the writers saw (l_hash after its second round of refused writes).
+    @Test func theReceiverGotCountersThatOnlyGrow() async throws {
+        let run = try await Self.guest.value
+        #expect(!run["run"].stdout.contains("level=warning"), "\(run["run"].stdout)")
+        let seen = Self.seen(run)
+        var last: [String: Double] = [:]
+        for line in run["export"].stdout.split(separator: "\n") {
+            let series = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let labels = try #require(series["metric"] as? [String: String])
+            let values = try #require(series["values"] as? [Double])
+            let name = try #require(labels["map_name"])
+            #expect(values == values.sorted(), "\(name): \(values)")
+            last[name] = values.last
+        }
+        #expect(Set(last.keys) == Set(seen.keys), "\(run["export"].stdout)")
+        for (name, map) in seen {
+            let expected = name == "l_hash" ? 20 : (map.insertFailures ?? map.evictions ?? -1)
+            #expect(last[name] == Double(expected), "\(name)")
+        }
     }
 
     /// A collector that starts later counts from then: tracked types read 0, not null; with loss

@@ -32,9 +32,13 @@ enum GuestKernel {
 
     /// Boots the guest and runs `commands` (name, shell command) in it, in order, after the map
     /// holder of Tests/Fixtures/guest_maps.c is up. `fixtures` names more programs of
-    /// Tests/Fixtures/ (`guest_losses` for guest_losses.c) to build and put in the guest's /bin.
+    /// Tests/Fixtures/ (`guest_losses` for guest_losses.c) to build and put in the guest's /bin,
+    /// `files` (name: contents) go there too, and `binaries` are host programs copied in.
     /// Awaited; the boot is on a thread of its own.
-    static func run(_ commands: [(name: String, command: String)], fixtures: [String] = []) async throws -> Run {
+    static func run(
+        _ commands: [(name: String, command: String)], fixtures: [String] = [], files: [String: String] = [:],
+        binaries hostBinaries: [String] = []
+    ) async throws -> Run {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("guest-\(UUID())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
@@ -47,6 +51,12 @@ enum GuestKernel {
             guard compile.status == 0 else { throw ReceiverError(description: "cannot build \(fixture): \(compile.stderr)") }
             binaries.append(binary)
         }
+        for (name, contents) in files {
+            let file = work.appendingPathComponent(name)
+            try contents.write(to: file, atomically: true, encoding: .utf8)
+            binaries.append(file.path)
+        }
+        binaries += hostBinaries
 
         var script = """
             guest_maps g_ /sys/fs/bpf/g_pinned > /tmp/maps &
