@@ -14,6 +14,9 @@ on stdin, one JSON answer per line on stdout:
       in a background thread, inserts keys 8..11 one at a time and deletes them again, `rounds`
       times; answers at once                                    -> {"ok": true}
   {"op": "churned", "id": 17}              waits for that thread -> {"rounds": 500}
+  {"op": "ring_output", "id": 17, "size": 64}
+      a program writes `size`-byte records into the ring buffer until one is refused; nothing
+      consumes them                                             -> {"written": 56, "refused": 1}
   {"op": "pin", "id": 17, "path": "/sys/fs/bpf/x"}              -> {"ok": true}
   {"op": "close", "id": 17}                closes the only fd   -> {"ok": true}
   {"op": "memlock", "id": 17}              fdinfo memlock now   -> {"memlock": 1234}
@@ -62,6 +65,16 @@ class ProgLoadOpts(ctypes.Structure):
     ]
 
 
+class TestRunOpts(ctypes.Structure):
+    _fields_ = [
+        ("sz", ctypes.c_size_t), ("data_in", ctypes.c_void_p), ("data_out", ctypes.c_void_p),
+        ("data_size_in", ctypes.c_uint32), ("data_size_out", ctypes.c_uint32), ("ctx_in", ctypes.c_void_p),
+        ("ctx_out", ctypes.c_void_p), ("ctx_size_in", ctypes.c_uint32), ("ctx_size_out", ctypes.c_uint32),
+        ("retval", ctypes.c_uint32), ("repeat", ctypes.c_int), ("duration", ctypes.c_uint32), ("flags", ctypes.c_uint32),
+        ("cpu", ctypes.c_uint32), ("batch_size", ctypes.c_uint32),
+    ]
+
+
 class MapInfo(ctypes.Structure):
     _fields_ = [("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("rest", ctypes.c_uint8 * 256)]
 
@@ -76,6 +89,7 @@ lib.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
 lib.bpf_obj_pin.argtypes = [ctypes.c_int, ctypes.c_char_p]
 lib.bpf_prog_load.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
                               ctypes.c_void_p]
+lib.bpf_prog_test_run_opts.argtypes = [ctypes.c_int, ctypes.POINTER(TestRunOpts)]
 lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
 lib.btf__new_empty.restype = ctypes.c_void_p
 lib.btf__add_int.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
@@ -189,6 +203,34 @@ def churn(fd, spec, first, count, rounds, done):
         done[0] += 1
 
 
+def ring_output(fd, size):
+    """Loads a socket filter that calls bpf_ringbuf_output(ring, stack, size, 0) and runs it until
+    the ring refuses a record. Returns the records written and the refusals (1)."""
+    insns = b""
+    for offset in range(8, size + 8, 8):  # *(u64 *)(r10 - offset) = 0
+        insns += bytes([0x7A, 0x0A]) + (-offset).to_bytes(2, "little", signed=True) + bytes(4)
+    insns += bytes([0x18, 0x11, 0, 0]) + fd.to_bytes(4, "little") + bytes(8)  # r1 = ring
+    insns += bytes([0xBF, 0xA2, 0, 0, 0, 0, 0, 0])  # r2 = r10
+    insns += bytes([0x07, 0x02, 0, 0]) + (-size).to_bytes(4, "little", signed=True)  # r2 += -size
+    insns += bytes([0xB7, 0x03, 0, 0]) + size.to_bytes(4, "little")  # r3 = size
+    insns += bytes([0xB7, 0x04, 0, 0, 0, 0, 0, 0])  # r4 = 0
+    insns += bytes([0x85, 0, 0, 0]) + (130).to_bytes(4, "little")  # call bpf_ringbuf_output
+    insns += bytes([0x95, 0, 0, 0, 0, 0, 0, 0])  # exit
+    program = check(lib.bpf_prog_load(1, b"ring_writer", b"GPL", insns, len(insns) // 8, None), "load program")
+    packet = ctypes.create_string_buffer(64)
+    written = 0
+    try:
+        for _ in range(100000):
+            opts = TestRunOpts(sz=ctypes.sizeof(TestRunOpts), data_in=ctypes.addressof(packet), data_size_in=64, repeat=1)
+            check(lib.bpf_prog_test_run_opts(program, ctypes.byref(opts)), "test run")
+            if ctypes.c_int32(opts.retval).value != 0:
+                return written, 1
+            written += 1
+    finally:
+        os.close(program)
+    raise ValueError("the ring buffer never filled")
+
+
 def memlock(fd):
     with open(f"/proc/self/fdinfo/{fd}") as info:
         for line in info:
@@ -224,6 +266,9 @@ def handle(command):
         thread, done = churns.pop(command["id"])
         thread.join()
         return {"rounds": done[0]}
+    elif op == "ring_output":
+        written, refused = ring_output(fd, command["size"])
+        return {"written": written, "refused": refused}
     elif op == "memlock":
         return {"memlock": memlock(fd)}
     elif op == "pin":

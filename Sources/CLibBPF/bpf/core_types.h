@@ -25,6 +25,7 @@ enum bpf_map_type {
     BPF_MAP_TYPE_LRU_HASH = 9,
     BPF_MAP_TYPE_LRU_PERCPU_HASH = 10,
     BPF_MAP_TYPE_HASH_OF_MAPS = 13,
+    BPF_MAP_TYPE_RINGBUF = 27,
 };
 
 #define BPF_F_NO_PREALLOC 1
@@ -70,6 +71,18 @@ struct bpf_htab {
     _Bool use_percpu_counter;
     __u32 n_buckets;
     __u32 elem_size;
+} __attribute__((preserve_access_index));
+
+/* A ring buffer map (kernel/bpf/ringbuf.c): what is produced and not yet consumed lies between
+ * the two positions, in bytes. */
+struct bpf_ringbuf {
+    unsigned long consumer_pos;
+    unsigned long producer_pos;
+} __attribute__((preserve_access_index));
+
+struct bpf_ringbuf_map {
+    struct bpf_map map;
+    struct bpf_ringbuf *rb;
 } __attribute__((preserve_access_index));
 
 struct bpf_iter_meta {

@@ -32,6 +32,21 @@ static void describe(struct clibbpf_map_record *record, struct bpf_map *map)
     record->entries = CLIBBPF_ENTRIES_UNCOUNTED;
 }
 
+/* A ring buffer's bytes produced and not yet consumed: its `entries`, against max_entries, its
+ * size in bytes. Read the same way by every program. */
+static __s64 ring_pending(struct bpf_map *map)
+{
+    struct bpf_ringbuf_map *ring = (void *)((char *)map - bpf_core_field_offset(struct bpf_ringbuf_map, map));
+    struct bpf_ringbuf *rb = BPF_CORE_READ(ring, rb);
+    unsigned long producer, consumer;
+
+    if (!rb)
+        return CLIBBPF_ENTRIES_UNCOUNTED;
+    producer = BPF_CORE_READ(rb, producer_pos);
+    consumer = BPF_CORE_READ(rb, consumer_pos);
+    return producer >= consumer ? (__s64)(producer - consumer) : CLIBBPF_ENTRIES_UNCOUNTED;
+}
+
 static int is_hash_family(__u32 type)
 {
     switch (type) {
@@ -404,6 +419,8 @@ int list_map_records(struct bpf_iter__bpf_map *ctx)
     if (!map)
         return 0;
     describe(&record, map);
+    if (record.type == BPF_MAP_TYPE_RINGBUF)
+        record.entries = ring_pending(map);
     bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
     return 0;
 }
@@ -420,6 +437,8 @@ int dump_map_records(struct bpf_iter__bpf_map *ctx)
     describe(&record, map);
     if (is_hash_family(record.type) && !skipped(record.id))
         record.entries = count_hash(map);
+    else if (record.type == BPF_MAP_TYPE_RINGBUF)
+        record.entries = ring_pending(map);
     bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
     return 0;
 }

@@ -325,6 +325,9 @@ public final class Collector {
             case .keyWalk:
                 guard let map = try open() else { return nil }
                 try walk(record, map, into: &stats, remembering: &entry)
+            case .ringPositions:
+                stats.entries = record.kernelCount
+                stats.countMethod = record.kernelCount == nil ? nil : .ringbuf
             }
         } catch where !error.isPermission {
             failed(.count, error, mapID: record.id, name: record.name)

@@ -5,6 +5,9 @@ public enum CountMethod: String, Sendable, Codable {
     /// The iterator program reading the map's hash table in the kernel (Linux 5.17 to 6.5): no
     /// element leaves the kernel, but the cost grows with the capacity.
     case htab
+    /// A ring buffer's producer and consumer positions, read by the iterator: bytes waiting to be
+    /// consumed, against its size.
+    case ringbuf
     /// `BPF_MAP_LOOKUP_BATCH`: thousands of elements per system call.
     case batch
     /// `BPF_MAP_GET_NEXT_KEY`, one system call per key, bounded by `maxWalkKeys`.

@@ -13,6 +13,9 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
         case kernelCounter
         /// No counter: the keys must be walked. The walk is bounded per map and per cycle.
         case keyWalk
+        /// A ring buffer: the bytes produced and not yet consumed, which the iterator reads from its
+        /// positions (max_entries is its size in bytes). None on the system-call fallback.
+        case ringPositions
         /// Slots, rings or per-object storage: no count is meaningful, so none is reported.
         case none
     }
@@ -46,7 +49,7 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
         ("sk_storage", .none),
         ("devmap_hash", .keyWalk),
         ("struct_ops", .none),
-        ("ringbuf", .none),
+        ("ringbuf", .ringPositions),
         ("inode_storage", .none),
         ("task_storage", .none),
         ("bloom_filter", .none),
@@ -79,7 +82,7 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     /// instead of once per map. Preallocated maps reserve all their memory at creation.
     func memoryTracksEntries(flags: UInt32) -> Bool {
         switch counting {
-        case .none: false
+        case .none, .ringPositions: false
         case .keyWalk: self != .stackTrace
         case .kernelCounter: flags & Self.noPreallocFlag != 0
         }

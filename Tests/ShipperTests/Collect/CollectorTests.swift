@@ -150,6 +150,28 @@ struct CollectorTests {
         #expect(seen.count > 1, "the churn never overlapped a collection")
     }
 
+    /// A ring buffer nobody reads: its bytes waiting, against its size, through every iterator
+    /// program; the system-call fallback cannot read them.
+    @Test("ring buffer pressure is the bytes not yet consumed", arguments: Path.allCases)
+    func ringBufferPressure(path: Path) async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let ring = try await holder.create("ringbuf", name: prefix + "ring", keySize: 0, valueSize: 0, maxEntries: 4096)
+        // 64 bytes and an 8-byte header per record: 56 records fit in 4,096 bytes, the 57th does not.
+        #expect(try await holder.ringOutput(id: ring, size: 64) == 56)
+        let maps = try collect(
+            prefix, method: path == .fallback ? .fallback : .iterator, firstProgram: IteratorProgram(rawValue: path.rawValue) ?? .kfunc)
+        let map = try #require(maps[prefix + "ring"])
+        let iterated = path != .fallback
+        let pending: UInt64? = iterated ? 56 * 72 : nil
+        let method: CountMethod? = iterated ? .ringbuf : nil
+        let pressure: Double? = iterated ? 4032.0 / 4096.0 : nil
+        #expect(map.maxEntries == 4096)
+        #expect(map.entries == pending)
+        #expect(map.countMethod == method)
+        #expect(map.pressure == pressure)
+    }
+
     /// A map the filter leaves out costs the hash table read nothing: its id goes into the walk's skip
     /// map, and leaves it once the map is gone.
     @Test func bucketWalkSkipsFilteredMaps() async throws {

@@ -113,6 +113,9 @@ struct LossTrackingTests {
             }
         }
         #expect(scrape.contains("\nebpf_map_shipper_loss_tracking_active 1\n"))
+        // The ring buffer nobody reads: 56 records of 64 bytes and an 8-byte header are waiting.
+        #expect(Self.value(scrape, "ebpf_map_entries", "l_ring") == 4032)
+        #expect(Self.value(scrape, "ebpf_map_pressure", "l_ring") == 4032.0 / 4096.0)
         #expect(!run["serve"].stdout.contains("level=warning"), "\(run["serve"].stdout)")
     }
 

@@ -20,6 +20,7 @@ struct MapTypeTests {
         let walked = MapType.known.filter { $0.counting == .keyWalk }.map(\.name)
         #expect(kernel == ["hash", "percpu_hash", "lru_hash", "lru_percpu_hash", "hash_of_maps"])
         #expect(walked == ["stack_trace", "lpm_trie", "sockhash", "devmap_hash"])
+        #expect(MapType.known.filter { $0.counting == .ringPositions }.map(\.name) == ["ringbuf"])
         #expect(MapType(rawValue: 999).counting == .none)
     }
 

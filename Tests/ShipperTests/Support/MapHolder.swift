@@ -68,6 +68,11 @@ final class MapHolder: @unchecked Sendable {
     func churned(id: UInt32) async throws -> Int {
         (try await send(["op": "churned", "id": id])["rounds"] as! NSNumber).intValue
     }
+    /// A program writes `size`-byte records into the ring buffer until one is refused; returns the
+    /// records written.
+    func ringOutput(id: UInt32, size: Int) async throws -> Int {
+        (try await send(["op": "ring_output", "id": id, "size": size])["written"] as! NSNumber).intValue
+    }
     func pin(id: UInt32, at path: String) async throws { try await send(["op": "pin", "id": id, "path": path]) }
     /// Closes the holder's only descriptor: the map vanishes from the kernel.
     func close(id: UInt32) async throws { try await send(["op": "close", "id": id]) }
