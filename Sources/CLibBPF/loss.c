@@ -20,11 +20,14 @@ static const struct {
     const char *function;
     uint32_t types;
 } hooks[] = {
-    {"hash_update", "htab_map_update_elem", 1u << BPF_MAP_TYPE_HASH | 1u << BPF_MAP_TYPE_HASH_OF_MAPS},
-    {"percpu_hash_update", "__htab_percpu_map_update_elem", 1u << BPF_MAP_TYPE_PERCPU_HASH},
+    {"hash_update", "htab_map_update_elem", 1u << BPF_MAP_TYPE_HASH},
+    {"fd_hash_update", "bpf_fd_htab_map_update_elem", 1u << BPF_MAP_TYPE_HASH_OF_MAPS},
+    {"percpu_hash_update", "htab_percpu_map_update_elem", 1u << BPF_MAP_TYPE_PERCPU_HASH},
+    {"percpu_hash_syscall_update", "bpf_percpu_hash_update", 1u << BPF_MAP_TYPE_PERCPU_HASH},
     {"trie_update", "trie_update_elem", 1u << BPF_MAP_TYPE_LPM_TRIE},
     {"queue_push", "queue_stack_map_push_elem", 1u << BPF_MAP_TYPE_QUEUE | 1u << BPF_MAP_TYPE_STACK},
     {"ringbuf_reserve", "bpf_ringbuf_reserve", 1u << BPF_MAP_TYPE_RINGBUF},
+    {"ringbuf_reserve_dynptr", "bpf_ringbuf_reserve_dynptr", 1u << BPF_MAP_TYPE_RINGBUF},
     {"ringbuf_output", "bpf_ringbuf_output", 1u << BPF_MAP_TYPE_RINGBUF},
     {"lru_eviction", "htab_lru_map_delete_node", 1u << BPF_MAP_TYPE_LRU_HASH | 1u << BPF_MAP_TYPE_LRU_PERCPU_HASH},
 };

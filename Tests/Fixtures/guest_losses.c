@@ -199,6 +199,14 @@ int main(int argc, char **argv)
         seen += write_key(pcpu, &k, value, BPF_ANY) == -E2BIG;
     report("l_pcpu", pcpu, "percpu_hash", seen, -1);
 
+    /* hash_of_maps of 2: 3 new keys, each holding the same inner map, 1 refused. */
+    int inner = create(BPF_MAP_TYPE_ARRAY, "l_inner", 4, 4, 1, 0, 0);
+    int hom = create(BPF_MAP_TYPE_HASH_OF_MAPS, "l_hom", 4, 4, 2, 0, inner);
+    seen = 0;
+    for (uint32_t k = 0; k < 3; k++)
+        seen += write_key(hom, &k, &inner, BPF_ANY) == -E2BIG;
+    report("l_hom", hom, "hash_of_maps", seen, -1);
+
     /* lpm_trie of 4: 6 distinct /32 prefixes, 2 refused with ENOSPC. */
     int lpm = create(BPF_MAP_TYPE_LPM_TRIE, "l_lpm", 8, 4, 4, BPF_F_NO_PREALLOC, 0);
     seen = 0;

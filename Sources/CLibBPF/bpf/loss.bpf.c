@@ -56,19 +56,37 @@ static int refused(long ret, int full)
     return (int)ret == -full;
 }
 
-/* hash and hash_of_maps (whose fd update calls it), from bpf(2) and from programs. */
+/* hash, from bpf(2) and from programs. hash_of_maps passes through here too where the kernel
+ * does not inline it into the fd update below, which counts it instead. */
 SEC("fexit/htab_map_update_elem")
 int BPF_PROG(hash_update, struct bpf_map *map, void *key, void *value, __u64 flags, long ret)
+{
+    if (refused(ret, E2BIG) && BPF_CORE_READ(map, map_type) != BPF_MAP_TYPE_HASH_OF_MAPS)
+        count(map, 0);
+    return 0;
+}
+
+/* hash_of_maps, from bpf(2) (programs cannot write it). */
+SEC("fexit/bpf_fd_htab_map_update_elem")
+int BPF_PROG(fd_hash_update, struct bpf_map *map, void *file, void *key, void *value, __u64 flags, long ret)
 {
     if (refused(ret, E2BIG))
         count(map, 0);
     return 0;
 }
 
-/* percpu_hash, from bpf(2) (all CPUs' values) and from programs. */
-SEC("fexit/__htab_percpu_map_update_elem")
-int BPF_PROG(percpu_hash_update, struct bpf_map *map, void *key, void *value, __u64 flags, _Bool onallcpus,
-             long ret)
+/* percpu_hash from programs. */
+SEC("fexit/htab_percpu_map_update_elem")
+int BPF_PROG(percpu_hash_update, struct bpf_map *map, void *key, void *value, __u64 flags, long ret)
+{
+    if (refused(ret, E2BIG))
+        count(map, 0);
+    return 0;
+}
+
+/* percpu_hash from bpf(2), which writes every CPU's value. */
+SEC("fexit/bpf_percpu_hash_update")
+int BPF_PROG(percpu_hash_syscall_update, struct bpf_map *map, void *key, void *value, __u64 flags, long ret)
 {
     if (refused(ret, E2BIG))
         count(map, 0);
@@ -101,6 +119,15 @@ SEC("fexit/bpf_ringbuf_reserve")
 int BPF_PROG(ringbuf_reserve, __u64 map, __u64 size, __u64 flags, __u64 unused1, __u64 unused2, __u64 ret)
 {
     if (!ret)
+        count((struct bpf_map *)map, 0);
+    return 0;
+}
+
+/* ringbuf: a dynptr reservation that found no room returns -EAGAIN (Linux >= 6.1). */
+SEC("fexit/bpf_ringbuf_reserve_dynptr")
+int BPF_PROG(ringbuf_reserve_dynptr, __u64 map, __u64 size, __u64 flags, __u64 dynptr, __u64 unused, long ret)
+{
+    if (refused(ret, EAGAIN))
         count((struct bpf_map *)map, 0);
     return 0;
 }
