@@ -223,6 +223,13 @@ int main(int argc, char **argv)
         seen += write_key(queue, NULL, value, BPF_ANY) == -E2BIG;
     report("l_queue", queue, "queue", seen, -1);
 
+    /* stack of 3: 5 pushes, 2 refused. */
+    int stack = create(BPF_MAP_TYPE_STACK, "l_stack", 0, 8, 3, 0, 0);
+    seen = 0;
+    for (int k = 0; k < 5; k++)
+        seen += write_key(stack, NULL, value, BPF_ANY) == -E2BIG;
+    report("l_stack", stack, "stack", seen, -1);
+
     /* An LRU map of 8 given 20 distinct keys and no deletes: what is not left was evicted. */
     int lru = create(BPF_MAP_TYPE_LRU_HASH, "l_lru", 4, 8, 8, 0, 0);
     for (uint32_t k = 0; k < 20; k++)
