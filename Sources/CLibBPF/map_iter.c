@@ -207,12 +207,14 @@ int32_t clibbpf_iterator_skip_map_id(const clibbpf_iterator *iterator, uint32_t 
 int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip)
 {
     __u8 yes = 1;
+    int err;
 
     if (iterator->skip_fd < 0)
         return 0;
     if (skip)
         return bpf_map_update_elem(iterator->skip_fd, &map_id, &yes, BPF_ANY);
-    return bpf_map_delete_elem(iterator->skip_fd, &map_id);
+    err = bpf_map_delete_elem(iterator->skip_fd, &map_id);
+    return err == -ENOENT ? 0 : err; /* never skipped: not a hash map, or the skip map was full */
 }
 
 int32_t clibbpf_iterator_read(clibbpf_iterator *iterator, uint8_t *buffer, size_t capacity, size_t *length)

@@ -1,5 +1,4 @@
 import Logging
-import SystemPackage
 
 /// Settings of the collector; `list` options now, the config's `maps` section later.
 public struct CollectorOptions: Sendable {
@@ -44,12 +43,12 @@ public final class Collector {
     private let filter: MapFilter.Compiled
     /// Internal, not private, for the tests that read its records.
     let iterator: MapIterator?
-    /// The loss-tracking programs; nil when off or refused by the kernel.
-    private let losses: LossCounters?
+    /// The loss-tracking programs; nil when off or refused by the kernel (Collector+Losses.swift).
+    let losses: LossCounters?
     private let logger: Logger
     /// What is remembered per map id between cycles. Map ids are never reused, and a map's name,
     /// type and flags never change, so these stay true for the map's lifetime.
-    private struct Known {
+    struct Known {
         var id: UInt32
         /// The filter's verdict: regex matching every map every cycle would cost more than the
         /// iterator read itself.
@@ -62,7 +61,7 @@ public final class Collector {
     /// Sorted by id, as both paths enumerate maps; rebuilt each cycle from the maps that still
     /// exist, so it never outgrows the host's maps. A sorted array, walked alongside the maps,
     /// costs no hashing.
-    private var known: [Known] = []
+    private(set) var known: [Known] = []
     /// Last cycle's `known`, kept for its storage: every cycle builds into it instead of allocating.
     private var spare: [Known] = []
     /// Map types whose walk was already announced.
@@ -130,44 +129,6 @@ public final class Collector {
     /// Whether refused writes and evictions are being counted.
     public var lossTrackingActive: Bool { losses != nil }
 
-    private static func loadLossCounters(_ mode: LossTracking, logger: Logger) throws(BPFError) -> LossCounters? {
-        switch mode {
-        case .off:
-            return nil
-        case .on:
-            do throws(BPFError) {
-                return try LibbpfLog.quietly { () throws(BPFError) in try LossCounters() }
-            } catch {
-                throw BPFError(
-                    "load the loss-tracking programs", errno: error.errno,
-                    message: "cannot start loss tracking (it is on): \(unavailable(error.errno)); "
-                        + "set loss tracking to auto to count where the kernel allows, or off")
-            }
-        case .auto:
-            do throws(BPFError) {
-                return try LibbpfLog.quietly { () throws(BPFError) in try LossCounters() }
-            } catch {
-                logger.info(
-                    "loss tracking unavailable: \(unavailable(error.errno)); refused writes and evictions are not counted",
-                    metadata: ["error": "\(error.errno)"])
-                return nil
-            }
-        }
-    }
-
-    /// Why the loss-tracking programs did not load, for an operator. The iterator or bpf(2) already
-    /// worked by then, so a permission error is the kernel refusing tracing programs, not privileges.
-    private static func unavailable(_ errno: Errno) -> String {
-        switch errno {
-        case .notPermitted, .permissionDenied:
-            "the kernel refuses fexit (tracing) programs (lockdown, or a kernel built or configured without them)"
-        case .noSuchFileOrDirectory:
-            "the kernel has no BTF, or none of the functions the programs attach to"
-        default:
-            "loading its fexit programs failed: \(errno)"
-        }
-    }
-
     /// One full collection, sorted by map id.
     public func collect() throws(BPFError) -> [MapStats] {
         var stats: [MapStats] = []
@@ -217,7 +178,7 @@ public final class Collector {
     }
 
     /// Counts a failure of `stage` and logs it, at most once a minute per stage.
-    private func failed(_ stage: CollectStage, _ error: BPFError, mapID: UInt32? = nil, name: String? = nil) {
+    func failed(_ stage: CollectStage, _ error: BPFError, mapID: UInt32? = nil, name: String? = nil) {
         errors[stage, default: 0] += 1
         guard errorLogs[stage, default: LogLimit()].allows() else { return }
         var metadata: Logger.Metadata = ["collect.stage": "\(stage.rawValue)", "error": "\(error)"]
@@ -226,7 +187,7 @@ public final class Collector {
         logger.warning("\(stage.failureMessage)", metadata: metadata)
     }
 
-    private func injectFailure(_ stage: CollectStage) throws(BPFError) {
+    func injectFailure(_ stage: CollectStage) throws(BPFError) {
         // Checked per map: the empty set is not hashed into.
         if !injectedFailures.isEmpty && injectedFailures.contains(stage) { throw BPFError("\(stage.rawValue) (injected)", errno: .ioError) }
     }
@@ -382,43 +343,6 @@ public final class Collector {
 
     /// Adds pins and the names of the programs using each map. A program listing that fails
     /// keeps last cycle's names, so that the info series does not change for one cycle.
-    /// Adds each tracked map's loss counters (0 until it loses something), and drops the counters
-    /// of maps that are gone. A failed read leaves them out for the cycle.
-    private func attachLosses(to stats: inout [MapStats]) {
-        guard let losses else { return }
-        let counts: [UInt32: LossCounts]
-        do throws(BPFError) {
-            try injectFailure(.losses)
-            counts = try losses.read()
-        } catch {
-            failed(.losses, error)
-            return
-        }
-        for index in stats.indices where losses.tracks(stats[index].type) {
-            let count = counts[stats[index].id]
-            if stats[index].type.isLRU {
-                stats[index].evictions = count?.evictions ?? 0
-            } else {
-                stats[index].insertFailures = count?.insertFailures ?? 0
-            }
-        }
-        // Ids only grow: one above the newest listed may belong to a map made since the listing.
-        guard let newest = known.last?.id else { return }
-        for id in counts.keys where id < newest && !isKnown(id) {
-            do throws(BPFError) { try losses.forget(id) } catch { failed(.losses, error) }
-        }
-    }
-
-    /// Whether this cycle listed the map; `known` is sorted by id.
-    private func isKnown(_ id: UInt32) -> Bool {
-        var (low, high) = (0, known.count)
-        while low < high {
-            let middle = (low + high) / 2
-            if known[middle].id < id { low = middle + 1 } else { high = middle }
-        }
-        return low < known.count && known[low].id == id
-    }
-
     private func attachMetadata(to stats: inout [MapStats]) throws(BPFError) {
         guard !stats.isEmpty else { return }
         let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()

@@ -1,0 +1,74 @@
+import Logging
+import SystemPackage
+
+/// Loss tracking: loading its programs as `maps.loss_tracking` asks, and adding their counters to
+/// each collection.
+extension Collector {
+    /// The programs, or nil when off or, with `auto`, refused (said once, at info). `on` throws.
+    static func loadLossCounters(_ mode: LossTracking, logger: Logger) throws(BPFError) -> LossCounters? {
+        guard mode != .off else { return nil }
+        do throws(BPFError) {
+            return try LibbpfLog.quietly { () throws(BPFError) in try LossCounters() }
+        } catch where mode == .on {
+            throw BPFError(
+                "load the loss-tracking programs", errno: error.errno,
+                message: "cannot start loss tracking (it is on): \(unavailable(error.errno)); "
+                    + "set loss tracking to auto to count where the kernel allows, or off")
+        } catch {
+            logger.info(
+                "loss tracking unavailable: \(unavailable(error.errno)); refused writes and evictions are not counted",
+                metadata: ["error": "\(error.errno)"])
+            return nil
+        }
+    }
+
+    /// Why the loss-tracking programs did not load, for an operator. The iterator or bpf(2) already
+    /// worked by then, so a permission error is the kernel refusing tracing programs, not privileges.
+    private static func unavailable(_ errno: Errno) -> String {
+        switch errno {
+        case .notPermitted, .permissionDenied:
+            "the kernel refuses fexit (tracing) programs (lockdown, or a kernel built or configured without them)"
+        case .noSuchFileOrDirectory:
+            "the kernel has no BTF, or none of the functions the programs attach to"
+        default:
+            "loading its fexit programs failed: \(errno)"
+        }
+    }
+
+    /// Adds each tracked map's loss counters (0 until it loses something), and drops the counters
+    /// of maps that are gone. A failed read leaves them out for the cycle.
+    func attachLosses(to stats: inout [MapStats]) {
+        guard let losses else { return }
+        let counts: [UInt32: LossCounts]
+        do throws(BPFError) {
+            try injectFailure(.losses)
+            counts = try losses.read()
+        } catch {
+            failed(.losses, error)
+            return
+        }
+        for index in stats.indices where losses.tracks(stats[index].type) {
+            let count = counts[stats[index].id]
+            if stats[index].type.isLRU {
+                stats[index].evictions = count?.evictions ?? 0
+            } else {
+                stats[index].insertFailures = count?.insertFailures ?? 0
+            }
+        }
+        // Ids only grow: one above the newest listed may belong to a map made since the listing.
+        guard let newest = known.last?.id else { return }
+        for id in counts.keys where id < newest && !isKnown(id) {
+            do throws(BPFError) { try losses.forget(id) } catch { failed(.losses, error) }
+        }
+    }
+
+    /// Whether this cycle listed the map; `known` is sorted by id.
+    private func isKnown(_ id: UInt32) -> Bool {
+        var (low, high) = (0, known.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if known[middle].id < id { low = middle + 1 } else { high = middle }
+        }
+        return low < known.count && known[low].id == id
+    }
+}
