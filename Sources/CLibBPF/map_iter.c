@@ -441,10 +441,17 @@ int32_t clibbpf_pinned_map_id(const char *path, uint32_t *id)
     ssize_t got;
     int fd, err;
 
-    fd = bpf_obj_get(path);
+    /* Read-only: the id is all that is needed, and reading a pin owned by root (mode 0600) needs
+     * only CAP_DAC_READ_SEARCH, where writing would need CAP_DAC_OVERRIDE. The kernel refuses a
+     * read-only open of a pinned program or link with -EINVAL: not a map. */
+    LIBBPF_OPTS(bpf_obj_get_opts, read_only, .file_flags = BPF_F_RDONLY);
+
+    fd = bpf_obj_get_opts(path, &read_only);
+    if (fd == -EINVAL)
+        return 0;
     if (fd < 0)
         return fd;
-    /* bpf_obj_get also opens pinned programs and links; the anon inode name tells them apart. */
+    /* Other kinds of pinned objects are told apart by their anon inode name. */
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
     got = readlink(link, target, sizeof(target) - 1);
     if (got < 0) {
