@@ -52,6 +52,12 @@ struct ConfigOptions: ParsableArguments {
         guard let file else { return Config.defaults() }
         do { return try Config.load(file: file) } catch { throw fail("\(error)") }
     }
+
+    /// Reads the same file again (SIGHUP); nil without one.
+    var reread: (@Sendable () throws -> Config)? {
+        guard let file else { return nil }
+        return { try Config.load(file: file) }
+    }
 }
 
 /// Options every subcommand shares.

@@ -12,7 +12,10 @@ extension EBPFMapShipper {
                 its own queue and thread: a slow or dead endpoint never holds back another. Failed sends \
                 are retried with backoff (5xx, 429, network errors); requests a receiver refuses (other \
                 4xx) are dropped, counted and logged once. On SIGTERM or SIGINT the in-flight send \
-                finishes (up to 10s) and the process exits 0.
+                finishes (up to 10s) and the process exits 0. On SIGHUP (systemctl reload) it re-reads \
+                --config: a valid config takes effect from the next cycle, endpoints whose settings did \
+                not change keep their queue and buffer; an invalid one is refused in one logged line and \
+                the running config goes on.
 
                 Example:
                   ebpf-map-shipper run --config /etc/ebpf-map-shipper.yml --log-format json
@@ -24,11 +27,15 @@ extension EBPFMapShipper {
 
         func run() async throws {
             ProcessMemory.returnLargeBlocks()
-            let config = try config.load()
+            let loaded = try config.load()
             let logger = logging.makeLogger()
-            let pipeline: Pipeline
-            do { pipeline = try Pipeline(config: config, logger: logger) } catch { throw fail("\(error)") }
-            let service = ShipperService(pipeline, logger: logger)
+            let service: ShipperService
+            do {
+                service = ShipperService(
+                    try Pipeline(config: loaded, logger: logger), config: loaded, reread: config.reread, logger: logger)
+            } catch {
+                throw fail("\(error)")
+            }
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
                     services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

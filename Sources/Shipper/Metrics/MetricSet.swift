@@ -31,6 +31,13 @@ extension Metric {
         name: "ebpf_map_shipper_loss_tracking_active",
         help: "1 when refused writes and evictions are counted on this host, 0 when loss tracking is off or the kernel refused its programs.",
         kind: .gauge)
+    public static let configLastReloadSuccessful = Metric(
+        name: "ebpf_map_shipper_config_last_reload_successful",
+        help: "1 if the last load of the config (at start, or on SIGHUP) succeeded; 0 if it was refused and the previous one still runs.",
+        kind: .gauge)
+    public static let configLastReloadSuccessTimestamp = Metric(
+        name: "ebpf_map_shipper_config_last_reload_success_timestamp_seconds",
+        help: "Unix time of the last successful load of the config.", kind: .gauge)
     public static let mapInfo = Metric(
         name: "ebpf_map_info",
         help: "Constant 1; labels describe the map: sizes, flags, bpffs pins and the programs using it.",
@@ -77,7 +84,8 @@ extension Metric {
     public static let allMetrics: [Metric] =
         mapMetrics + [
             .samplesSent, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
-            .bufferOldest, .bufferCorrupt, .lossTrackingActive, .buildInfo,
+            .bufferOldest, .bufferCorrupt, .lossTrackingActive, .configLastReloadSuccessful,
+            .configLastReloadSuccessTimestamp, .buildInfo,
         ]
 }
 

@@ -10,6 +10,8 @@ public final class SelfMetrics: Sendable {
         var collectSeconds: Double?
         var collectErrors: [CollectStage: UInt64] = Dictionary(uniqueKeysWithValues: CollectStage.allCases.map { ($0, 0) })
         var lossTrackingActive: Bool?
+        var lastReloadSuccessful: Bool?
+        var lastReloadSuccessSeconds: Double?
         var buffers: [String: Buffer] = [:]
         var corrupt: [String: UInt64] = [:]
     }
@@ -35,13 +37,27 @@ public final class SelfMetrics: Sendable {
     private let state: Mutex<State>
 
     public init(endpoints: [String] = []) {
-        var state = State()
-        for endpoint in endpoints {
-            state.sent[endpoint] = 0
-            for reason in Self.dropReasons { state.dropped[Key(endpoint: endpoint, reason: reason)] = 0 }
-            for reason in Self.failureReasons { state.failures[Key(endpoint: endpoint, reason: reason)] = 0 }
+        state = Mutex(State())
+        add(endpoints: endpoints)
+    }
+
+    /// Starts every counter of these endpoints at 0, leaving those already counted alone.
+    func add(endpoints: [String]) {
+        state.withLock { state in
+            for endpoint in endpoints where state.sent[endpoint] == nil {
+                state.sent[endpoint] = 0
+                for reason in Self.dropReasons { state.dropped[Key(endpoint: endpoint, reason: reason)] = 0 }
+                for reason in Self.failureReasons { state.failures[Key(endpoint: endpoint, reason: reason)] = 0 }
+            }
         }
-        self.state = Mutex(state)
+    }
+
+    /// The outcome of loading the config, at start and at each SIGHUP, with Prometheus's meaning.
+    func configLoaded(successfully: Bool, at unixSeconds: Double) {
+        state.withLock {
+            $0.lastReloadSuccessful = successfully
+            if successfully { $0.lastReloadSuccessSeconds = unixSeconds }
+        }
     }
 
     func delivered(_ samples: Int, endpoint: String, at unixSeconds: Double) {
@@ -104,6 +120,12 @@ public final class SelfMetrics: Sendable {
         }
         if let seconds = state.collectSeconds { samples.append(Sample(.collectDuration, LabelSet(), seconds)) }
         if let active = state.lossTrackingActive { samples.append(Sample(.lossTrackingActive, LabelSet(), active ? 1 : 0)) }
+        if let successful = state.lastReloadSuccessful {
+            samples.append(Sample(.configLastReloadSuccessful, LabelSet(), successful ? 1 : 0))
+        }
+        if let seconds = state.lastReloadSuccessSeconds {
+            samples.append(Sample(.configLastReloadSuccessTimestamp, LabelSet(), seconds))
+        }
         for (endpoint, time) in state.lastSuccess.sorted(by: { $0.key < $1.key }) {
             samples.append(Sample(.lastSendSuccess, LabelSet(["endpoint": endpoint]), time))
         }

@@ -6,7 +6,7 @@ import Logging
 /// its own thread.
 final class CollectCycle {
     private let config: Config
-    private let collector: Collector
+    let collector: Collector
     private let senders: [RemoteWriteSender]
     private let gateways: [PushgatewaySender]
     private let metrics: SelfMetrics

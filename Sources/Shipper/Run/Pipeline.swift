@@ -8,12 +8,40 @@ public struct Pipeline {
     let gateways: [PushgatewaySender]
     let metrics: SelfMetrics
 
+    /// What a reload carries over from the running pipeline: the collector when `maps` did not
+    /// change, each endpoint whose settings did not, with its queue (and disk buffer), and the
+    /// self-metrics.
+    struct Kept {
+        var collector: Collector?
+        var senders: [RemoteWriteSender]
+        var gateways: [PushgatewaySender]
+        var metrics: SelfMetrics
+    }
+
+    init(cycle: CollectCycle, senders: [RemoteWriteSender], gateways: [PushgatewaySender], metrics: SelfMetrics) {
+        self.cycle = cycle
+        self.senders = senders
+        self.gateways = gateways
+        self.metrics = metrics
+    }
+
     /// Throws `BPFError` (privileges, kernel) or a setup error naming the endpoint.
     public init(config: Config, logger: Logger) throws {
-        let collector = try Collector(options: config.maps.collectorOptions, logger: logger)
-        let metrics = SelfMetrics(endpoints: config.remoteWrite.map(\.name) + config.pushgateway.map(\.name))
+        try self.init(config: config, logger: logger, keeping: nil)
+    }
+
+    /// The pipeline for `config`, built around what `kept` carries over.
+    init(config: Config, logger: Logger, keeping kept: Kept?) throws {
+        let collector = try kept?.collector ?? Collector(options: config.maps.collectorOptions, logger: logger)
+        let names = config.remoteWrite.map(\.name) + config.pushgateway.map(\.name)
+        let metrics = kept?.metrics ?? SelfMetrics(endpoints: names)
+        metrics.add(endpoints: names)
         var senders: [RemoteWriteSender] = []
         for endpoint in config.remoteWrite {
+            if let same = kept?.senders.first(where: { $0.endpoint == endpoint }) {
+                senders.append(same)
+                continue
+            }
             var endpointLogger = logger
             endpointLogger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
             let queue = try Self.diskQueue(for: endpoint, config.buffer, report: DropReport(endpoint: endpoint.name, metrics: metrics, logger: endpointLogger))
@@ -26,6 +54,10 @@ public struct Pipeline {
         }
         var gateways: [PushgatewaySender] = []
         for gateway in config.pushgateway {
+            if let same = kept?.gateways.first(where: { $0.gateway == gateway }) {
+                gateways.append(same)
+                continue
+            }
             do {
                 gateways.append(try PushgatewaySender(gateway: gateway, interval: config.interval, metrics: metrics, logger: logger))
             } catch {

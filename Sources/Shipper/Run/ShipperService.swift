@@ -1,45 +1,199 @@
+import Foundation
 import Logging
-import Synchronization
 import ServiceLifecycle
+import Synchronization
+import UnixSignals
 
 /// The `run` daemon under swift-service-lifecycle. `run()` starts a collect thread on the
-/// wall-clock interval and a sending thread per endpoint; on graceful shutdown (SIGTERM, SIGINT)
-/// it stops collecting, lets each in-flight send finish within the grace period, joins the
-/// threads, and returns, so the process exits 0.
+/// wall-clock interval and a sending thread per endpoint; on SIGHUP it re-reads the config, as
+/// Prometheus does (see `reload`); on graceful shutdown (SIGTERM, SIGINT) it stops collecting,
+/// lets each in-flight send finish within the grace period, joins the threads, and returns, so the
+/// process exits 0.
 public final class ShipperService: Service {
-    /// The pipeline until `run` takes it: built and checked before the service group starts.
-    private let pipeline: Mutex<Pipeline?>
+    /// The pipeline and its config until `run` takes them: built and checked before the service
+    /// group starts.
+    private let start: Mutex<(pipeline: Pipeline, config: Config)?>
+    /// Reads the config file again, for SIGHUP; nil when there is no file to re-read.
+    private let reread: (@Sendable () throws -> Config)?
     private let grace: Duration
     private let logger: Logger
 
     /// How long in-flight sends get to finish after a shutdown signal.
     public static let defaultGrace: Duration = .seconds(10)
 
-    public init(_ pipeline: consuming sending Pipeline, grace: Duration = defaultGrace, logger: Logger) {
-        self.pipeline = Mutex(pipeline)
+    public init(
+        _ pipeline: consuming sending Pipeline, config: Config, reread: (@Sendable () throws -> Config)? = nil,
+        grace: Duration = defaultGrace, logger: Logger
+    ) {
+        self.start = Mutex((pipeline, config))
+        self.reread = reread
         self.grace = grace
         self.logger = logger
     }
 
     public func run() async throws {
-        guard let pipeline = pipeline.withLock({ $0.take() }) else { return }
-        let senders = pipeline.senders
-        let gateways = pipeline.gateways
-        let cycle = pipeline.cycle
-        let stop = QueueMonitor()
-        var threads = Pipeline.startSending(senders, gateways, drain: false)
-        threads.append(WorkerThread.start(name: "collect") { cycle.loop(stop: stop) })
-        logger.info("shipper running", metadata: ["endpoints.count": "\(senders.count + gateways.count)"])
+        guard let (pipeline, config) = start.withLock({ $0.take() }) else { return }
+        var running = Running(pipeline: pipeline, config: config)
+        running.startAll()
+        pipeline.metrics.configLoaded(successfully: true, at: Date().timeIntervalSince1970)
+        logger.info("shipper running", metadata: ["endpoints.count": "\(running.endpointCount)"])
 
-        try? await gracefulShutdown()
+        // Trapped from here on: SIGHUP's default action would end the process.
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            await reload(&running)
+        }
+
         logger.info("shutting down; finishing in-flight sends", metadata: ["shutdown.grace": "\(Units.format(grace))"])
-        stop.close()
-        Pipeline.stopSending(senders, gateways)
-        let finished = await WorkerThread.wait(for: threads, until: .now + grace)
+        let finished = await running.stopAll(until: .now + grace)
         // Samples still pending stay in the disk buffers (replayed at the next start); memory-only queues lose them.
-        let pending = senders.reduce(0) { $0 + $1.queue.pendingSamples }
+        let pending = running.pipeline.senders.reduce(0) { $0 + $1.queue.pendingSamples }
         logger.info(
             finished ? "stopped" : "stopped with a send still in flight after the grace period",
             metadata: ["samples.pending": "\(pending)"])
+    }
+
+    /// SIGHUP: a valid new config takes effect from the next cycle; endpoints whose settings did
+    /// not change keep their queue, disk buffer and thread, and lose nothing. An invalid one is
+    /// refused in one logged line and the running config goes on. Either way
+    /// `ebpf_map_shipper_config_last_reload_successful` says how it went.
+    private func reload(_ running: inout Running) async {
+        let metrics = running.pipeline.metrics
+        guard let reread else {
+            logger.warning("SIGHUP ignored: the shipper was started without --config, so there is no file to re-read")
+            return
+        }
+        let next: Config
+        do {
+            next = try reread()
+        } catch {
+            logger.error("config reload refused; the running config goes on", metadata: ["error": "\(error)"])
+            metrics.configLoaded(successfully: false, at: Date().timeIntervalSince1970)
+            return
+        }
+        guard next != running.config else {
+            logger.info("config reloaded: unchanged")
+            metrics.configLoaded(successfully: true, at: Date().timeIntervalSince1970)
+            return
+        }
+        do {
+            try await running.replace(with: next, logger: logger)
+            logger.info("config reloaded", metadata: ["endpoints.count": "\(running.endpointCount)"])
+            metrics.configLoaded(successfully: true, at: Date().timeIntervalSince1970)
+        } catch {
+            logger.error("config reload failed; the previous config runs again", metadata: ["error": "\(error)"])
+            metrics.configLoaded(successfully: false, at: Date().timeIntervalSince1970)
+        }
+    }
+}
+
+/// The running pipeline and its threads, owned by the service's task.
+private struct Running {
+    var pipeline: Pipeline
+    var config: Config
+    private var stop = QueueMonitor()
+    private var collectThread: WorkerThread?
+    /// The sending thread of each sender and gateway, by object identity.
+    private var sendThreads: [ObjectIdentifier: WorkerThread] = [:]
+
+    init(pipeline: Pipeline, config: Config) {
+        self.pipeline = pipeline
+        self.config = config
+    }
+
+    var endpointCount: Int { pipeline.senders.count + pipeline.gateways.count }
+
+    mutating func startAll() {
+        startSending(pipeline.senders, pipeline.gateways)
+        startCollecting()
+    }
+
+    /// The collect thread owns the cycle (and its collector) until `stopCollecting` has joined it:
+    /// only then does a reload read them again, so they are never used from two threads at once.
+    private mutating func startCollecting() {
+        stop = QueueMonitor()
+        nonisolated(unsafe) let cycle = pipeline.cycle
+        let stop = stop
+        collectThread = WorkerThread.start(name: "collect") { cycle.loop(stop: stop) }
+    }
+
+    private mutating func startSending(_ senders: [RemoteWriteSender], _ gateways: [PushgatewaySender]) {
+        for sender in senders where sendThreads[ObjectIdentifier(sender)] == nil {
+            sendThreads[ObjectIdentifier(sender)] = WorkerThread.start(name: "send-\(sender.endpoint.name)") {
+                sender.run(untilEmpty: false)
+            }
+        }
+        for gateway in gateways where sendThreads[ObjectIdentifier(gateway)] == nil {
+            sendThreads[ObjectIdentifier(gateway)] = WorkerThread.start(name: "push-\(gateway.gateway.name)") {
+                gateway.run(untilSettled: false, deleteAtEnd: true)
+            }
+        }
+    }
+
+    /// Stops the collect thread between two cycles and waits for it: a reload never overlaps one.
+    private mutating func stopCollecting() async {
+        stop.close()
+        if let collectThread { _ = await WorkerThread.wait(for: [collectThread], until: .now + .seconds(3600)) }
+        collectThread = nil
+    }
+
+    /// Stops and joins the sending threads of these endpoints; a disk buffer keeps what they had.
+    private mutating func retire(_ senders: [RemoteWriteSender], _ gateways: [PushgatewaySender]) async {
+        Pipeline.stopSending(senders, gateways)
+        let threads = senders.compactMap { sendThreads.removeValue(forKey: ObjectIdentifier($0)) }
+            + gateways.compactMap { sendThreads.removeValue(forKey: ObjectIdentifier($0)) }
+        _ = await WorkerThread.wait(for: threads, until: .now + ShipperService.defaultGrace)
+    }
+
+    /// Moves to `next`: collection pauses between two cycles, the endpoints that changed or went
+    /// away finish their request in flight and stop (their disk buffers keep what they had, for the
+    /// changed endpoint's new sender), and the new pipeline starts around what stays. If it cannot
+    /// be built, the previous config is built again around the same and the error is thrown.
+    mutating func replace(with next: Config, logger: Logger) async throws {
+        await stopCollecting()
+        let sameBuffer = next.buffer == config.buffer
+        let staying = pipeline.senders.filter { sender in sameBuffer && next.remoteWrite.contains(sender.endpoint) }
+        let stayingGateways = pipeline.gateways.filter { next.pushgateway.contains($0.gateway) }
+        await retire(
+            pipeline.senders.filter { sender in !staying.contains { $0 === sender } },
+            pipeline.gateways.filter { gateway in !stayingGateways.contains { $0 === gateway } })
+        let kept = Pipeline.Kept(
+            collector: next.maps == config.maps ? pipeline.cycle.collector : nil, senders: staying,
+            gateways: stayingGateways, metrics: pipeline.metrics)
+        let previous = config
+        // The retired senders must be gone, and their buffer locks with them, before a new sender
+        // opens the same directory.
+        pipeline = Self.placeholder(from: pipeline, keeping: kept, config: config, logger: logger)
+        do {
+            pipeline = try Pipeline(config: next, logger: logger, keeping: kept)
+            config = next
+        } catch {
+            var again = kept
+            if previous.maps != next.maps { again.collector = nil }
+            pipeline = try Pipeline(config: previous, logger: logger, keeping: again)
+            startSending(pipeline.senders, pipeline.gateways)
+            startCollecting()
+            throw error
+        }
+        startSending(pipeline.senders, pipeline.gateways)
+        startCollecting()
+    }
+
+    /// A pipeline holding only what is kept (and the old collector), so that the retired endpoints
+    /// are referenced nowhere any more.
+    private static func placeholder(
+        from pipeline: Pipeline, keeping kept: Pipeline.Kept, config: Config, logger: Logger
+    ) -> Pipeline {
+        let cycle = CollectCycle(
+            config: config, collector: pipeline.cycle.collector, senders: kept.senders, gateways: kept.gateways,
+            metrics: kept.metrics, logger: logger)
+        return Pipeline(cycle: cycle, senders: kept.senders, gateways: kept.gateways, metrics: kept.metrics)
+    }
+
+    /// Graceful shutdown: stops collecting and every endpoint; true if all finished by `deadline`.
+    mutating func stopAll(until deadline: ContinuousClock.Instant) async -> Bool {
+        stop.close()
+        Pipeline.stopSending(pipeline.senders, pipeline.gateways)
+        let threads = Array(sendThreads.values) + (collectThread.map { [$0] } ?? [])
+        return await WorkerThread.wait(for: threads, until: deadline)
     }
 }

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+@testable import Shipper
+
+/// SIGHUP re-reads the config, as Prometheus does: the real binary, two real Prometheus servers.
+@Suite(.requiresBPF, .timeLimit(.minutes(3)))
+struct ReloadTests {
+    func config(_ prefix: String, include: String, ports: [UInt16], buffer: URL) -> String {
+        """
+        interval: 1s
+        maps:
+          include: ['\(include)']
+        remote_write:
+        \(ports.enumerated().map { "  - {name: p\($0.offset), url: 'http://127.0.0.1:\($0.element)/api/v1/write'}" }.joined(separator: "\n"))
+        buffer:
+          dir: \(buffer.path)
+
+        """
+    }
+
+    func stamps(_ prometheus: ReceiverProcess, _ id: UInt32) async throws -> [Int64] {
+        try await prometheus.samples("ebpf_map_entries{map_id=\"\(id)\"}[10m]").first?.timestampsMs ?? []
+    }
+
+    func lastValue(_ prometheus: ReceiverProcess, _ metric: String) async throws -> String? {
+        try await prometheus.samples("\(metric)[1m]").first?.values.last
+    }
+
+    @Test func aFilterAndASecondEndpointTakeEffectWithoutAGap() async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let a = try await holder.create("hash", name: prefix + "a", maxEntries: 16, fill: 3)
+        let b = try await holder.create("hash", name: prefix + "b", maxEntries: 16, fill: 5)
+        let first = try await ReceiverProcess.prometheus()
+        let second = try await ReceiverProcess.prometheus()
+        let buffer = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(UUID())")
+        try FileManager.default.createDirectory(at: buffer, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: buffer) }
+        let file = try writeConfig(config(prefix, include: "^\(prefix)a$", ports: [first.port], buffer: buffer))
+        defer { removeConfig(file) }
+        let daemon = try ShipperDaemon(file: file)
+        #expect(await eventually(within: 20) { ((try? await stamps(first, a).count) ?? 0) >= 3 }, "\(daemon.log)")
+
+        // The filter widened and a second endpoint added.
+        try config(prefix, include: "^\(prefix)(a|b)$", ports: [first.port, second.port], buffer: buffer)
+            .write(to: file, atomically: true, encoding: .utf8)
+        let reloadedAt = Int64(Date().timeIntervalSince1970 * 1000)
+        kill(daemon.pid, SIGHUP)
+        #expect(await eventually(within: 20) { ((try? await stamps(second, b).count) ?? 0) >= 3 }, "\(daemon.log)")
+        #expect(daemon.log.contains("msg=\"config reloaded\" endpoints.count=2"), "\(daemon.log)")
+
+        // The first endpoint missed no interval of map a across the reload, and got b from then on.
+        let before = try await stamps(first, a)
+        #expect(zip(before, before.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "gap in \(before)")
+        #expect(before.first ?? .max < reloadedAt - 2000 && before.last ?? 0 > reloadedAt + 1000)
+        let bAtFirst = try await stamps(first, b)
+        #expect(!bAtFirst.isEmpty && bAtFirst.first ?? 0 >= reloadedAt - 1000, "\(bAtFirst) \(reloadedAt)")
+        // The second endpoint starts at the reload: nothing from before it.
+        let aAtSecond = try await stamps(second, a)
+        #expect(!aAtSecond.isEmpty && aAtSecond.first ?? 0 >= reloadedAt - 1000, "\(aAtSecond) \(reloadedAt)")
+        #expect(try await lastValue(first, "ebpf_map_shipper_config_last_reload_successful") == "1")
+
+        // A broken config changes nothing but the gauge.
+        try "interval: 5x\n".write(to: file, atomically: true, encoding: .utf8)
+        let brokenAt = Date()
+        kill(daemon.pid, SIGHUP)
+        #expect(await eventually(within: 10) { (try? await lastValue(first, "ebpf_map_shipper_config_last_reload_successful")) == "0" })
+        #expect(await eventually(within: 10) {
+            ((try? await stamps(second, b).last) ?? 0) > Int64(brokenAt.timeIntervalSince1970 * 1000) + 2000
+        })
+        let after = try await stamps(first, a)
+        #expect(zip(after, after.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "gap in \(after)")
+        let refused = daemon.log.split(separator: "\n").filter { $0.contains("config reload refused") }
+        #expect(refused.count == 1, "\(daemon.log)")
+        #expect(refused.first?.contains("\(file.path):1: interval: invalid duration '5x'") == true, "\(refused)")
+        #expect(await daemon.terminate() == 0)
+        await first.stop()
+        await second.stop()
+    }
+}
