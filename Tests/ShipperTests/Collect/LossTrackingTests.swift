@@ -11,7 +11,7 @@ import Testing
 struct LossTrackingTests {
     static let commands: [(name: String, command: String)] = [
         ("receiver", """
-            sh -c 'victoria-metrics -storageDataPath=/tmp/vm -httpListenAddr=127.0.0.1:8428 -loggerLevel=ERROR >/tmp/vm.log 2>&1 & \
+            sh -c 'victoria-metrics -storageDataPath=/tmp/vm -httpListenAddr=127.0.0.1:8428 -search.latencyOffset=0s -loggerLevel=ERROR >/tmp/vm.log 2>&1 & \
             n=0; while ! wget -qO- http://127.0.0.1:8428/health >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done'
             """),
         ("run", """
@@ -38,6 +38,9 @@ struct LossTrackingTests {
             sh -c 'sleep 3; wget -qO- http://127.0.0.1:8428/internal/force_flush >/dev/null; \
             wget -qO- "http://127.0.0.1:8428/api/v1/export?match[]=ebpf_map_insert_failures_total&match[]=ebpf_map_evictions_total"'
             """),
+        ("panels", """
+            sh -c 'while read -r query; do wget -qO- "http://127.0.0.1:8428/api/v1/query?query=$query"; echo; done </bin/panels.txt'
+            """),
         ("fresh", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking on"),
         ("off", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking off"),
     ]
@@ -51,9 +54,17 @@ struct LossTrackingTests {
 
         """
 
+    /// The dashboard's loss panels' queries, URL-encoded, one per line: this kernel has the data.
+    static func lossPanels() throws -> [(title: String, expr: String)] {
+        try Dashboard.queries().filter { Dashboard.needsLossTracking($0.expr) }
+    }
+
     static let guest = Task {
-        try await GuestKernel.run(
-            commands, fixtures: ["guest_losses"], files: ["shipper.yml": config], binaries: ["/usr/bin/victoria-metrics"])
+        let panels = try lossPanels().map { $0.expr.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+        return try await GuestKernel.run(
+            commands, fixtures: ["guest_losses"],
+            files: ["shipper.yml": config, "panels.txt": panels.joined(separator: "\n") + "\n"],
+            binaries: ["/usr/bin/victoria-metrics"])
     }
 
     /// What guest_losses saw: name -> (id, type, insert failures, evictions).
@@ -148,6 +159,23 @@ struct LossTrackingTests {
         for (name, map) in seen {
             let expected = name == "l_hash" ? 20 : (map.insertFailures ?? map.evictions ?? -1)
             #expect(last[name] == Double(expected), "\(name)")
+        }
+    }
+
+    /// The dashboard's loss panels return series from what `run` pushed (DashboardTests checks the
+    /// other panels on this machine's kernel).
+    @Test func theDashboardsLossPanelsHaveData() async throws {
+        let run = try await Self.guest.value
+        let panels = try Self.lossPanels()
+        let answers = run["panels"].stdout.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(panels.count == 2)
+        try #require(answers.count == panels.count, "\(run["panels"])")
+        for (panel, answer) in zip(panels, answers) {
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])
+            let result = ((json["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
+            let maps = Set(result.compactMap { ($0["metric"] as? [String: String])?["map_name"] })
+            #expect(!maps.isEmpty, "\(panel.title): \(answer)")
+            #expect(maps.isSubset(of: Set(Self.seen(run).keys)), "\(panel.title): \(maps)")
         }
     }
 
