@@ -147,7 +147,7 @@ private struct Running {
     /// Moves to `next`: collection pauses between two cycles, the endpoints that changed or went
     /// away finish their request in flight and stop (their disk buffers keep what they had, for the
     /// changed endpoint's new sender), and the new pipeline starts around what stays. If it cannot
-    /// be built, the previous config is built again around the same and the error is thrown.
+    /// be built, the previous config is built again around the same, and the error is thrown.
     mutating func replace(with next: Config, logger: Logger) async throws {
         await stopCollecting()
         let sameBuffer = next.buffer == config.buffer
@@ -169,7 +169,9 @@ private struct Running {
         } catch {
             var again = kept
             if previous.maps != next.maps { again.collector = nil }
-            pipeline = try Pipeline(config: previous, logger: logger, keeping: again)
+            // Should the previous config not build either (a file it names is gone), what stayed
+            // runs on: the old collector and the endpoints the reload kept.
+            if let rebuilt = try? Pipeline(config: previous, logger: logger, keeping: again) { pipeline = rebuilt }
             startSending(pipeline.senders, pipeline.gateways)
             startCollecting()
             throw error
