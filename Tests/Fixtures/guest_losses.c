@@ -73,8 +73,9 @@ static int load_program(const struct bpf_insn *insns, size_t count)
     return fd;
 }
 
-/* One BPF_PROG_TEST_RUN of a socket filter; returns its r0. */
-static int32_t run_program(int fd)
+/* BPF_PROG_TEST_RUN of a socket filter, `repeat` times: returns the last run's r0, and in
+ * `duration` (if given) the kernel's mean nanoseconds per run. */
+static int32_t test_run(int fd, uint32_t repeat, double *duration)
 {
     static uint8_t packet[64];
     union bpf_attr attr;
@@ -82,10 +83,18 @@ static int32_t run_program(int fd)
     attr.test.prog_fd = fd;
     attr.test.data_in = (uintptr_t)packet;
     attr.test.data_size_in = sizeof(packet);
-    attr.test.repeat = 1;
+    attr.test.repeat = repeat;
     if (bpf(BPF_PROG_TEST_RUN, &attr) < 0)
         fail("test run");
+    if (duration)
+        *duration = attr.test.duration;
     return (int32_t)attr.test.retval;
+}
+
+/* One run; returns its r0. */
+static int32_t run_program(int fd)
+{
+    return test_run(fd, 1, NULL);
 }
 
 static void report(const char *name, int fd, const char *type, long failures, long evictions)
@@ -112,16 +121,9 @@ static int update_program(int map, int32_t key)
 /* Nanoseconds per run of the program, `runs` runs timed by the kernel. */
 static double time_program(int program, uint32_t runs)
 {
-    static uint8_t packet[64];
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.test.prog_fd = program;
-    attr.test.data_in = (uintptr_t)packet;
-    attr.test.data_size_in = sizeof(packet);
-    attr.test.repeat = runs;
-    if (bpf(BPF_PROG_TEST_RUN, &attr) < 0)
-        fail("test run");
-    return attr.test.duration;
+    double duration;
+    test_run(program, runs, &duration);
+    return duration;
 }
 
 /* Nanoseconds per bpf(2) write of `key`, `runs` writes. */
@@ -181,12 +183,7 @@ int main(int argc, char **argv)
     int full = create(BPF_MAP_TYPE_HASH, "l_prog", 4, 8, 4, 0, 0);
     for (uint32_t k = 0; k < 4; k++)
         write_key(full, &k, value, BPF_ANY);
-    struct bpf_insn insert[] = {
-        INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 100), STORE_DW_ZERO(-16), LD_MAP_FD(BPF_REG_1, full),
-        STACK_POINTER(BPF_REG_2, -4), STACK_POINTER(BPF_REG_3, -16), MOV_IMM(BPF_REG_4, BPF_ANY),
-        CALL(BPF_FUNC_map_update_elem), EXIT,
-    };
-    int inserter = load_program(insert, sizeof(insert) / sizeof(insert[0]));
+    int inserter = update_program(full, 100);
     seen = 0;
     for (int run = 0; run < 5; run++)
         seen += run_program(inserter) == -E2BIG;

@@ -116,17 +116,14 @@ private struct Running {
         collectThread = WorkerThread.start(name: "collect") { cycle.loop(stop: stop) }
     }
 
+    /// Starts a sending thread for each endpoint that has none yet (a reload keeps the others').
     private mutating func startSending(_ senders: [RemoteWriteSender], _ gateways: [PushgatewaySender]) {
-        for sender in senders where sendThreads[ObjectIdentifier(sender)] == nil {
-            sendThreads[ObjectIdentifier(sender)] = WorkerThread.start(name: "send-\(sender.endpoint.name)") {
-                sender.run(untilEmpty: false)
-            }
-        }
-        for gateway in gateways where sendThreads[ObjectIdentifier(gateway)] == nil {
-            sendThreads[ObjectIdentifier(gateway)] = WorkerThread.start(name: "push-\(gateway.gateway.name)") {
-                gateway.run(untilSettled: false, deleteAtEnd: true)
-            }
-        }
+        let newSenders = senders.filter { sendThreads[ObjectIdentifier($0)] == nil }
+        let newGateways = gateways.filter { sendThreads[ObjectIdentifier($0)] == nil }
+        // Pipeline.startSending returns the senders' threads, then the gateways', in order.
+        let threads = Pipeline.startSending(newSenders, newGateways, drain: false)
+        let owners = newSenders.map(ObjectIdentifier.init) + newGateways.map(ObjectIdentifier.init)
+        for (owner, thread) in zip(owners, threads) { sendThreads[owner] = thread }
     }
 
     /// Stops the collect thread between two cycles and waits for it: a reload never overlaps one.
