@@ -11,7 +11,7 @@ extension EBPFMapShipper {
                 Needs no privileges and sends nothing.
 
                 Example:
-                  ebpf-map-shipper check-config /etc/ebpf-map-shipper.yml
+                  ebpf-map-shipper check-config /etc/ebpf-map-shipper/shipper.yml
                 """
         )
 

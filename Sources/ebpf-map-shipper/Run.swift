@@ -18,7 +18,7 @@ extension EBPFMapShipper {
                 the running config goes on.
 
                 Example:
-                  ebpf-map-shipper run --config /etc/ebpf-map-shipper.yml --log-format json
+                  ebpf-map-shipper run --config /etc/ebpf-map-shipper/shipper.yml --log-format json
                 """
         )
 
