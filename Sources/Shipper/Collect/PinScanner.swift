@@ -49,8 +49,9 @@ struct PinScanner {
         }
     }
 
-    /// The mount points of every bpffs in /proc/mounts, octal escapes (`\040`) decoded.
-    static func bpffsMounts(mountsTable: String = "/proc/mounts") -> [String] {
+    /// The mount points of every bpffs this process sees (/proc/self/mounts, which a unit's
+    /// ProcSubset=pid leaves visible, unlike /proc/mounts), octal escapes (`\040`) decoded.
+    static func bpffsMounts(mountsTable: String = "/proc/self/mounts") -> [String] {
         guard let text = try? String(contentsOfFile: mountsTable, encoding: .utf8) else { return [] }
         // Split as bytes: read every cycle, and Character-wise splitting costs ten times more.
         return text.utf8.split(separator: UInt8(ascii: "\n")).compactMap { line in

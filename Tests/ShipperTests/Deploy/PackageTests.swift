@@ -38,6 +38,8 @@ struct PackageTests {
             #expect(depends.contains(library + " ("), "\(depends)")
         }
         #expect(!depends.contains("swift"), "the Swift runtime is linked in: \(depends)")
+        // By hand only what the maintainer script (adduser) and the unit's ExecReload (/bin/kill) call.
+        #expect(depends.hasPrefix("adduser, procps, "), "\(depends)")
     }
 
     @Test func installUseRemoveAndPurge() async throws {
@@ -70,11 +72,13 @@ struct PackageTests {
         #expect(remove.status == 0, "\(remove.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/usr/bin/ebpf-map-shipper"))
         #expect(FileManager.default.fileExists(atPath: "/etc/ebpf-map-shipper/shipper.yml"), "removing keeps the config")
+        #expect(FileManager.default.fileExists(atPath: "/etc/default/ebpf-map-shipper"), "removing keeps the unit's environment")
         #expect(FileManager.default.fileExists(atPath: "/var/lib/ebpf-map-shipper/test-segment"), "removing keeps the buffer")
 
         let purge = try await Self.run("dpkg", ["-P", "ebpf-map-shipper"])
         #expect(purge.status == 0, "\(purge.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/etc/ebpf-map-shipper/shipper.yml"), "purging removes the config")
+        #expect(!FileManager.default.fileExists(atPath: "/etc/default/ebpf-map-shipper"), "purging removes the unit's environment")
         #expect(FileManager.default.fileExists(atPath: "/var/lib/ebpf-map-shipper/test-segment"), "the buffer outlives a purge")
     }
 }
