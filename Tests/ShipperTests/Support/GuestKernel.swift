@@ -34,10 +34,13 @@ enum GuestKernel {
     /// holder of Tests/Fixtures/guest_maps.c is up. `fixtures` names more programs of
     /// Tests/Fixtures/ (`guest_losses` for guest_losses.c) to build and put in the guest's /bin,
     /// `files` (name: contents) go there too, and `binaries` are host programs copied in.
+    /// With `systemd`, the guest is a Debian 12 system booted with systemd as PID 1 and those
+    /// packages installed (`scripts/vm-run --systemd`): the files are in the commands' working
+    /// directory and on PATH, and the shipper comes only from what the commands install.
     /// Awaited; the boot is on a thread of its own.
     static func run(
         _ commands: [(name: String, command: String)], fixtures: [String] = [], files: [String: String] = [:],
-        binaries hostBinaries: [String] = []
+        binaries hostBinaries: [String] = [], systemd packages: [String]? = nil
     ) async throws -> Run {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("guest-\(UUID())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -66,15 +69,19 @@ enum GuestKernel {
             """
         for (name, command) in commands {
             script += """
-                \(command) >/tmp/out 2>/tmp/err; status=$?
+                {
+                \(command)
+                } >/tmp/out 2>/tmp/err; status=$?
                 echo "== \(name) $status"; cat /tmp/out; echo "== stderr"; cat /tmp/err; echo "== end \(name)"
 
                 """
         }
         let guest = work.appendingPathComponent("guest.sh")
         try script.write(to: guest, atomically: true, encoding: .utf8)
+        let guestKind = packages.map { ["--systemd", "--packages", $0.joined(separator: ",")] } ?? []
+        let shipper = packages == nil ? [ShipperBinary.url.path] : []
         let boot = try await runToEnd(
-            repository.appendingPathComponent("scripts/vm-run"), ["--timeout", "240", guest.path] + binaries + [ShipperBinary.url.path])
+            repository.appendingPathComponent("scripts/vm-run"), ["--timeout", "240"] + guestKind + [guest.path] + binaries + shipper)
         // The serial console ends lines with CR LF, which Swift reads as one Character.
         let console = (boot.stdout + boot.stderr).replacingOccurrences(of: "\r\n", with: "\n")
         return Run(console: console, status: boot.status, commands: parse(console))
