@@ -9,6 +9,7 @@
 #include <snappy-c.h>
 
 #include "remote.pb-c.h"
+#include "uncompress.h"
 
 /* Snappy compresses its input in independent 64 KiB blocks (no copy reaches across one), so a
  * body compressed a block at a time is the same bytes as one compressed whole, and no request is
@@ -203,27 +204,35 @@ struct crw_decoded {
     Prometheus__WriteRequest *message;
 };
 
+int32_t crw_uncompress(const uint8_t *body, size_t length, uint8_t **raw, size_t *raw_length)
+{
+    if (snappy_uncompressed_length((const char *)body, length, raw_length) != SNAPPY_OK)
+        return -EBADMSG;
+    *raw = malloc(*raw_length ? *raw_length : 1);
+    if (!*raw)
+        return -ENOMEM;
+    if (snappy_uncompress((const char *)body, length, (char *)*raw, raw_length) != SNAPPY_OK) {
+        free(*raw);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
 int32_t crw_decode(const uint8_t *body, size_t length, crw_decoded **out)
 {
     size_t raw_length;
-    char *raw;
+    uint8_t *raw;
     struct crw_decoded *decoded;
+    int32_t result = crw_uncompress(body, length, &raw, &raw_length);
 
-    if (snappy_uncompressed_length((const char *)body, length, &raw_length) != SNAPPY_OK)
-        return -EBADMSG;
-    raw = malloc(raw_length ? raw_length : 1);
-    if (!raw)
-        return -ENOMEM;
-    if (snappy_uncompress((const char *)body, length, raw, &raw_length) != SNAPPY_OK) {
-        free(raw);
-        return -EBADMSG;
-    }
+    if (result)
+        return result;
     decoded = calloc(1, sizeof(*decoded));
     if (!decoded) {
         free(raw);
         return -ENOMEM;
     }
-    decoded->message = prometheus__write_request__unpack(NULL, raw_length, (const uint8_t *)raw);
+    decoded->message = prometheus__write_request__unpack(NULL, raw_length, raw);
     free(raw);
     if (!decoded->message) {
         free(decoded);

@@ -46,6 +46,30 @@ void crw_decoded_sample(const crw_decoded *decoded, size_t series, size_t index,
 size_t crw_decoded_metadata_count(const crw_decoded *decoded);
 void crw_decoded_metadata(const crw_decoded *decoded, size_t index, int32_t *type, const char **family, const char **help);
 
+/* Remote-write 2.0 (io.prometheus.write.v2.Request). Refs are given as sent, unchecked: the
+ * reader judges them against the symbol count. -EBADMSG: not snappy block data, or not a Request. */
+typedef struct crw_decoded_v2 crw_decoded_v2;
+
+typedef struct crw_series_v2 {
+    const uint32_t *refs; /* name, value, name, value, ...: indexes into the symbols */
+    size_t ref_count;
+    size_t sample_count;
+    int32_t has_metadata;
+    int32_t type; /* Metadata.MetricType */
+    uint32_t help_ref;
+    uint32_t unit_ref;
+    int64_t created_timestamp_ms; /* 0: not sent */
+} crw_series_v2;
+
+int32_t crw_decode_v2(const uint8_t *body, size_t length, crw_decoded_v2 **out);
+void crw_decoded_v2_free(crw_decoded_v2 *decoded);
+size_t crw_decoded_v2_symbol_count(const crw_decoded_v2 *decoded);
+const char *crw_decoded_v2_symbol(const crw_decoded_v2 *decoded, size_t index);
+size_t crw_decoded_v2_series_count(const crw_decoded_v2 *decoded);
+/* `out->refs` stays valid until crw_decoded_v2_free. */
+void crw_decoded_v2_series(const crw_decoded_v2 *decoded, size_t series, crw_series_v2 *out);
+void crw_decoded_v2_sample(const crw_decoded_v2 *decoded, size_t series, size_t index, double *value, int64_t *timestamp_ms);
+
 /* ---- HTTP: one reusable libcurl easy handle per endpoint, so connections are kept alive ---- */
 
 typedef struct crw_http crw_http;
