@@ -1,7 +1,8 @@
 internal import CRemoteWrite
 
-/// Turns a cycle's series into snappy-compressed remote-write 1.0 request bodies. The only Swift
-/// file that uses the protobuf and snappy half of CRemoteWrite.
+/// Turns a cycle's series into snappy-compressed remote-write request bodies: 1.0 here, 2.0 in
+/// RemoteWriteEncoder+V2.swift. With DecodedWriteRequest.swift, the only Swift files that use the
+/// protobuf and snappy half of CRemoteWrite.
 ///
 /// Series are compressed as they are written, 64 KiB at a time, so a request is never held
 /// uncompressed. The C side keeps its buffers between requests, and so does `sink` here, so
@@ -67,73 +68,18 @@ final class RemoteWriteEncoder {
     }
 
     /// Adds bytes to the body being compressed.
-    private func compress(_ raw: ArraySlice<UInt8>) {
+    func compress(_ raw: ArraySlice<UInt8>) {
         let result = raw.withUnsafeBufferPointer { crw_compress_write(handle, $0.baseAddress, $0.count) }
         // Only an exhausted heap, or a request of 4 GiB, gets here.
         precondition(result == 0, "compressing a remote-write request failed: \(result)")
     }
 
     /// The compressed body of everything added since the last one.
-    private func endBody() -> [UInt8] {
+    func endBody() -> [UInt8] {
         var out: UnsafePointer<UInt8>?
         var length = 0
         let result = crw_compress_end(handle, &out, &length)
         precondition(result == 0 && out != nil, "compressing a remote-write request failed: \(result)")
         return Array(UnsafeBufferPointer(start: out, count: length))
-    }
-}
-
-/// A decoded request: what a receiver sees. Used by the tests' receivers and for diagnostics.
-struct DecodedWriteRequest: Sendable, Equatable {
-    struct Series: Sendable, Equatable {
-        var labels: [(name: String, value: String)]
-        var samples: [(value: Double, timestampMs: Int64)]
-
-        static func == (a: Series, b: Series) -> Bool {
-            a.labels.elementsEqual(b.labels) { $0 == $1 }
-                && a.samples.elementsEqual(b.samples) { $0.value.bitPattern == $1.value.bitPattern && $0.timestampMs == $1.timestampMs }
-        }
-
-        /// The value of one label, nil if absent.
-        subscript(label: String) -> String? { labels.first { $0.name == label }?.value }
-    }
-
-    struct Metadata: Sendable, Equatable {
-        var type: Int32
-        var family: String
-        var help: String
-    }
-
-    var series: [Series]
-    var metadata: [Metadata]
-
-    /// Decompresses (snappy block format) and unpacks a request body; nil if it is neither.
-    init?(body: [UInt8]) {
-        var decoded: OpaquePointer?
-        let result = body.withUnsafeBufferPointer { crw_decode($0.baseAddress, $0.count, &decoded) }
-        guard result == 0, let decoded else { return nil }
-        defer { crw_decoded_free(decoded) }
-        series = (0..<crw_decoded_series_count(decoded)).map { index in
-            Series(
-                labels: (0..<crw_decoded_label_count(decoded, index)).map { label in
-                    var name: UnsafePointer<CChar>?
-                    var value: UnsafePointer<CChar>?
-                    crw_decoded_label(decoded, index, label, &name, &value)
-                    return (String(cString: name!), String(cString: value!))
-                },
-                samples: (0..<crw_decoded_sample_count(decoded, index)).map { sample in
-                    var value = 0.0
-                    var timestamp: Int64 = 0
-                    crw_decoded_sample(decoded, index, sample, &value, &timestamp)
-                    return (value, timestamp)
-                })
-        }
-        metadata = (0..<crw_decoded_metadata_count(decoded)).map { index in
-            var type: Int32 = 0
-            var family: UnsafePointer<CChar>?
-            var help: UnsafePointer<CChar>?
-            crw_decoded_metadata(decoded, index, &type, &family, &help)
-            return Metadata(type: type, family: String(cString: family!), help: String(cString: help!))
-        }
     }
 }
