@@ -73,7 +73,7 @@ enum RemoteWriteWire {
     }
 
     /// Tag, length (one byte: at most 1 + 8 + 1 + 10) and Sample.
-    private static func sampleFieldSize(timestamp: Int) -> Int { 2 + 1 + 8 + 1 + timestamp }
+    static func sampleFieldSize(timestamp: Int) -> Int { 2 + 1 + 8 + 1 + timestamp }
 
     /// Appends one WriteRequest.metadata entry: the metric's type and HELP.
     static func appendMetadata(_ metric: Metric, to sink: inout ByteSink) {
@@ -111,7 +111,7 @@ enum RemoteWriteWire {
         writer.write(utf8: text)
     }
 
-    private static func varintSize(_ value: UInt64) -> Int {
+    static func varintSize(_ value: UInt64) -> Int {
         max(1, (64 - value.leadingZeroBitCount + 6) / 7)
     }
 }

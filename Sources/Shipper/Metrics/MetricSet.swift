@@ -5,6 +5,13 @@ public struct Metric: Sendable, Hashable {
     public let name: String
     public let help: String
     public let kind: Kind
+
+    /// The unit its name ends in, before a counter's `_total` (OpenMetrics: a unit is a suffix of
+    /// the name), or "" for none. Remote-write 2.0 sends it with the type and HELP.
+    public var unit: String {
+        let base = kind == .counter && name.hasSuffix("_total") ? name.dropLast("_total".count) : Substring(name)
+        return ["bytes", "seconds"].first { base.hasSuffix("_" + $0) } ?? ""
+    }
 }
 
 extension Metric {

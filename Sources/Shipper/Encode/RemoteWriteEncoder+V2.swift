@@ -1,0 +1,77 @@
+/// Remote-write 2.0 request bodies (io.prometheus.write.v2.Request).
+extension RemoteWriteEncoder {
+    /// One 2.0 request holding every sample, labels merged as `SeriesBuffer.append` does. Each
+    /// series carries its metric's type, HELP and unit, and a counter whose metric is in
+    /// `startTimestamps` its start ("created") timestamp, in milliseconds.
+    func encodeV2(
+        _ samples: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet,
+        startTimestamps: [Metric: Int64] = [:]
+    ) -> [UInt8] {
+        var symbols = SymbolTable()
+        var series = ByteSink()
+        var refs: [UInt32] = []
+        let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
+        for sample in samples {
+            refs.removeAll(keepingCapacity: true)
+            for (name, value) in SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs {
+                refs.append(symbols.ref(name))
+                refs.append(symbols.ref(value))
+            }
+            let metric = sample.metric
+            let metadata = RemoteWriteV2Wire.Metadata(
+                type: metric.kind.metadataType, helpRef: symbols.ref(metric.help), unitRef: symbols.ref(metric.unit))
+            let start = metric.kind == .counter ? startTimestamps[metric] ?? 0 : 0
+            RemoteWriteV2Wire.appendSeries(
+                refs: refs, value: sample.value, timestamp: timestamp, metadata: metadata, startMs: start, to: &series)
+        }
+        // The symbols first, as the spec's field order has them, though every ref is known only
+        // once the series are written.
+        var body = ByteSink()
+        symbols.write(to: &body)
+        compress(body.written)
+        compress(series.written)
+        return endBody()
+    }
+}
+
+extension RemoteWriteEncoder {
+    /// The 1.0 request that carries what a 2.0 body does, for an endpoint found to take only 1.0:
+    /// the same series and samples (stale markers included), and each metric's type and HELP once,
+    /// after them, as `encode` writes metadata. 1.0 has no place for units or start timestamps.
+    /// nil if the body is not a 2.0 request (one whose symbols start with "", as the spec
+    /// requires: a 1.0 body reads as an empty 2.0 request), or a ref points past its symbols.
+    func v1Body(fromV2 body: [UInt8]) -> [UInt8]? {
+        guard let request = DecodedWriteRequestV2(body: body), request.symbols.first == "" else { return nil }
+        var series = ByteSink()
+        var families: [Metric] = []
+        var seen: Set<String> = []
+        for entry in request.series {
+            guard let pairs = request.labels(of: entry) else { return nil }
+            var labels = LabelSet()
+            for (name, value) in pairs { labels[name] = value }
+            for sample in entry.samples {
+                RemoteWriteWire.appendSeries(
+                    labels, value: sample.value, timestamp: RemoteWriteWire.Timestamp(milliseconds: sample.timestampMs),
+                    to: &series)
+            }
+            guard entry.hasMetadata, let kind = Metric.Kind(metadataType: entry.type), let name = labels["__name__"],
+                seen.insert(name).inserted
+            else { continue }
+            families.append(Metric(name: name, help: request.symbol(entry.helpRef) ?? "", kind: kind))
+        }
+        for metric in families { RemoteWriteWire.appendMetadata(metric, to: &series) }
+        compress(series.written)
+        return endBody()
+    }
+}
+
+extension Metric.Kind {
+    /// The kind of a MetricType number; nil for types the shipper never sends.
+    init?(metadataType: Int32) {
+        switch metadataType {
+        case Metric.Kind.counter.metadataType: self = .counter
+        case Metric.Kind.gauge.metadataType: self = .gauge
+        default: return nil
+        }
+    }
+}

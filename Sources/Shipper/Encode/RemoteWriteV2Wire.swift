@@ -1,0 +1,105 @@
+/// The remote-write 2.0 messages (io.prometheus.write.v2, proto/remote_v2.proto, spec 2.0-rc.4),
+/// written straight to bytes as `RemoteWriteWire` writes 1.0's. A request is its symbols, then
+/// its series; a series refers to its label names and values, HELP and unit by their index in
+/// the symbols (`SymbolTable`). The tests read every form back with the protoc-c decoder.
+enum RemoteWriteV2Wire {
+    /// Field tags: field number << 3 | wire type (0 varint, 2 length-delimited).
+    private static let symbolTag: UInt8 = 4 << 3 | 2  // Request.symbols
+    private static let seriesTag: UInt8 = 5 << 3 | 2  // Request.timeseries
+    private static let labelsRefsTag: UInt8 = 1 << 3 | 2  // TimeSeries.labels_refs, packed
+    private static let metadataTag: UInt8 = 5 << 3 | 2  // TimeSeries.metadata
+    private static let createdTimestampTag: UInt8 = 6 << 3 | 0  // TimeSeries.created_timestamp
+    private static let metadataTypeTag: UInt8 = 1 << 3 | 0  // Metadata.type
+    private static let metadataHelpTag: UInt8 = 3 << 3 | 0  // Metadata.help_ref
+    private static let metadataUnitTag: UInt8 = 4 << 3 | 0  // Metadata.unit_ref
+
+    /// A series' metadata, its strings as symbol refs.
+    struct Metadata {
+        var type: Int32
+        var helpRef: UInt32
+        var unitRef: UInt32
+    }
+
+    /// Appends one Request.symbols entry.
+    static func appendSymbol(_ symbol: String, to sink: inout ByteSink) {
+        let count = symbol.utf8.count
+        sink.write(1 + varintSize(UInt64(count)) + count) { writer in
+            writer.write(symbolTag)
+            writer.writeVarint(UInt64(count))
+            writer.write(utf8: symbol)
+        }
+    }
+
+    /// Appends one Request.timeseries entry with one sample. `refs` are the label pairs' refs,
+    /// sorted by label name; `startMs` is the created (start) timestamp, 0 for none.
+    static func appendSeries(
+        refs: some Collection<UInt32>, value: Double, timestamp: RemoteWriteWire.Timestamp, metadata: Metadata,
+        startMs: Int64, to sink: inout ByteSink
+    ) {
+        let refBytes = refs.reduce(0) { $0 + varintSize(UInt64($1)) }
+        let metadataBytes = 2 + fieldSize(metadata.helpRef) + fieldSize(metadata.unitRef)
+        let start = UInt64(bitPattern: startMs)
+        timestamp.bytes.withUnsafeBytes { stamp in
+            let inner = 1 + varintSize(UInt64(refBytes)) + refBytes
+                + RemoteWriteWire.sampleFieldSize(timestamp: stamp.count)
+                + 1 + varintSize(UInt64(metadataBytes)) + metadataBytes + (start == 0 ? 0 : 1 + varintSize(start))
+            sink.write(1 + varintSize(UInt64(inner)) + inner) { writer in
+                writer.write(seriesTag)
+                writer.writeVarint(UInt64(inner))
+                writer.write(labelsRefsTag)
+                writer.writeVarint(UInt64(refBytes))
+                for ref in refs { writer.writeVarint(UInt64(ref)) }
+                // Sample is 1.0's message, under the same field number.
+                RemoteWriteWire.writeSample(value, stamp, to: &writer)
+                writer.write(metadataTag)
+                writer.writeVarint(UInt64(metadataBytes))
+                writer.write(metadataTypeTag)
+                writer.write(UInt8(metadata.type))
+                if metadata.helpRef != 0 { writeField(metadataHelpTag, metadata.helpRef, to: &writer) }
+                if metadata.unitRef != 0 { writeField(metadataUnitTag, metadata.unitRef, to: &writer) }
+                if start != 0 {
+                    writer.write(createdTimestampTag)
+                    writer.writeVarint(start)
+                }
+            }
+        }
+    }
+
+    /// A varint field of a ref; a zero ref is the field's default, and left out.
+    private static func fieldSize(_ ref: UInt32) -> Int { ref == 0 ? 0 : 1 + varintSize(UInt64(ref)) }
+
+    private static func writeField(_ tag: UInt8, _ ref: UInt32, to writer: inout WireWriter) {
+        writer.write(tag)
+        writer.writeVarint(UInt64(ref))
+    }
+
+    private static func varintSize(_ value: UInt64) -> Int { RemoteWriteWire.varintSize(value) }
+}
+
+/// A request's strings, each once, in the order first used; `symbols[0]` is the empty string, as
+/// the spec requires, so that a ref of 0 means "none". Reused from request to request.
+struct SymbolTable {
+    private var refs: [String: UInt32] = ["": 0]
+    private(set) var symbols: [String] = [""]
+
+    /// The ref of `symbol`, added if new.
+    mutating func ref(_ symbol: String) -> UInt32 {
+        if let ref = refs[symbol] { return ref }
+        let ref = UInt32(symbols.count)
+        refs[symbol] = ref
+        symbols.append(symbol)
+        return ref
+    }
+
+    mutating func removeAll() {
+        refs.removeAll(keepingCapacity: true)
+        refs[""] = 0
+        symbols.removeAll(keepingCapacity: true)
+        symbols.append("")
+    }
+
+    /// The Request.symbols entries, in ref order.
+    func write(to sink: inout ByteSink) {
+        for symbol in symbols { RemoteWriteV2Wire.appendSymbol(symbol, to: &sink) }
+    }
+}
