@@ -1,5 +1,19 @@
 /// Remote-write 2.0 request bodies (io.prometheus.write.v2.Request).
 extension RemoteWriteEncoder {
+    /// One 2.0 request per run of up to `maxSamples` series, in order; every series carries its
+    /// type, HELP and unit, so none is sent apart.
+    func requestsV2(_ series: MapSeriesCache, maxSamples: Int, timestampMs: Int64) -> [EncodedBatch] {
+        var batches: [EncodedBatch] = []
+        series.writeV2(maxSamples: maxSamples, symbols: &requestSymbols, into: &sink) { run, symbols, count in
+            symbolSink.removeAll()
+            symbols.write(series.strings, to: &symbolSink)
+            compress(symbolSink.written)
+            compress(run.written)
+            batches.append(EncodedBatch(body: endBody(), sampleCount: count, timestampMs: timestampMs, message: .v2))
+        }
+        return batches
+    }
+
     /// One 2.0 request holding every sample, labels merged as `SeriesBuffer.append` does. Each
     /// series carries its metric's type, HELP and unit, and a counter whose metric is in
     /// `startTimestamps` its start ("created") timestamp, in milliseconds.
@@ -7,19 +21,19 @@ extension RemoteWriteEncoder {
         _ samples: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet,
         startTimestamps: [Metric: Int64] = [:]
     ) -> [UInt8] {
-        var symbols = SymbolTable()
+        var symbols = StringIds()  // a fresh one: each id is the string's ref
         var series = ByteSink()
         var refs: [UInt32] = []
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
         for sample in samples {
             refs.removeAll(keepingCapacity: true)
             for (name, value) in SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs {
-                refs.append(symbols.ref(name))
-                refs.append(symbols.ref(value))
+                refs.append(symbols.id(name))
+                refs.append(symbols.id(value))
             }
             let metric = sample.metric
             let metadata = RemoteWriteV2Wire.Metadata(
-                type: metric.kind.metadataType, helpRef: symbols.ref(metric.help), unitRef: symbols.ref(metric.unit))
+                type: metric.kind.metadataType, helpRef: symbols.id(metric.help), unitRef: symbols.id(metric.unit))
             let start = metric.kind == .counter ? startTimestamps[metric] ?? 0 : 0
             RemoteWriteV2Wire.appendSeries(
                 refs: refs, value: sample.value, timestamp: timestamp, metadata: metadata, startMs: start, to: &series)

@@ -10,7 +10,11 @@ internal import CRemoteWrite
 /// Not Sendable: one encoder per thread.
 final class RemoteWriteEncoder {
     private let handle: OpaquePointer
-    private var sink = ByteSink()
+    /// The series of the request being written.
+    var sink = ByteSink()
+    /// 2.0: the refs of the request being written, and its symbols' bytes.
+    var requestSymbols = RequestSymbols()
+    var symbolSink = ByteSink()
 
     init() {
         guard let handle = crw_encoder_new() else { fatalError("out of memory allocating the remote-write encoder") }

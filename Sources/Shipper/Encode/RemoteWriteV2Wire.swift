@@ -75,31 +75,3 @@ enum RemoteWriteV2Wire {
 
     private static func varintSize(_ value: UInt64) -> Int { RemoteWriteWire.varintSize(value) }
 }
-
-/// A request's strings, each once, in the order first used; `symbols[0]` is the empty string, as
-/// the spec requires, so that a ref of 0 means "none". Reused from request to request.
-struct SymbolTable {
-    private var refs: [String: UInt32] = ["": 0]
-    private(set) var symbols: [String] = [""]
-
-    /// The ref of `symbol`, added if new.
-    mutating func ref(_ symbol: String) -> UInt32 {
-        if let ref = refs[symbol] { return ref }
-        let ref = UInt32(symbols.count)
-        refs[symbol] = ref
-        symbols.append(symbol)
-        return ref
-    }
-
-    mutating func removeAll() {
-        refs.removeAll(keepingCapacity: true)
-        refs[""] = 0
-        symbols.removeAll(keepingCapacity: true)
-        symbols.append("")
-    }
-
-    /// The Request.symbols entries, in ref order.
-    func write(to sink: inout ByteSink) {
-        for symbol in symbols { RemoteWriteV2Wire.appendSymbol(symbol, to: &sink) }
-    }
-}

@@ -20,6 +20,24 @@ struct MapSeriesCacheTests {
         }
     }
 
+    /// The same, from the cache's 2.0 requests: each checked on its own (symbols start with "",
+    /// every ref points into them, every series has metadata), then read through its 1.0 form.
+    static func describeV2(_ cache: MapSeriesCache, maxSamples: Int = .max) throws -> [String] {
+        let encoder = RemoteWriteEncoder()
+        return try encoder.requestsV2(cache, maxSamples: maxSamples, timestampMs: 0).flatMap { batch in
+            #expect(batch.message == .v2)
+            let request = try #require(DecodedWriteRequestV2(body: batch.body))
+            #expect(request.symbols.first == "")
+            #expect(Set(request.symbols).count == request.symbols.count)
+            #expect(request.series.count == batch.sampleCount)
+            for series in request.series {
+                #expect(request.labels(of: series) != nil && series.hasMetadata && request.symbol(series.helpRef) != nil)
+            }
+            let v1 = try #require(encoder.v1Body(fromV2: batch.body))
+            return try #require(DecodedWriteRequest(body: v1)).series.map(describe)
+        }
+    }
+
     static func describe(_ series: DecodedWriteRequest.Series) -> String {
         let labels = series.labels.filter { $0.name != "__name__" }.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
         let values = series.samples.map { sample in
@@ -34,9 +52,12 @@ struct MapSeriesCacheTests {
         return try #require(DecodedWriteRequest(body: body)).series.map(describe)
     }
 
+    /// Updates the cache and describes its series; its 2.0 requests must hold the same.
     static func update(_ cache: inout MapSeriesCache, _ maps: [MapStats], at timestampMs: Int64) throws -> [String] {
         cache.update(maps, timestamp: RemoteWriteWire.Timestamp(milliseconds: timestampMs))
-        return try describe(cache)
+        let series = try describe(cache)
+        #expect(try describeV2(cache) == series)
+        return series
     }
 
     @Test func matchesTheMetricSetCycleAfterCycle() throws {
@@ -99,6 +120,7 @@ struct MapSeriesCacheTests {
             let batches = RemoteWriteEncoder().requests(cache, maxSamples: size, metadata: [], timestampMs: 0)
             #expect(batches.map(\.sampleCount) == Array(repeating: size, count: 16 / size) + (16 % size == 0 ? [] : [16 % size]))
             #expect(try Self.describe(cache, maxSamples: size) == whole)
+            #expect(try Self.describeV2(cache, maxSamples: size) == whole)
         }
     }
 
@@ -134,7 +156,50 @@ struct MapSeriesCacheTests {
         cache.update([Self.map(1, entries: 5)], timestamp: timestamp)
         cache.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1))
         #expect(try Self.describe(cache).last == "ebpf_map_shipper_build_info{version=1} 1.0@\(Self.now)")
+        #expect(try Self.describeV2(cache).last == "ebpf_map_shipper_build_info{version=1} 1.0@\(Self.now)")
         cache.update([Self.map(1, entries: 5)], timestamp: timestamp)
         #expect(try Self.describe(cache) == Self.reference([Self.map(1, entries: 5)], at: Self.now, external: LabelSet()))
+    }
+
+    /// 2.0 needs no string hashed for a map in the steady state, and numbers strings afresh once
+    /// most of them belong to maps long gone: the requests stay the same either way.
+    @Test func v2RequestsFollowChurnAndRenumbering() throws {
+        var cache = MapSeriesCache(externalLabels: Self.external)
+        var renumbered = false
+        // 2,000 maps, a quarter replaced by new ids each cycle: about 1,500 strings die per cycle.
+        for cycle in 0..<60 {
+            let maps = (0..<2_000).map { index -> MapStats in
+                let mapId = UInt32(index) + (index % 4 == 0 ? UInt32(cycle) * 10_000 : 0)
+                return Self.map(mapId + 1, entries: UInt64(index), pinned: index % 4 == 0 ? ["/sys/fs/bpf/p\(mapId)"] : [])
+            }.sorted { $0.id < $1.id }
+            let before = cache.strings.count
+            cache.update(maps, timestamp: RemoteWriteWire.Timestamp(milliseconds: Self.now + Int64(cycle)))
+            // `update` checks the 2.0 requests against the 1.0 ones (describing is the slow part):
+            // every 15th cycle, and the cycle that numbered the strings afresh.
+            if cycle % 15 == 14 || cache.strings.count < before {
+                renumbered = renumbered || cache.strings.count < before
+                _ = try Self.update(&cache, maps, at: Self.now + Int64(cycle))
+            }
+        }
+        // 60 cycles made about 95,000 strings; past 65,536 they were numbered afresh.
+        #expect(renumbered)
+        #expect(cache.strings.count < 65_536, "\(cache.strings.count) strings")
+    }
+
+    @Test func v2CarriesMetadataAndTheAdditionsStartTimestamps() throws {
+        var cache = MapSeriesCache(externalLabels: LabelSet())
+        cache.update([Self.map(1, entries: 5)], timestamp: RemoteWriteWire.Timestamp(milliseconds: Self.now))
+        cache.append(Sample(.samplesSent, LabelSet(["endpoint": "a"]), 3), startMs: 1_600_000_000_000)
+        cache.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1), startMs: 1_600_000_000_000)
+        let batches = RemoteWriteEncoder().requestsV2(cache, maxSamples: .max, timestampMs: Self.now)
+        let batch = try #require(batches.first)
+        let request = try #require(DecodedWriteRequestV2(body: batch.body))
+        #expect(request.series.map(\.type) == [2, 2, 2, 2, 2, 1, 2])
+        #expect(request.series.map { request.symbol($0.unitRef) } == ["", "", "", "bytes", "", "", ""])
+        #expect(request.series.map(\.startTimestampMs) == [0, 0, 0, 0, 0, 1_600_000_000_000, 0], "counters only")
+        #expect(request.series.map { request.symbol($0.helpRef) } == [
+            Metric.mapEntries.help, Metric.mapMaxEntries.help, Metric.mapPressure.help, Metric.mapMemoryBytes.help,
+            Metric.mapInfo.help, Metric.samplesSent.help, Metric.buildInfo.help,
+        ])
     }
 }
