@@ -37,7 +37,7 @@ extension RemoteWriteConfig {
     static func defaults(url: String, name: String) -> RemoteWriteConfig {
         RemoteWriteConfig(
             name: name, url: url, headers: [], basicAuth: nil, bearerTokenFile: nil, timeout: .seconds(30),
-            queue: QueueConfig.defaults, tls: TLSConfig.defaults, bufferMaxSize: nil, bufferMaxAge: nil)
+            queue: QueueConfig.defaults, tls: TLSConfig.defaults, bufferMaxSize: nil, bufferMaxAge: nil, message: .v1)
     }
 }
 
@@ -81,6 +81,7 @@ extension Config {
             line += " max_samples_per_send=\(endpoint.queue.maxSamplesPerSend)"
             line += " backoff=\(Units.format(endpoint.queue.minBackoff))..\(Units.format(endpoint.queue.maxBackoff))"
             line += " retry_on_http_429=\(endpoint.queue.retryOnHTTP429)"
+            line += " protobuf_message=\(endpoint.message.rawValue)"
             if !endpoint.headers.isEmpty { line += " headers=\(endpoint.headers.map(\.name))" }
             if let auth = endpoint.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
             if let file = endpoint.bearerTokenFile { line += " bearer_token=<\(file)>" }

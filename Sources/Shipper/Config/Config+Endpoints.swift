@@ -2,7 +2,7 @@ import Foundation
 
 extension RemoteWriteConfig {
     init(_ value: YAMLValue, index: Int) throws(ConfigError) {
-        let map = try value.mapping(keys: HTTPFields.keys + ["queue", "buffer"])
+        let map = try value.mapping(keys: HTTPFields.keys + ["protobuf_message", "queue", "buffer"])
         let http = try HTTPFields(map, in: value, example: "https://prometheus.example/api/v1/write")
         self = .defaults(url: http.url, name: http.name)
         headers = http.headers
@@ -10,6 +10,15 @@ extension RemoteWriteConfig {
         bearerTokenFile = http.bearerTokenFile
         timeout = http.timeout ?? timeout
         tls = http.tls
+        if let field = map["protobuf_message"] {
+            let text = try field.string()
+            guard let parsed = RemoteWriteMessage(rawValue: text) else {
+                throw field.fail(
+                    "unknown protobuf_message '\(text)'; expected prometheus.WriteRequest (remote-write 1.0, the default) "
+                        + "or io.prometheus.write.v2.Request (2.0)")
+            }
+            message = parsed
+        }
         if let queue = map["queue"] {
             let fields = try queue.mapping(keys: ["max_samples_per_send", "min_backoff", "max_backoff", "retry_on_http_429"])
             if let value = fields["max_samples_per_send"] { self.queue.maxSamplesPerSend = try value.integer(in: ConfigBounds.maxSamplesPerSend) }

@@ -62,6 +62,8 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     /// This endpoint's own buffer limits; nil takes the `buffer` section's.
     public var bufferMaxSize: UInt64?
     public var bufferMaxAge: Duration?
+    /// What it is sent first (`protobuf_message`); a 2.0 endpoint found to take only 1.0 falls back.
+    public var message: RemoteWriteMessage
 }
 
 /// A configured request header.

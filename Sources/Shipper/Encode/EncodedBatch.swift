@@ -10,7 +10,7 @@ struct EncodedBatch: Sendable, Equatable {
 
 /// The protobuf message a request body holds; the raw values are the names Prometheus's
 /// `protobuf_message` setting takes.
-enum RemoteWriteMessage: String, Sendable, CaseIterable {
+public enum RemoteWriteMessage: String, Sendable, CaseIterable {
     /// Remote-write 1.0.
     case v1 = "prometheus.WriteRequest"
     /// Remote-write 2.0.

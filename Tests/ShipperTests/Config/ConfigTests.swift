@@ -180,6 +180,16 @@ struct ConfigTests {
             + "it must exist and be readable by the shipper")
     }
 
+    @Test func protobufMessageTakesPrometheusNames() throws {
+        let v2 = try parse("remote_write:\n  - url: http://a/\n    protobuf_message: io.prometheus.write.v2.Request\n")
+        #expect(v2.remoteWrite[0].message == .v2)
+        #expect(v2.summary.contains("protobuf_message=io.prometheus.write.v2.Request"))
+        #expect(try parse("remote_write:\n  - url: http://a/\n").remoteWrite[0].message == .v1, "1.0 by default")
+        #expect(error("remote_write:\n  - url: http://a/\n    protobuf_message: v2\n")
+            == "shipper.yml:3: remote_write[0].protobuf_message: unknown protobuf_message 'v2'; expected prometheus.WriteRequest "
+            + "(remote-write 1.0, the default) or io.prometheus.write.v2.Request (2.0)")
+    }
+
     @Test func otherMistakes() {
         #expect(error("remote_write:\n  - url: ftp://a/\n") == "shipper.yml:2: remote_write[0].url: invalid URL 'ftp://a/'; expected http:// or https:// with a host")
         #expect(error("remote_write:\n  - name: a\n    url: http://x/\n  - name: a\n    url: http://y/\n")
