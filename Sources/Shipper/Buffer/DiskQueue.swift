@@ -198,7 +198,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     /// False when the disk refused the write (logged at most once a minute).
     private func appendToDisk(_ batch: EncodedBatch) -> Bool {
-        let bytes = Record(timestampMs: batch.timestampMs, sampleCount: batch.sampleCount, body: batch.body).encoded
+        let bytes = Record(batch).encoded
         do {
             if let last = segments.last, last.size > 0, last.size + Int64(bytes.count) > segmentSize {
                 try rollOver()
@@ -291,6 +291,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             var records = 0
             var samples = 0
             var timestamp: Int64 = 0
+            var message = RemoteWriteMessage.v1
             var first = (end: Int64(0), samples: 0)
             read: while records < head.records {
                 let cached = recentRecord(segment: head.number, at: offset)
@@ -304,9 +305,13 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                         offset = end
                         continue
                     }
-                    if !bodies.isEmpty && samples + record.sampleCount > limits.maxSamplesPerSend { break read }
+                    // A request holds one message: 1.0 and 2.0 records (a config changed) never merge.
+                    if !bodies.isEmpty && (samples + record.sampleCount > limits.maxSamplesPerSend || record.message != message) {
+                        break read
+                    }
                     if bodies.isEmpty {
                         timestamp = record.timestampMs
+                        message = record.message
                         first = (end, record.sampleCount)
                     }
                     bodies.append(record.body)
@@ -329,13 +334,14 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 retireDeliveredSegments()
                 continue
             }
-            if bodies.count > 1, let merged = merger.merge(bodies) {
+            if bodies.count > 1, let merged = message == .v1 ? merger.merge(bodies) : merger.mergeV2(bodies) {
                 inFlight = (head.number, offset, records, samples, timestamp)
-                return EncodedBatch(body: merged, sampleCount: samples, timestampMs: timestamp)
+                return EncodedBatch(body: merged, sampleCount: samples, timestampMs: timestamp, message: message)
             }
-            // One record, or a merge that failed (out of memory): the first record on its own.
+            // One record, or a merge that failed (out of memory, an unreadable 2.0 body): the first
+            // record on its own.
             inFlight = (head.number, first.end, 1, first.samples, timestamp)
-            return EncodedBatch(body: bodies[0], sampleCount: first.samples, timestampMs: timestamp)
+            return EncodedBatch(body: bodies[0], sampleCount: first.samples, timestampMs: timestamp, message: message)
         }
         return nil
     }
@@ -355,7 +361,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private func recentRecord(segment: UInt64, at offset: Int64) -> Segment.Read? {
         while let oldest = recent.first, (oldest.segment, oldest.offset) < (segment, offset) { forgetOldestRecent() }
         guard let found = recent.first, found.segment == segment, found.offset == offset else { return nil }
-        let record = Record(timestampMs: found.batch.timestampMs, sampleCount: found.batch.sampleCount, body: found.batch.body)
+        let record = Record(found.batch)
         return .record(record, end: offset + Int64(Record.headerSize + record.body.count))
     }
 

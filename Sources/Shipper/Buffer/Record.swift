@@ -4,16 +4,37 @@
 ///
 /// little-endian, 24-byte header. The CRC-32 covers timestamp, samples and body, so a torn write
 /// or a flipped bit anywhere is detected; the magic lets a reader find the next good record
-/// after damage instead of giving up on the rest of the file.
+/// after damage instead of giving up on the rest of the file. The top bit of `samples` says the
+/// body is a remote-write 2.0 request; without it, 1.0 (as every record before 2.0 existed).
 struct Record: Equatable {
     static let magic: UInt32 = 0x534D_4245  // "EBMS" on disk
     static let headerSize = 24
     /// Larger lengths are damage, not data: a batch is at most a few MiB.
     static let maxBodySize = 64 << 20
+    private static let v2Bit: UInt32 = 1 << 31
 
     var timestampMs: Int64
     var sampleCount: Int
     var body: [UInt8]
+    var message: RemoteWriteMessage = .v1
+
+    init(timestampMs: Int64, sampleCount: Int, body: [UInt8], message: RemoteWriteMessage = .v1) {
+        self.timestampMs = timestampMs
+        self.sampleCount = sampleCount
+        self.body = body
+        self.message = message
+    }
+
+    init(_ batch: EncodedBatch) {
+        self.init(timestampMs: batch.timestampMs, sampleCount: batch.sampleCount, body: batch.body, message: batch.message)
+    }
+
+    var batch: EncodedBatch {
+        EncodedBatch(body: body, sampleCount: sampleCount, timestampMs: timestampMs, message: message)
+    }
+
+    /// The `samples` field: the count, and the message bit.
+    private var samplesField: UInt32 { UInt32(sampleCount) | (message == .v2 ? Self.v2Bit : 0) }
 
     /// Header and body, ready to append.
     var encoded: [UInt8] {
@@ -23,7 +44,7 @@ struct Record: Equatable {
         bytes.appendLittleEndian(UInt32(body.count))
         bytes.appendLittleEndian(checksum)
         bytes.appendLittleEndian(UInt64(bitPattern: timestampMs))
-        bytes.appendLittleEndian(UInt32(sampleCount))
+        bytes.appendLittleEndian(samplesField)
         bytes += body
         return bytes
     }
@@ -31,7 +52,7 @@ struct Record: Equatable {
     var checksum: UInt32 {
         var crc = CRC32()
         crc.update(littleEndian: UInt64(bitPattern: timestampMs))
-        crc.update(littleEndian: UInt32(sampleCount))
+        crc.update(littleEndian: samplesField)
         crc.update(body)
         return crc.value
     }
@@ -42,6 +63,7 @@ struct Record: Equatable {
         var checksum: UInt32
         var timestampMs: Int64
         var sampleCount: Int
+        var message: RemoteWriteMessage
 
         /// nil unless the bytes start with the magic and a plausible length.
         init?(_ bytes: some Collection<UInt8>) {
@@ -52,7 +74,9 @@ struct Record: Equatable {
             guard length <= Record.maxBodySize else { return nil }
             checksum = b.littleEndian(UInt32.self, at: 8)
             timestampMs = Int64(bitPattern: b.littleEndian(UInt64.self, at: 12))
-            sampleCount = Int(b.littleEndian(UInt32.self, at: 20))
+            let samples = b.littleEndian(UInt32.self, at: 20)
+            sampleCount = Int(samples & ~Record.v2Bit)
+            message = samples & Record.v2Bit != 0 ? .v2 : .v1
         }
     }
 }

@@ -80,7 +80,7 @@ struct Segment {
             offset + Int64(Record.headerSize + header.length) <= size,
             let body = try? fd.readBytes(count: header.length, at: offset + Int64(Record.headerSize))
         else { return nil }
-        let record = Record(timestampMs: header.timestampMs, sampleCount: header.sampleCount, body: body)
+        let record = Record(timestampMs: header.timestampMs, sampleCount: header.sampleCount, body: body, message: header.message)
         return record.checksum == header.checksum ? record : nil
     }
 

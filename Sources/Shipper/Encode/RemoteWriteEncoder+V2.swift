@@ -38,11 +38,45 @@ extension RemoteWriteEncoder {
             RemoteWriteV2Wire.appendSeries(
                 refs: refs, value: sample.value, timestamp: timestamp, metadata: metadata, startMs: start, to: &series)
         }
-        // The symbols first, as the spec's field order has them, though every ref is known only
-        // once the series are written.
-        var body = ByteSink()
-        symbols.write(to: &body)
-        compress(body.written)
+        return endV2Body(symbols: symbols, series: series)
+    }
+
+    /// One 2.0 request holding every series of `bodies`, in order, each string once: requests do
+    /// not merge by joining their bytes, as 1.0's do, since each numbers its own symbols. Used to
+    /// replay a backlog in requests of up to max_samples_per_send samples.
+    /// nil if a body is not a 2.0 request, or a ref points past its symbols.
+    func mergeV2(_ bodies: [[UInt8]]) -> [UInt8]? {
+        var symbols = StringIds()
+        var series = ByteSink()
+        var refs: [UInt32] = []
+        for body in bodies {
+            guard let request = DecodedWriteRequestV2(body: body), request.symbols.first == "" else { return nil }
+            let renumbered = request.symbols.map { symbols.id($0) }
+            func ref(_ old: UInt32) -> UInt32? { Int(old) < renumbered.count ? renumbered[Int(old)] : nil }
+            for entry in request.series {
+                refs.removeAll(keepingCapacity: true)
+                for old in entry.refs {
+                    guard let new = ref(old) else { return nil }
+                    refs.append(new)
+                }
+                guard let help = ref(entry.helpRef), let unit = ref(entry.unitRef) else { return nil }
+                let metadata = RemoteWriteV2Wire.Metadata(type: entry.type, helpRef: help, unitRef: unit)
+                for sample in entry.samples {
+                    RemoteWriteV2Wire.appendSeries(
+                        refs: refs, value: sample.value, timestamp: RemoteWriteWire.Timestamp(milliseconds: sample.timestampMs),
+                        metadata: metadata, startMs: entry.startTimestampMs, to: &series)
+                }
+            }
+        }
+        return endV2Body(symbols: symbols, series: series)
+    }
+
+    /// The body of a request whose refs are `symbols`' ids: the symbols first, as the spec's field
+    /// order has them, though every ref is known only once the series are written.
+    private func endV2Body(symbols: StringIds, series: ByteSink) -> [UInt8] {
+        symbolSink.removeAll()
+        symbols.write(to: &symbolSink)
+        compress(symbolSink.written)
         compress(series.written)
         return endBody()
     }
@@ -87,5 +121,35 @@ extension Metric.Kind {
         case Metric.Kind.gauge.metadataType: self = .gauge
         default: return nil
         }
+    }
+}
+
+extension RemoteWriteEncoder {
+    /// The 2.0 request that carries what a 1.0 body does, for a 2.0 endpoint given batches
+    /// encoded as 1.0 (buffered before its config said 2.0): the same series and samples, each
+    /// with the type, HELP and unit of the shipper's metric of its name. nil if the body is not a
+    /// 1.0 request.
+    func v2Body(fromV1 body: [UInt8]) -> [UInt8]? {
+        guard let request = DecodedWriteRequest(body: body) else { return nil }
+        var symbols = StringIds()
+        var series = ByteSink()
+        var refs: [UInt32] = []
+        for entry in request.series {
+            refs.removeAll(keepingCapacity: true)
+            for (name, value) in entry.labels {
+                refs.append(symbols.id(name))
+                refs.append(symbols.id(value))
+            }
+            let metric = entry["__name__"].flatMap { Metric.named[$0] }
+            let metadata = RemoteWriteV2Wire.Metadata(
+                type: metric?.kind.metadataType ?? 0, helpRef: symbols.id(metric?.help ?? ""),
+                unitRef: symbols.id(metric?.unit ?? ""))
+            for sample in entry.samples {
+                RemoteWriteV2Wire.appendSeries(
+                    refs: refs, value: sample.value, timestamp: RemoteWriteWire.Timestamp(milliseconds: sample.timestampMs),
+                    metadata: metadata, startMs: 0, to: &series)
+            }
+        }
+        return endV2Body(symbols: symbols, series: series)
     }
 }

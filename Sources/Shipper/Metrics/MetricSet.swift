@@ -53,6 +53,14 @@ extension Metric {
     public static let samplesSent = Metric(
         name: "ebpf_map_shipper_samples_sent_total",
         help: "Samples the endpoint accepted (2xx).", kind: .counter)
+    public static let samplesWritten = Metric(
+        name: "ebpf_map_shipper_samples_written_total",
+        help: "Samples the endpoint said it wrote (remote-write 2.0's X-Prometheus-Remote-Write-Samples-Written header).",
+        kind: .counter)
+    public static let remoteWriteVersion = Metric(
+        name: "ebpf_map_shipper_remote_write_version",
+        help: "The remote-write version the endpoint is sent: 2 (io.prometheus.write.v2.Request) or 1 (prometheus.WriteRequest, configured, or fallen back to until restart when a 2.0 request was refused with 415 or accepted without any X-Prometheus-Remote-Write-*-Written header).",
+        kind: .gauge)
     public static let samplesDropped = Metric(
         name: "ebpf_map_shipper_samples_dropped_total",
         help: "Samples given up on, by reason: http_4xx (refused by the receiver), queue_full, buffer_full, too_old, corrupt, superseded (a newer Pushgateway state replaced it).",
@@ -88,9 +96,12 @@ extension Metric {
     public static let mapMetrics: [Metric] = MapMetric.allCases.map(\.metric)
 
     /// Every metric the shipper emits, for remote-write metadata.
+    /// Every metric by name.
+    static let named = Dictionary(uniqueKeysWithValues: allMetrics.map { ($0.name, $0) })
+
     public static let allMetrics: [Metric] =
         mapMetrics + [
-            .samplesSent, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
+            .samplesSent, .samplesWritten, .remoteWriteVersion, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
             .bufferOldest, .bufferCorrupt, .lossTrackingActive, .configLastReloadSuccessful,
             .configLastReloadSuccessTimestamp, .buildInfo,
         ]

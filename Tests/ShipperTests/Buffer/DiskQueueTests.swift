@@ -115,6 +115,43 @@ struct DiskQueueTests {
         #expect(queue.pendingSamples == 14)
     }
 
+    /// A 2.0 batch, with the same sample as `batch`.
+    static func batchV2(_ value: Double, at timestampMs: Int64 = now, samples: Int = 1) -> EncodedBatch {
+        let body = RemoteWriteEncoder().encodeV2(
+            (0..<samples).map { Sample(.mapEntries, LabelSet(["map_id": "\($0)"]), value) }, timestampMs: timestampMs,
+            externalLabels: LabelSet())
+        return EncodedBatch(body: body, sampleCount: samples, timestampMs: timestampMs, message: .v2)
+    }
+
+    /// Records say which message they hold, across a restart; 2.0 records merge by renumbering
+    /// their symbols, and never with 1.0 ones.
+    @Test func recordsKeepTheirMessageAndMergeOnlyWithTheirOwn() throws {
+        let fixture = Fixture()
+        do {
+            let queue = try fixture.open(maxSamples: 6)
+            queue.append([Self.batch(1), Self.batchV2(2, samples: 2), Self.batchV2(3, samples: 2), Self.batch(4)])
+        }
+        let queue = try fixture.open(maxSamples: 6)
+        var seen: [(RemoteWriteMessage, Int, [Double])] = []
+        while let batch = queue.first(untilEmpty: true) {
+            let values = batch.message == .v2
+                ? (DecodedWriteRequestV2(body: batch.body)?.series.map { $0.samples[0].value } ?? [])
+                : (DecodedWriteRequest(body: batch.body)?.series.map { $0.samples[0].value } ?? [])
+            seen.append((batch.message, batch.sampleCount, values))
+            queue.removeFirst()
+        }
+        #expect(seen.map(\.0) == [.v1, .v2, .v1])
+        #expect(seen.map(\.1) == [1, 4, 1])
+        #expect(seen.map(\.2) == [[1], [2, 2, 3, 3], [4]])
+        // The merged 2.0 request holds each string once.
+        let merged = try #require(RemoteWriteEncoder().mergeV2([Self.batchV2(2, samples: 2).body, Self.batchV2(3, samples: 2).body]))
+        let request = try #require(DecodedWriteRequestV2(body: merged))
+        #expect(Set(request.symbols).count == request.symbols.count)
+        #expect(request.series.compactMap { request.labels(of: $0)?.map(\.value) } == [
+            ["ebpf_map_entries", "0"], ["ebpf_map_entries", "1"], ["ebpf_map_entries", "0"], ["ebpf_map_entries", "1"],
+        ])
+    }
+
     @Test func damagedRecordsAreCountedSkippedAndTheRestKept() throws {
         let fixture = Fixture()
         var offsets: [Int64] = []
