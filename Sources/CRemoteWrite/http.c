@@ -41,21 +41,19 @@ static size_t on_body(char *data, size_t size, size_t count, void *context)
     return bytes;
 }
 
-static size_t on_header(char *data, size_t size, size_t count, void *context)
+/* The value of header line `data` if it is header `name` ("name:", lower case), trimmed, into
+ * `value`; NULL if it is another header. */
+static char *header_value(const char *data, size_t bytes, const char *name, char *value, size_t capacity)
 {
-    struct crw_http *http = context;
-    size_t bytes = size * count;
-    static const char name[] = "retry-after:";
-    char value[128];
-    size_t length;
+    size_t name_length = strlen(name), length;
     char *start, *end;
 
-    if (bytes <= sizeof(name) - 1 || strncasecmp(data, name, sizeof(name) - 1) != 0)
-        return bytes;
-    length = bytes - (sizeof(name) - 1);
-    if (length >= sizeof(value))
-        length = sizeof(value) - 1;
-    memcpy(value, data + sizeof(name) - 1, length);
+    if (bytes <= name_length || strncasecmp(data, name, name_length) != 0)
+        return NULL;
+    length = bytes - name_length;
+    if (length >= capacity)
+        length = capacity - 1;
+    memcpy(value, data + name_length, length);
     value[length] = '\0';
     start = value;
     while (isspace((unsigned char)*start))
@@ -63,14 +61,43 @@ static size_t on_header(char *data, size_t size, size_t count, void *context)
     end = start + strlen(start);
     while (end > start && isspace((unsigned char)end[-1]))
         *--end = '\0';
-    if (*start && strspn(start, "0123456789") == strlen(start)) {
-        http->response->retry_after_seconds = strtoll(start, NULL, 10);
-    } else {
-        time_t when = curl_getdate(start, NULL);
-        if (when != -1) {
-            time_t now = time(NULL);
-            http->response->retry_after_seconds = when > now ? (int64_t)(when - now) : 0;
+    return start;
+}
+
+/* A count header's value, or -1 unless it is all digits. */
+static int64_t count_value(const char *text)
+{
+    return *text && strlen(text) < 19 && strspn(text, "0123456789") == strlen(text) ? strtoll(text, NULL, 10) : -1;
+}
+
+static size_t on_header(char *data, size_t size, size_t count, void *context)
+{
+    struct crw_http *http = context;
+    struct crw_response *response = http->response;
+    size_t bytes = size * count;
+    char value[128];
+    char *text;
+
+    if (bytes >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        /* A new response (after a 100 Continue, say): only its own headers count. */
+        response->retry_after_seconds = -1;
+        response->samples_written = response->histograms_written = response->exemplars_written = -1;
+    } else if ((text = header_value(data, bytes, "retry-after:", value, sizeof(value)))) {
+        if (*text && strspn(text, "0123456789") == strlen(text)) {
+            response->retry_after_seconds = strtoll(text, NULL, 10);
+        } else {
+            time_t when = curl_getdate(text, NULL);
+            if (when != -1) {
+                time_t now = time(NULL);
+                response->retry_after_seconds = when > now ? (int64_t)(when - now) : 0;
+            }
         }
+    } else if ((text = header_value(data, bytes, "x-prometheus-remote-write-samples-written:", value, sizeof(value)))) {
+        response->samples_written = count_value(text);
+    } else if ((text = header_value(data, bytes, "x-prometheus-remote-write-histograms-written:", value, sizeof(value)))) {
+        response->histograms_written = count_value(text);
+    } else if ((text = header_value(data, bytes, "x-prometheus-remote-write-exemplars-written:", value, sizeof(value)))) {
+        response->exemplars_written = count_value(text);
     }
     return bytes;
 }
@@ -204,6 +231,7 @@ int32_t crw_http_perform(crw_http *http, const char *method, const uint8_t *body
 
     memset(response, 0, sizeof(*response));
     response->retry_after_seconds = -1;
+    response->samples_written = response->histograms_written = response->exemplars_written = -1;
     http->response = response;
     http->response_body = response_body;
     http->response_capacity = response_capacity;

@@ -88,6 +88,11 @@ typedef struct crw_response {
     size_t body_length;
     /* The HTTP version used: 11 or 20. */
     int32_t http_version;
+    /* Remote-write 2.0's X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written
+     * headers: what the receiver says it wrote, or -1 when absent. */
+    int64_t samples_written;
+    int64_t histograms_written;
+    int64_t exemplars_written;
     /* libcurl's message when the exchange failed. */
     char error[256];
 } crw_response;

@@ -1,9 +1,12 @@
+import Foundation
 import Synchronization
 
 /// The shipper's own counters, shared by the collect thread and the sending threads.
 public final class SelfMetrics: Sendable {
     private struct State {
         var sent: [String: UInt64] = [:]
+        var written: [String: UInt64] = [:]
+        var versions: [String: RemoteWriteMessage] = [:]
         var dropped: [Key: UInt64] = [:]
         var failures: [Key: UInt64] = [:]
         var lastSuccess: [String: Double] = [:]
@@ -35,6 +38,8 @@ public final class SelfMetrics: Sendable {
     ]
 
     private let state: Mutex<State>
+    /// When the counters started, in milliseconds since the epoch: their start timestamp in 2.0.
+    let startedMs = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
 
     public init(endpoints: [String] = []) {
         state = Mutex(State())
@@ -64,6 +69,20 @@ public final class SelfMetrics: Sendable {
         state.withLock {
             $0.sent[endpoint, default: 0] += UInt64(samples)
             $0.lastSuccess[endpoint] = unixSeconds
+        }
+    }
+
+    /// What a 2.0 receiver said it wrote.
+    func written(_ samples: Int64, endpoint: String) {
+        state.withLock { $0.written[endpoint, default: 0] += UInt64(max(samples, 0)) }
+    }
+
+    /// The message an endpoint is sent now. A 2.0 endpoint's written count starts at 0, so that
+    /// `rate()` sees its first increase.
+    func sending(_ message: RemoteWriteMessage, endpoint: String) {
+        state.withLock { state in
+            state.versions[endpoint] = message
+            if message == .v2, state.written[endpoint] == nil { state.written[endpoint] = 0 }
         }
     }
 
@@ -108,6 +127,12 @@ public final class SelfMetrics: Sendable {
         var samples: [Sample] = []
         for (endpoint, count) in state.sent.sorted(by: { $0.key < $1.key }) {
             samples.append(Sample(.samplesSent, LabelSet(["endpoint": endpoint]), Double(count)))
+        }
+        for (endpoint, count) in state.written.sorted(by: { $0.key < $1.key }) {
+            samples.append(Sample(.samplesWritten, LabelSet(["endpoint": endpoint]), Double(count)))
+        }
+        for (endpoint, message) in state.versions.sorted(by: { $0.key < $1.key }) {
+            samples.append(Sample(.remoteWriteVersion, LabelSet(["endpoint": endpoint]), message == .v2 ? 2 : 1))
         }
         for (key, count) in state.dropped.sorted(by: { ($0.key.endpoint, $0.key.reason) < ($1.key.endpoint, $1.key.reason) }) {
             samples.append(Sample(.samplesDropped, LabelSet(["endpoint": key.endpoint, "reason": key.reason]), Double(count)))

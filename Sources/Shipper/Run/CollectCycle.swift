@@ -19,7 +19,13 @@ final class CollectCycle {
     /// Each cycle's collection, kept for its storage.
     private var maps: [MapStats] = []
 
-    /// Type and help are sent with the first request, then at this interval, as Prometheus does.
+    private struct RequestShape: Hashable {
+        var message: RemoteWriteMessage
+        var size: Int
+    }
+
+    /// Type and help are sent with the first request, then at this interval, as Prometheus does
+    /// (1.0; 2.0 sends them with every series).
     static let metadataInterval: Duration = .seconds(60)
 
     init(
@@ -68,17 +74,21 @@ final class CollectCycle {
         let timestampMs = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
         cache.update(maps, timestamp: timestamp)
-        for sample in own + ownStale.markers(after: own) { cache.append(sample) }
+        // The shipper's counters count from its start: 2.0 sends that as their start timestamp.
+        for sample in own + ownStale.markers(after: own) { cache.append(sample, startMs: metrics.startedMs) }
         let metadata = metadataDue() ? Metric.allMetrics : []
 
-        // Endpoints with the same batch size share the encoded bodies.
-        var requests: [Int: [EncodedBatch]] = [:]
+        // Endpoints sent the same message in batches of the same size share the encoded bodies.
+        var requests: [RequestShape: [EncodedBatch]] = [:]
         for sender in senders {
-            let size = sender.endpoint.queue.maxSamplesPerSend
-            if requests[size] == nil {
-                requests[size] = encoder.requests(cache, maxSamples: size, metadata: metadata, timestampMs: timestampMs)
+            let shape = RequestShape(message: sender.message, size: sender.endpoint.queue.maxSamplesPerSend)
+            if requests[shape] == nil {
+                requests[shape] = switch shape.message {
+                case .v1: encoder.requests(cache, maxSamples: shape.size, metadata: metadata, timestampMs: timestampMs)
+                case .v2: encoder.requestsV2(cache, maxSamples: shape.size, timestampMs: timestampMs)
+                }
             }
-            sender.enqueue(requests[size] ?? [])
+            sender.enqueue(requests[shape] ?? [])
         }
         return true
     }

@@ -14,6 +14,14 @@ enum HTTPFailure: String, Sendable, CaseIterable {
     case connect, timeout, tls, transfer, setup
 }
 
+/// What a remote-write 2.0 receiver says it wrote: its X-Prometheus-Remote-Write-*-Written
+/// headers, each nil where absent.
+struct WrittenCounts: Sendable, Equatable {
+    var samples: Int64?
+    var histograms: Int64?
+    var exemplars: Int64?
+}
+
 /// A problem found while preparing the HTTP handle (a URL libcurl refuses).
 struct HTTPSetupError: Error, CustomStringConvertible {
     var description: String
@@ -26,6 +34,8 @@ final class HTTPClient {
     private let timeout: Duration
     /// Receivers' messages are short; the rest of a long body is read and discarded.
     private var responseBody = [UInt8](repeating: 0, count: 4096)
+    /// The Written headers of the last response; nil if it had none of them (or there was none).
+    private(set) var written: WrittenCounts?
 
     init(url: String, timeout: Duration, tls: TLSConfig) throws(HTTPSetupError) {
         guard let handle = crw_http_new() else { throw HTTPSetupError(description: "libcurl could not create a handle") }
@@ -61,6 +71,7 @@ final class HTTPClient {
         let milliseconds = max(total.milliseconds, 1)
         crw_http_set_timeouts(handle, min(milliseconds, 10_000), milliseconds)
         var response = crw_response()
+        written = nil
         let result = body.withUnsafeBufferPointer { body in
             responseBody.withUnsafeMutableBufferPointer { buffer in
                 crw_http_perform(handle, method, body.baseAddress, body.count, buffer.baseAddress, buffer.count, &response)
@@ -69,6 +80,11 @@ final class HTTPClient {
         let message = withUnsafeBytes(of: response.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         switch result {
         case 0:
+            let counts = WrittenCounts(
+                samples: response.samples_written >= 0 ? response.samples_written : nil,
+                histograms: response.histograms_written >= 0 ? response.histograms_written : nil,
+                exemplars: response.exemplars_written >= 0 ? response.exemplars_written : nil)
+            written = counts == WrittenCounts() ? nil : counts
             return .response(
                 status: Int(response.status),
                 retryAfter: response.retry_after_seconds >= 0 ? .seconds(response.retry_after_seconds) : nil,

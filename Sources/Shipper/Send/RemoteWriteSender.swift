@@ -1,8 +1,15 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Sends one endpoint's queue, oldest batch first, on its own thread. Knows HTTP and the
 /// remote-write protocol, nothing about maps.
+///
+/// Remote-write 2.0 endpoints fall back to 1.0, until restart, when the receiver shows it takes
+/// only 1.0: a 415, or a 2xx without any of 2.0's X-Prometheus-Remote-Write-*-Written headers
+/// (how a 1.0 receiver answers a body it could not read, which it dropped). The batch that
+/// showed it is sent again at once as 1.0, and so is every 2.0 batch still queued: a body is
+/// turned into the message the endpoint takes when it is sent, so the fallback loses nothing.
 ///
 /// Unchecked Sendable: `enqueue` touches only the thread-safe queue and metrics and may be called
 /// from any thread; everything else (the curl handle, the log memory) belongs to the one thread
@@ -18,13 +25,25 @@ final class RemoteWriteSender: @unchecked Sendable {
     private var log: SendLog
     private var loggedFirstDelivery = false
     private var random = SystemRandomNumberGenerator()
+    /// Turns queued bodies into the message the endpoint takes; the sending thread's own.
+    private let transcoder = RemoteWriteEncoder()
+    private let current: Mutex<RemoteWriteMessage>
 
-    /// The headers the spec requires; configured headers can never replace them.
-    static let protocolHeaders = [
-        "Content-Encoding: snappy",
-        "Content-Type: application/x-protobuf",
-        "X-Prometheus-Remote-Write-Version: 0.1.0",
-    ]
+    /// The headers the spec requires for each message; configured headers can never replace them.
+    static func protocolHeaders(_ message: RemoteWriteMessage) -> [String] {
+        switch message {
+        case .v1:
+            ["Content-Encoding: snappy", "Content-Type: application/x-protobuf", "X-Prometheus-Remote-Write-Version: 0.1.0"]
+        case .v2:
+            [
+                "Content-Encoding: snappy", "Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                "X-Prometheus-Remote-Write-Version: 2.0.0",
+            ]
+        }
+    }
+
+    /// What the endpoint is sent now: what collections should encode. From any thread.
+    var message: RemoteWriteMessage { current.withLock { $0 } }
 
     /// In-memory bound per endpoint while it is unreachable: the oldest batches go first.
     static let queueCapacityBytes = 64 << 20
@@ -47,6 +66,8 @@ final class RemoteWriteSender: @unchecked Sendable {
         self.log = SendLog(logger: logger, refusalInterval: interval, metrics: metrics, endpoint: endpoint.name)
         self.credentials = RequestCredentials(
             headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
+        self.current = Mutex(endpoint.message)
+        metrics.sending(endpoint.message, endpoint: endpoint.name)
     }
 
     /// Queues one cycle's batches, from any thread.
@@ -59,8 +80,21 @@ final class RemoteWriteSender: @unchecked Sendable {
             var attempt = 0
             while true {
                 if let deadline, ContinuousClock.now >= deadline { return }
-                credentials.apply(to: client, protocolHeaders: Self.protocolHeaders)
-                let outcome = client.perform(method: "POST", body: batch.body, deadline: deadline)
+                let message = self.message
+                guard let body = body(of: batch, as: message) else {
+                    queue.removeFirst()
+                    log.unreadable(samples: batch.sampleCount, message: batch.message)
+                    break
+                }
+                credentials.apply(to: client, protocolHeaders: Self.protocolHeaders(message))
+                let outcome = client.perform(method: "POST", body: body, deadline: deadline)
+                if message == .v2, let status = outcome.status {
+                    if status == 415 || ((200..<300).contains(status) && client.written == nil) {
+                        fallBack(status: status)
+                        continue  // the same batch, as 1.0, at once
+                    }
+                    if let samples = client.written?.samples { metrics.written(samples, endpoint: endpoint.name) }
+                }
                 switch policy.decide(outcome, attempt: attempt, random: &random) {
                 case .delivered:
                     queue.removeFirst()
@@ -85,6 +119,27 @@ final class RemoteWriteSender: @unchecked Sendable {
                 break
             }
         }
+    }
+
+    /// `batch`'s body as `message`; nil if it cannot be read as the message it says it holds.
+    private func body(of batch: EncodedBatch, as message: RemoteWriteMessage) -> [UInt8]? {
+        switch (batch.message, message) {
+        case (.v1, .v1), (.v2, .v2): batch.body
+        case (.v2, .v1): transcoder.v1Body(fromV2: batch.body)
+        case (.v1, .v2): transcoder.v2Body(fromV1: batch.body)
+        }
+    }
+
+    /// From now until restart, the endpoint is sent 1.0. Logged once: it happens once.
+    private func fallBack(status: Int) {
+        current.withLock { $0 = .v1 }
+        metrics.sending(.v1, endpoint: endpoint.name)
+        logger.warning(
+            "endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart, queued batches included",
+            metadata: [
+                "http.status": "\(status)",
+                "fallback.reason": "\(status == 415 ? "415 Unsupported Media Type" : "2xx without X-Prometheus-Remote-Write-*-Written headers")",
+            ])
     }
 }
 

@@ -32,6 +32,14 @@ struct SendLog {
                        "receiver.message": "\(message.trimmingCharacters(in: .whitespacesAndNewlines))"])
     }
 
+    /// A queued body that cannot be read as the message it holds (damage the record's checksum
+    /// did not catch): dropped and counted as corrupt.
+    mutating func unreadable(samples: Int, message: RemoteWriteMessage) {
+        metrics.dropped(samples, endpoint: endpoint, reason: "corrupt")
+        logger.error(
+            "a queued batch is not a readable \(message.rawValue); dropped", metadata: ["batch.samples": "\(samples)"])
+    }
+
     func retry(_ outcome: HTTPOutcome, reason: String, delay: Duration, attempt: Int) {
         metrics.failed(endpoint: endpoint, reason: reason)
         // The first failure of a batch at warning, repeats at debug: one line per outage, not per second.

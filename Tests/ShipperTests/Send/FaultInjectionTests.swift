@@ -13,7 +13,8 @@ struct FaultInjectionTests {
     ]
     static let timestampMs: Int64 = 1_790_000_000_250
 
-    /// Sends `batches` batches of `samples` through a real sender; closes its queue after `limit`.
+    /// Sends `batches` batches of `samples` through a real sender, encoded as the endpoint's
+    /// `message`; closes its queue after `limit`.
     func deliver(
         to url: String, batches: Int = 1, limit: Duration = .seconds(20), timestampStepMs: Int64 = 0,
         configure: (inout RemoteWriteConfig) -> Void = { _ in }
@@ -28,8 +29,11 @@ struct FaultInjectionTests {
         let encoder = RemoteWriteEncoder()
         for index in 0..<Int64(batches) {
             let time = Self.timestampMs + index * timestampStepMs
-            let body = encoder.encode(Self.samples, timestampMs: time, externalLabels: LabelSet(["job": "j"]))
-            sender.enqueue([EncodedBatch(body: body, sampleCount: Self.samples.count, timestampMs: time)])
+            let body = switch endpoint.message {
+            case .v1: encoder.encode(Self.samples, timestampMs: time, externalLabels: LabelSet(["job": "j"]))
+            case .v2: encoder.encodeV2(Self.samples, timestampMs: time, externalLabels: LabelSet(["job": "j"]))
+            }
+            sender.enqueue([EncodedBatch(body: body, sampleCount: Self.samples.count, timestampMs: time, message: endpoint.message)])
         }
         let watchdog = Task {
             try await Task.sleep(for: limit)

@@ -22,6 +22,7 @@ final class FakeReceiver: @unchecked Sendable {
         /// Which TCP connection carried it, numbered from 0 in accept order.
         var connection: Int
         var decoded: DecodedWriteRequest? { DecodedWriteRequest(body: body) }
+        var decodedV2: DecodedWriteRequestV2? { DecodedWriteRequestV2(body: body) }
     }
 
     let port: UInt16

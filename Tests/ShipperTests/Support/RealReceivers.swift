@@ -124,8 +124,9 @@ final class ReceiverProcess: @unchecked Sendable {
         return text.split(separator: "\n").map(String.init).filter { $0.hasPrefix(metric + "{") || $0.hasPrefix(metric + " ") }
     }
 
-    /// Single-node VictoriaMetrics, with queries seeing samples as soon as they are written.
-    static func victoriaMetrics() async throws -> ReceiverProcess {
+    /// Single-node VictoriaMetrics, with queries seeing samples as soon as they are written; on
+    /// `port` if given.
+    static func victoriaMetrics(port: UInt16? = nil) async throws -> ReceiverProcess {
         try await start(
             name: "victoria-metrics", executable: "/usr/bin/victoria-metrics",
             arguments: { port, directory in
@@ -133,7 +134,7 @@ final class ReceiverProcess: @unchecked Sendable {
                     "-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(directory.appendingPathComponent("data").path)",
                     "-search.latencyOffset=0s", "-search.disableCache", "-retentionPeriod=1d",
                 ]
-            }, ready: "/health")
+            }, ready: "/health", port: port)
     }
 
     var remoteWriteURL: String { baseURL + "/api/v1/write" }

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@testable import Shipper
+
+/// `protobuf_message: io.prometheus.write.v2.Request` against receivers that take only 1.0: the
+/// real Prometheus 2.42 and VictoriaMetrics of Debian 12 answer a 2.0 request with 204 and no
+/// X-Prometheus-Remote-Write-*-Written header, and drop it. The real binary falls back, and every
+/// interval arrives with its exact value: the one whose request showed it, and every one buffered
+/// as 2.0 during an outage that began before it.
+@Suite(.requiresBPF, .timeLimit(.minutes(3)))
+struct RemoteWriteV2FallbackTests {
+    static let fallbackLine =
+        "msg=\"endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart, queued batches included\""
+
+    @Test(arguments: ["prometheus", "victoria-metrics"])
+    func aReceiverThatTakesOnly1_0GetsEveryIntervalAfterAnOutage(receiver kind: String) async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try await holder.create("hash", name: prefix + "m", maxEntries: 16, fill: 3)
+        let port = Network.freePort()
+        let launched = Int64(Date().timeIntervalSince1970 * 1000)
+        let daemon = try ShipperDaemon(config: """
+            interval: 1s
+            maps:
+              include: ['^\(prefix)']
+            remote_write:
+              - name: central
+                url: http://127.0.0.1:\(port)/api/v1/write
+                protobuf_message: io.prometheus.write.v2.Request
+                queue: {max_backoff: 1s}
+            """)
+        // Nothing listens yet: six intervals are buffered as 2.0.
+        await pause(6.5)
+        let started = Date()
+        let receiver = try await kind == "prometheus" ? ReceiverProcess.prometheus(port: port) : ReceiverProcess.victoriaMetrics(port: port)
+        let selector = "ebpf_map_entries{map_id=\"\(id)\"}[10m]"
+        func stamps() async -> [Int64] { (try? await receiver.samples(selector).first?.timestampsMs) ?? [] }
+        #expect(await eventually(within: 30) { (await stamps().last ?? 0) > Int64(Date().timeIntervalSince1970 * 1000) - 1500 },
+                "\(daemon.log)")
+
+        let series = try #require(try await receiver.samples(selector).first, "\(daemon.log)")
+        let startedMs = Int64(started.timeIntervalSince1970 * 1000)
+        // From the first cycle on (whole seconds, once it has loaded): none lost to the fallback.
+        #expect((series.timestampsMs.first ?? .max) <= launched + 2000, "\(series.timestampsMs)")
+        #expect(series.timestampsMs.filter { $0 < startedMs }.count >= 5, "the outage's intervals: \(series.timestampsMs)")
+        #expect(zip(series.timestampsMs, series.timestampsMs.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "gap in \(series.timestampsMs)")
+        #expect(series.values.allSatisfy { $0 == "3" }, "\(series.values)")
+        #expect(daemon.log.components(separatedBy: Self.fallbackLine).count == 2, "one fallback line: \(daemon.log)")
+        #expect(await eventually(within: 10) {
+            (try? await receiver.query("ebpf_map_shipper_remote_write_version{endpoint=\"central\"}").first?.value) == "1"
+        })
+        #expect(await daemon.terminate() == 0)
+        await receiver.stop()
+    }
+}
