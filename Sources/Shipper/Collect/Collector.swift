@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// Settings of the collector; `list` options now, the config's `maps` section later.
@@ -45,6 +46,9 @@ public final class Collector {
     let iterator: MapIterator?
     /// The loss-tracking programs; nil when off or refused by the kernel (Collector+Losses.swift).
     let losses: LossCounters?
+    /// When the loss counters started counting (their programs attached), in milliseconds since
+    /// the epoch: the start timestamp of every map's loss counters, which were 0 then.
+    public let lossCountersStartMs: Int64?
     private let logger: Logger
     /// What is remembered per map id between cycles. Map ids are never reused, and a map's name,
     /// type and flags never change, so these stay true for the map's lifetime.
@@ -106,6 +110,7 @@ public final class Collector {
             }
         }
         losses = try Self.loadLossCounters(options.lossTracking, logger: logger)
+        lossCountersStartMs = losses == nil ? nil : Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
         switch iterator?.program {
         case .htab:
             logger.info(

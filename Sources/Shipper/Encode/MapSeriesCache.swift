@@ -62,6 +62,8 @@ struct MapSeriesCache {
     private var liveLabelsEnd = 0
     private var additions = SeriesBuffer()
     private var timestamp = RemoteWriteWire.Timestamp(milliseconds: 0)
+    /// The start timestamp of the maps' counters (their loss counters), 0 for none.
+    private var countersStartMs: Int64 = 0
 
     /// Every string of the series, numbered; started afresh when it holds many no series uses.
     private(set) var strings = StringIds()
@@ -85,9 +87,11 @@ struct MapSeriesCache {
     var count: Int { values.count + ended.reduce(0) { $0 + $1.present.nonzeroBitCount } + additions.count }
 
     /// Makes this cycle's series those of `maps` (sorted by id) at `timestamp`, followed by stale
-    /// markers for the series that ended since the last cycle.
-    mutating func update(_ maps: [MapStats], timestamp: RemoteWriteWire.Timestamp) {
+    /// markers for the series that ended since the last cycle. `countersStartMs` is when the
+    /// maps' counters started counting, which 2.0 sends; 0 for unknown.
+    mutating func update(_ maps: [MapStats], timestamp: RemoteWriteWire.Timestamp, countersStartMs: Int64 = 0) {
         self.timestamp = timestamp
+        self.countersStartMs = countersStartMs
         additions.removeAll()
         additionList.removeAll(keepingCapacity: true)
         labelIds.removeSubrange(liveIdsEnd...)
@@ -229,7 +233,7 @@ struct MapSeriesCache {
             } else {
                 write(
                     labelIds[slot.commonIds], name: nameValueIds[metric.rawValue], at: slot.nameIdAt, value,
-                    metricMetadata[metric.rawValue], startMs: 0)
+                    metricMetadata[metric.rawValue], startMs: metric.metric.kind == .counter ? countersStartMs : 0)
             }
         }
         var value = 0

@@ -73,7 +73,7 @@ final class CollectCycle {
 
         let timestampMs = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
-        cache.update(maps, timestamp: timestamp)
+        cache.update(maps, timestamp: timestamp, countersStartMs: collector.lossCountersStartMs ?? 0)
         // The shipper's counters count from its start: 2.0 sends that as their start timestamp.
         for sample in own + ownStale.markers(after: own) { cache.append(sample, startMs: metrics.startedMs) }
         let metadata = metadataDue() ? Metric.allMetrics : []

@@ -186,6 +186,23 @@ struct MapSeriesCacheTests {
         #expect(cache.strings.count < 65_536, "\(cache.strings.count) strings")
     }
 
+    @Test func v2GivesTheMapsCountersTheirStartTimestamp() throws {
+        var cache = MapSeriesCache(externalLabels: LabelSet())
+        var map = Self.map(1, entries: 5)
+        map.insertFailures = 2
+        map.evictions = 0
+        cache.update([map], timestamp: RemoteWriteWire.Timestamp(milliseconds: Self.now), countersStartMs: 1_650_000_000_000)
+        let batch = try #require(RemoteWriteEncoder().requestsV2(cache, maxSamples: .max, timestampMs: Self.now).first)
+        let request = try #require(DecodedWriteRequestV2(body: batch.body))
+        let starts = Dictionary(uniqueKeysWithValues: request.series.map {
+            (request.labels(of: $0)?.first { $0.name == "__name__" }?.value ?? "", $0.startTimestampMs)
+        })
+        #expect(starts == [
+            "ebpf_map_entries": 0, "ebpf_map_max_entries": 0, "ebpf_map_pressure": 0, "ebpf_map_memory_bytes": 0,
+            "ebpf_map_insert_failures_total": 1_650_000_000_000, "ebpf_map_evictions_total": 1_650_000_000_000, "ebpf_map_info": 0,
+        ])
+    }
+
     @Test func v2CarriesMetadataAndTheAdditionsStartTimestamps() throws {
         var cache = MapSeriesCache(externalLabels: LabelSet())
         cache.update([Self.map(1, entries: 5)], timestamp: RemoteWriteWire.Timestamp(milliseconds: Self.now))

@@ -55,6 +55,8 @@ struct RemoteWriteV2SenderTests {
             ["__name__=ebpf_map_entries", "job=j", "map_id=7", "map_name=conn", "map_type=hash"],
             ["__name__=ebpf_map_max_entries", "job=j", "map_id=7", "map_name=conn", "map_type=hash"],
         ])
+        #expect(decoded.series.map(\.type) == [2, 2])
+        #expect(decoded.series.map { decoded.symbol($0.helpRef) } == [Metric.mapEntries.help, Metric.mapMaxEntries.help])
         #expect(try receiver.requests.map(Self.samples) == [Self.expected(batch: 0), Self.expected(batch: 1)])
         #expect(value(metrics, .samplesWritten) == 4)
         #expect(value(metrics, .samplesSent) == 4)
