@@ -84,7 +84,7 @@ struct MapSelection: ParsableArguments {
     @Option(
         name: .customLong("bpffs"),
         help: ArgumentHelp(
-            "A bpffs mount point to search for pins (repeatable). Default: every bpffs in /proc/mounts.",
+            "A bpffs mount point to search for pins (repeatable). Default: every bpffs this process sees (/proc/self/mounts).",
             valueName: "path"))
     var bpffsMounts: [String] = []
 

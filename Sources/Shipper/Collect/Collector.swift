@@ -6,7 +6,7 @@ public struct CollectorOptions: Sendable {
     public var method: CollectionMethod
     /// Upper bound on keys read per map per cycle when a map must be walked.
     public var maxWalkKeys: UInt64
-    /// bpffs mount points to search for pins; nil for every bpffs in /proc/mounts.
+    /// bpffs mount points to search for pins; nil for every bpffs in /proc/self/mounts.
     public var bpffsMounts: [String]?
     public var filter: MapFilter
     /// The iterator program to try first. Left at `.kfunc`, each kernel gets the best program it

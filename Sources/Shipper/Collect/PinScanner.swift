@@ -6,7 +6,7 @@ import Logging
 /// A pin is a file on a bpffs; the kernel keeps no reverse index from a map to its pins, so
 /// this is the same walk bpftool does. An unmounted bpffs is normal and yields no pins.
 struct PinScanner {
-    /// Explicit mount points, or nil for every `bpf` mount in /proc/mounts.
+    /// Explicit mount points, or nil for every `bpf` mount in /proc/self/mounts.
     var mountPoints: [String]?
     var logger: Logger
 

@@ -12,7 +12,8 @@
 ///
 /// For remote-write 2.0 each label entry also has its name and value as string ids
 /// (`StringIds`), kept beside the bytes the same way, so a 2.0 request is written from ids
-/// without hashing a string (`writeV2`).
+/// without hashing a string (`writeV2`). Only if some endpoint is sent 2.0 (`tracksSymbols`):
+/// 1.0 alone pays nothing for it.
 ///
 /// It also knows which series each map sent, so it writes the stale markers (`staleMarker`) of
 /// series that ended: the map was unloaded, its count became unknown, or its info labels changed.
@@ -79,8 +80,12 @@ struct MapSeriesCache {
     private var numberedCount = 0
     private var additionList: [Addition] = []
 
-    init(externalLabels: LabelSet) {
+    /// Whether the string ids 2.0 is written from are kept.
+    let tracksSymbols: Bool
+
+    init(externalLabels: LabelSet, tracksSymbols: Bool = true) {
         self.externalLabels = externalLabels
+        self.tracksSymbols = tracksSymbols
     }
 
     /// Series in this cycle.
@@ -106,11 +111,9 @@ struct MapSeriesCache {
     /// counter's start timestamp, which 2.0 sends; 0 for none.
     mutating func append(_ sample: Sample, startMs: Int64 = 0) {
         additions.append(sample, externalLabels: externalLabels, timestamp: timestamp)
+        guard tracksSymbols else { return }
         let start = labelIds.count
-        for (name, value) in SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs {
-            labelIds.append(strings.id(name))
-            labelIds.append(strings.id(value))
-        }
+        _ = appendIds(SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs)
         let metric = sample.metric
         additionList.append(Addition(
             ids: start..<labelIds.count, value: sample.value, metadata: metadata(of: metric),
@@ -197,6 +200,7 @@ struct MapSeriesCache {
         maxSamples: Int, symbols: inout RequestSymbols, into sink: inout ByteSink,
         end: (ByteSink, RequestSymbols, Int) -> Void
     ) {
+        precondition(tracksSymbols, "2.0 requests from a series cache made without symbols")
         var run = 0
         var refs: [UInt32] = []
         symbols.start(idCount: strings.count)
@@ -290,7 +294,7 @@ struct MapSeriesCache {
         // those in use, which makes every slot's ids be looked up again: as rare as the string
         // count doubling, plus 65,536.
         let renumber = strings.count > 2 * numberedCount + 65_536
-        if renumber || nameValueIds.isEmpty {
+        if tracksSymbols && (renumber || nameValueIds.isEmpty) {
             strings = StringIds()
             nameId = strings.id("__name__")
             nameValueIds = MapMetric.allCases.map { strings.id($0.metric.name) }
@@ -344,16 +348,19 @@ struct MapSeriesCache {
     private mutating func place(
         _ map: MapStats, copying oldSlot: Slot?, from old: ByteSink, oldIds: [UInt32], idsValid: Bool, changed: UInt8
     ) -> Slot {
-        let commonStart = labels.count
-        let commonIdsStart = labelIds.count
-        var nameAt = commonStart
-        var nameIdAt = commonIdsStart
+        let keepCommon = oldSlot != nil && changed & ~Self.infoBit == 0
+        let keepInfo = oldSlot != nil && changed & Self.infoBit == 0
         // Built only if a run is encoded: most maps of a rebuild copy both.
         lazy var common = MetricSet.labels(of: map)
         // The count series differ only in their name: their labels are those of the first.
         lazy var commonLabels = SeriesBuffer.labels(of: Sample(.mapEntries, common, 1), externalLabels: externalLabels)
             .pairs.filter { $0.name != "__name__" }
-        if let oldSlot, changed & ~Self.infoBit == 0 {
+        lazy var infoLabels = SeriesBuffer.labels(
+            of: Sample(.mapInfo, MetricSet.infoLabels(of: map, common: common), 1), externalLabels: externalLabels).pairs
+
+        let commonStart = labels.count
+        var nameAt = commonStart
+        if let oldSlot, keepCommon {
             labels.append(old.written[oldSlot.common])
             nameAt = commonStart + (oldSlot.nameAt - oldSlot.common.lowerBound)
         } else {
@@ -362,36 +369,44 @@ struct MapSeriesCache {
                 if name < "__name__" { nameAt = labels.count }
             }
         }
-        if let oldSlot, changed & ~Self.infoBit == 0, idsValid {
-            labelIds += oldIds[oldSlot.commonIds]
-            nameIdAt = commonIdsStart + (oldSlot.nameIdAt - oldSlot.commonIds.lowerBound)
-        } else {
-            for (name, value) in commonLabels {
-                labelIds.append(strings.id(name))
-                labelIds.append(strings.id(value))
-                if name < "__name__" { nameIdAt = labelIds.count }
-            }
-        }
         let infoStart = labels.count
-        let infoIdsStart = labelIds.count
-        lazy var infoLabels = SeriesBuffer.labels(
-            of: Sample(.mapInfo, MetricSet.infoLabels(of: map, common: common), 1), externalLabels: externalLabels).pairs
-        if let oldSlot, changed & Self.infoBit == 0 {
+        if let oldSlot, keepInfo {
             labels.append(old.written[oldSlot.info])
         } else {
             for (name, value) in infoLabels { RemoteWriteWire.appendLabel(name, value, to: &labels) }
         }
-        if let oldSlot, changed & Self.infoBit == 0, idsValid {
-            labelIds += oldIds[oldSlot.infoIds]
-        } else {
-            for (name, value) in infoLabels {
-                labelIds.append(strings.id(name))
-                labelIds.append(strings.id(value))
+
+        let commonIdsStart = labelIds.count
+        var nameIdAt = commonIdsStart
+        var infoIdsStart = commonIdsStart
+        if tracksSymbols {
+            if let oldSlot, keepCommon, idsValid {
+                labelIds += oldIds[oldSlot.commonIds]
+                nameIdAt = commonIdsStart + (oldSlot.nameIdAt - oldSlot.commonIds.lowerBound)
+            } else {
+                nameIdAt = appendIds(commonLabels)
+            }
+            infoIdsStart = labelIds.count
+            if let oldSlot, keepInfo, idsValid {
+                labelIds += oldIds[oldSlot.infoIds]
+            } else {
+                _ = appendIds(infoLabels)
             }
         }
         return Slot(
             map: map, present: 0, common: commonStart..<infoStart, nameAt: nameAt, info: infoStart..<labels.count,
             commonIds: commonIdsStart..<infoIdsStart, nameIdAt: nameIdAt, infoIds: infoIdsStart..<labelIds.count)
+    }
+
+    /// Appends the ids of sorted label pairs; returns where a `__name__` pair would go among them.
+    private mutating func appendIds(_ pairs: [(name: String, value: String)]) -> Int {
+        var nameAt = labelIds.count
+        for (name, value) in pairs {
+            labelIds.append(strings.id(name))
+            labelIds.append(strings.id(value))
+            if name < "__name__" { nameAt = labelIds.count }
+        }
+        return nameAt
     }
 
     /// The series whose labels differ between two descriptions of a map id: all of them if the

@@ -38,7 +38,8 @@ final class CollectCycle {
         self.gateways = gateways
         self.metrics = metrics
         self.logger = logger
-        self.cache = MapSeriesCache(externalLabels: config.externalLabels)
+        self.cache = MapSeriesCache(
+            externalLabels: config.externalLabels, tracksSymbols: senders.contains { $0.endpoint.message == .v2 })
     }
 
     /// Collects and queues one batch set. Returns false if the collection failed (logged).

@@ -186,6 +186,20 @@ struct MapSeriesCacheTests {
         #expect(cache.strings.count < 65_536, "\(cache.strings.count) strings")
     }
 
+    /// With no endpoint sent 2.0, no string is numbered: 1.0 alone pays nothing for 2.0.
+    @Test func withoutSymbolsOnly1_0IsKept() throws {
+        var cache = MapSeriesCache(externalLabels: Self.external, tracksSymbols: false)
+        var maps = [Self.map(1, entries: 5, pinned: ["/sys/fs/bpf/a"]), Self.map(2, entries: 3)]
+        for cycle in 0..<3 {
+            maps[0].entries = UInt64(cycle)
+            cache.update(maps, timestamp: RemoteWriteWire.Timestamp(milliseconds: Self.now + Int64(cycle)))
+            cache.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1))
+            #expect(try Self.describe(cache) == Self.reference(maps, at: Self.now + Int64(cycle))
+                + ["ebpf_map_shipper_build_info{instance=edge-7,job=ebpf,version=1} 1.0@\(Self.now + Int64(cycle))"])
+        }
+        #expect(cache.strings.count == 1)
+    }
+
     @Test func v2GivesTheMapsCountersTheirStartTimestamp() throws {
         var cache = MapSeriesCache(externalLabels: LabelSet())
         var map = Self.map(1, entries: 5)
