@@ -37,6 +37,16 @@ struct MapSeriesCache {
         var infoIds: Range<Int>
     }
 
+    /// What a 2.0 write of the maps' series found, for the next one while the maps stay the same:
+    /// each series' labels_refs and metadata fields, and each run's symbols (string ids by ref)
+    /// once its map series are written.
+    private struct V2Layout {
+        var generation: Int
+        var labels = ByteSink()
+        var ends: [Int] = []
+        var runSymbols: [[UInt32]] = []
+    }
+
     /// A series added for this cycle only, as 2.0 writes it.
     private struct Addition {
         var ids: Range<Int>
@@ -79,6 +89,13 @@ struct MapSeriesCache {
     /// `strings.count` just after they were last numbered afresh: all of them in use then.
     private var numberedCount = 0
     private var additionList: [Addition] = []
+    /// Bumped by every `rebuild`: a 2.0 layout of an older one no longer fits the maps.
+    private var generation = 0
+    /// The last 2.0 layout written, by run size.
+    private var layouts: [Int: V2Layout] = [:]
+    /// The `MapMetric.bit`s of the counters.
+    private static let counterBits = MapMetric.allCases.reduce(UInt8(0)) { $0 | ($1.metric.kind == .counter ? $1.bit : 0) }
+    private var counterBits: UInt8 { Self.counterBits }
 
     /// Whether the string ids 2.0 is written from are kept.
     let tracksSymbols: Bool
@@ -196,25 +213,40 @@ struct MapSeriesCache {
     /// series and the run's symbols to `end` with the run's series count; the sink is emptied
     /// after it returns. A run's series are held uncompressed until then, about a quarter of the
     /// bytes of 1.0's, since its symbols go first.
-    func writeV2(
+    ///
+    /// A run's refs depend only on the series in it, so while the maps stay the same (no
+    /// `rebuild`) each map series' refs and metadata are the bytes the last cycle wrote, kept in
+    /// `layouts` for this run size with each run's symbols: the steady state copies bytes, as 1.0's
+    /// does, and looks up only the refs of the series added after the maps'.
+    mutating func writeV2(
         maxSamples: Int, symbols: inout RequestSymbols, into sink: inout ByteSink,
         end: (ByteSink, RequestSymbols, Int) -> Void
     ) {
         precondition(tracksSymbols, "2.0 requests from a series cache made without symbols")
+        let replay = layouts[maxSamples].flatMap { $0.generation == generation ? $0 : nil }
+        var layout = replay ?? V2Layout(generation: generation)
         var run = 0
+        var runs = 0
         var refs: [UInt32] = []
-        symbols.start(idCount: strings.count)
+        // Each run's symbols are kept as they stand after its map series.
+        var recording = replay == nil && !slots.isEmpty
+        func startRun() {
+            symbols.start(idCount: strings.count)
+            if let replay, runs < replay.runSymbols.count { symbols.restore(replay.runSymbols[runs]) }
+        }
         func startSeries() {
             guard run == maxSamples else { return }
+            if recording { layout.runSymbols.append(symbols.ids) }
             end(sink, symbols, run)
             sink.removeAll()
-            symbols.start(idCount: strings.count)
+            runs += 1
             run = 0
+            startRun()
         }
-        func write(_ ids: ArraySlice<UInt32>, name: UInt32?, at nameAt: Int, _ value: Double, _ metadata: RemoteWriteV2Wire.Metadata, startMs: Int64) {
-            startSeries()
+        /// A series from its label ids: `name` (a value id) goes before the pair at `nameAt`.
+        func refsOf(_ ids: UnsafeBufferPointer<UInt32>, name: UInt32?, at nameAt: Int) {
             refs.removeAll(keepingCapacity: true)
-            for index in stride(from: ids.startIndex, to: ids.endIndex, by: 2) {
+            for index in stride(from: 0, to: ids.count, by: 2) {
                 if index == nameAt, let name {
                     refs.append(symbols.ref(nameId))
                     refs.append(symbols.ref(name))
@@ -222,43 +254,69 @@ struct MapSeriesCache {
                 refs.append(symbols.ref(ids[index]))
                 refs.append(symbols.ref(ids[index + 1]))
             }
-            if nameAt == ids.endIndex, let name {
+            if nameAt == ids.count, let name {
                 refs.append(symbols.ref(nameId))
                 refs.append(symbols.ref(name))
             }
-            let metadata = RemoteWriteV2Wire.Metadata(
-                type: metadata.type, helpRef: symbols.ref(metadata.helpRef), unitRef: symbols.ref(metadata.unitRef))
-            RemoteWriteV2Wire.appendSeries(refs: refs, value: value, timestamp: timestamp, metadata: metadata, startMs: startMs, to: &sink)
-            run += 1
         }
-        func write(_ slot: Slot, _ metric: MapMetric, _ value: Double) {
-            if metric == .info {
-                write(labelIds[slot.infoIds], name: nil, at: -1, value, metricMetadata[metric.rawValue], startMs: 0)
-            } else {
-                write(
-                    labelIds[slot.commonIds], name: nameValueIds[metric.rawValue], at: slot.nameIdAt, value,
-                    metricMetadata[metric.rawValue], startMs: metric.metric.kind == .counter ? countersStartMs : 0)
+        func refMetadata(_ metadata: RemoteWriteV2Wire.Metadata) -> RemoteWriteV2Wire.Metadata {
+            RemoteWriteV2Wire.Metadata(type: metadata.type, helpRef: symbols.ref(metadata.helpRef), unitRef: symbols.ref(metadata.unitRef))
+        }
+        startRun()
+        labelIds.withUnsafeBufferPointer { ids in
+            var series = 0
+            var value = 0
+            for slot in slots {
+                for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
+                    startSeries()
+                    if replay == nil {
+                        let info = metric == .info
+                        let range = info ? slot.infoIds : slot.commonIds
+                        refsOf(
+                            UnsafeBufferPointer(rebasing: ids[range]), name: info ? nil : nameValueIds[metric.rawValue],
+                            at: slot.nameIdAt - range.lowerBound)
+                        RemoteWriteV2Wire.appendLabelsAndMetadata(
+                            refs: refs, metadata: refMetadata(metricMetadata[metric.rawValue]), to: &layout.labels)
+                        layout.ends.append(layout.labels.count)
+                    }
+                    let labels = (series == 0 ? 0 : layout.ends[series - 1])..<layout.ends[series]
+                    layout.labels.written.withUnsafeBytes { bytes in
+                        RemoteWriteV2Wire.appendSeries(
+                            labels: UnsafeRawBufferPointer(rebasing: bytes[labels]), value: values[value], timestamp: timestamp,
+                            startMs: counterBits & metric.bit != 0 ? countersStartMs : 0, to: &sink)
+                    }
+                    series += 1
+                    value += 1
+                    run += 1
+                }
             }
-        }
-        var value = 0
-        for slot in slots {
-            for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
-                write(slot, metric, values[value])
-                value += 1
+            if recording, run > 0 { layout.runSymbols.append(symbols.ids) }
+            recording = false
+            // The ended series and the additions change from cycle to cycle: their refs are looked up.
+            func write(_ range: Range<Int>, name: UInt32?, at nameAt: Int, _ value: Double, _ metadata: RemoteWriteV2Wire.Metadata, startMs: Int64) {
+                startSeries()
+                refsOf(UnsafeBufferPointer(rebasing: ids[range]), name: name, at: nameAt - range.lowerBound)
+                RemoteWriteV2Wire.appendSeries(
+                    refs: refs, value: value, timestamp: timestamp, metadata: refMetadata(metadata), startMs: startMs, to: &sink)
+                run += 1
             }
-        }
-        for slot in ended {
-            for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
-                write(slot, metric, staleMarker)
+            for slot in ended {
+                for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
+                    let info = metric == .info
+                    write(
+                        info ? slot.infoIds : slot.commonIds, name: info ? nil : nameValueIds[metric.rawValue], at: slot.nameIdAt,
+                        staleMarker, metricMetadata[metric.rawValue], startMs: counterBits & metric.bit != 0 ? countersStartMs : 0)
+                }
             }
-        }
-        for addition in additionList {
-            write(labelIds[addition.ids], name: nil, at: -1, addition.value, addition.metadata, startMs: addition.startMs)
+            for addition in additionList {
+                write(addition.ids, name: nil, at: -1, addition.value, addition.metadata, startMs: addition.startMs)
+            }
         }
         if run > 0 {
             end(sink, symbols, run)
             sink.removeAll()
         }
+        if replay == nil { layouts = [maxSamples: layout] }
     }
 
     /// The steady state: the same maps with the same labels and series as last cycle only have
@@ -287,6 +345,7 @@ struct MapSeriesCache {
     /// Lays the maps' labels out anew, copying the unchanged ones from last cycle, and the labels
     /// of every series that ended after them.
     private mutating func rebuild(_ maps: [MapStats]) {
+        generation += 1
         let old = labels
         let oldIds = labelIds
         let oldSlots = slots

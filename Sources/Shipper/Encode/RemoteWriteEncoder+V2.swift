@@ -2,11 +2,12 @@
 extension RemoteWriteEncoder {
     /// One 2.0 request per run of up to `maxSamples` series, in order; every series carries its
     /// type, HELP and unit, so none is sent apart.
-    func requestsV2(_ series: MapSeriesCache, maxSamples: Int, timestampMs: Int64) -> [EncodedBatch] {
+    func requestsV2(_ series: inout MapSeriesCache, maxSamples: Int, timestampMs: Int64) -> [EncodedBatch] {
         var batches: [EncodedBatch] = []
+        let strings = series.strings
         series.writeV2(maxSamples: maxSamples, symbols: &requestSymbols, into: &sink) { run, symbols, count in
             symbolSink.removeAll()
-            symbols.write(series.strings, to: &symbolSink)
+            symbols.write(strings, to: &symbolSink)
             compress(symbolSink.written)
             compress(run.written)
             batches.append(EncodedBatch(body: endBody(), sampleCount: count, timestampMs: timestampMs, message: .v2))

@@ -36,27 +36,61 @@ enum RemoteWriteV2Wire {
         refs: some Collection<UInt32>, value: Double, timestamp: RemoteWriteWire.Timestamp, metadata: Metadata,
         startMs: Int64, to sink: inout ByteSink
     ) {
+        let labels = labelsAndMetadataSize(refs: refs, metadata: metadata)
+        writeSeries(labelBytes: labels, value: value, timestamp: timestamp, startMs: startMs, to: &sink) { writer in
+            writeLabelsAndMetadata(refs: refs, metadata: metadata, to: &writer)
+        }
+    }
+
+    /// Appends a series' labels_refs and metadata fields: what `appendSeries(labels:…)` takes, so
+    /// that a series whose refs do not change is encoded once.
+    static func appendLabelsAndMetadata(refs: some Collection<UInt32>, metadata: Metadata, to sink: inout ByteSink) {
+        sink.write(labelsAndMetadataSize(refs: refs, metadata: metadata)) { writeLabelsAndMetadata(refs: refs, metadata: metadata, to: &$0) }
+    }
+
+    /// Appends one Request.timeseries entry with one sample, its labels_refs and metadata fields
+    /// as `appendLabelsAndMetadata` wrote them (protobuf takes fields in any order).
+    static func appendSeries(
+        labels: UnsafeRawBufferPointer, value: Double, timestamp: RemoteWriteWire.Timestamp, startMs: Int64,
+        to sink: inout ByteSink
+    ) {
+        writeSeries(labelBytes: labels.count, value: value, timestamp: timestamp, startMs: startMs, to: &sink) { $0.write(labels) }
+    }
+
+    private static func labelsAndMetadataSize(refs: some Collection<UInt32>, metadata: Metadata) -> Int {
         let refBytes = refs.reduce(0) { $0 + varintSize(UInt64($1)) }
-        let metadataBytes = 2 + fieldSize(metadata.helpRef) + fieldSize(metadata.unitRef)
+        let metadataBytes = metadataSize(metadata)
+        return 1 + varintSize(UInt64(refBytes)) + refBytes + 1 + varintSize(UInt64(metadataBytes)) + metadataBytes
+    }
+
+    private static func metadataSize(_ metadata: Metadata) -> Int { 2 + fieldSize(metadata.helpRef) + fieldSize(metadata.unitRef) }
+
+    private static func writeLabelsAndMetadata(refs: some Collection<UInt32>, metadata: Metadata, to writer: inout WireWriter) {
+        writer.write(labelsRefsTag)
+        writer.writeVarint(UInt64(refs.reduce(0) { $0 + varintSize(UInt64($1)) }))
+        for ref in refs { writer.writeVarint(UInt64(ref)) }
+        writer.write(metadataTag)
+        writer.writeVarint(UInt64(metadataSize(metadata)))
+        writer.write(metadataTypeTag)
+        writer.write(UInt8(metadata.type))
+        if metadata.helpRef != 0 { writeField(metadataHelpTag, metadata.helpRef, to: &writer) }
+        if metadata.unitRef != 0 { writeField(metadataUnitTag, metadata.unitRef, to: &writer) }
+    }
+
+    /// A timeseries entry: `labelBytes` written by `labels`, then the sample and the start timestamp.
+    private static func writeSeries(
+        labelBytes: Int, value: Double, timestamp: RemoteWriteWire.Timestamp, startMs: Int64, to sink: inout ByteSink,
+        labels: (inout WireWriter) -> Void
+    ) {
         let start = UInt64(bitPattern: startMs)
         timestamp.bytes.withUnsafeBytes { stamp in
-            let inner = 1 + varintSize(UInt64(refBytes)) + refBytes
-                + RemoteWriteWire.sampleFieldSize(timestamp: stamp.count)
-                + 1 + varintSize(UInt64(metadataBytes)) + metadataBytes + (start == 0 ? 0 : 1 + varintSize(start))
+            let inner = labelBytes + RemoteWriteWire.sampleFieldSize(timestamp: stamp.count) + (start == 0 ? 0 : 1 + varintSize(start))
             sink.write(1 + varintSize(UInt64(inner)) + inner) { writer in
                 writer.write(seriesTag)
                 writer.writeVarint(UInt64(inner))
-                writer.write(labelsRefsTag)
-                writer.writeVarint(UInt64(refBytes))
-                for ref in refs { writer.writeVarint(UInt64(ref)) }
+                labels(&writer)
                 // Sample is 1.0's message, under the same field number.
                 RemoteWriteWire.writeSample(value, stamp, to: &writer)
-                writer.write(metadataTag)
-                writer.writeVarint(UInt64(metadataBytes))
-                writer.write(metadataTypeTag)
-                writer.write(UInt8(metadata.type))
-                if metadata.helpRef != 0 { writeField(metadataHelpTag, metadata.helpRef, to: &writer) }
-                if metadata.unitRef != 0 { writeField(metadataUnitTag, metadata.unitRef, to: &writer) }
                 if start != 0 {
                     writer.write(createdTimestampTag)
                     writer.writeVarint(start)

@@ -62,6 +62,16 @@ struct RequestSymbols {
         return ref
     }
 
+    /// Makes the refs those of `ids` (string ids in ref order, starting with 0), as a request
+    /// that gave them in that order would have them.
+    mutating func restore(_ ids: [UInt32]) {
+        for (ref, id) in ids.enumerated() {
+            requestOf[Int(id)] = request
+            refOf[Int(id)] = UInt32(ref)
+        }
+        self.ids = ids
+    }
+
     /// The Request.symbols entries, in ref order.
     func write(_ strings: StringIds, to sink: inout ByteSink) {
         for id in ids { RemoteWriteV2Wire.appendSymbol(strings.strings[Int(id)], to: &sink) }

@@ -86,7 +86,7 @@ final class CollectCycle {
             if requests[shape] == nil {
                 requests[shape] = switch shape.message {
                 case .v1: encoder.requests(cache, maxSamples: shape.size, metadata: metadata, timestampMs: timestampMs)
-                case .v2: encoder.requestsV2(cache, maxSamples: shape.size, timestampMs: timestampMs)
+                case .v2: encoder.requestsV2(&cache, maxSamples: shape.size, timestampMs: timestampMs)
                 }
             }
             sender.enqueue(requests[shape] ?? [])

@@ -106,3 +106,41 @@ struct RemoteWriteV2SenderTests {
         #expect(log.count(Self.fallbackLine) == 0)
     }
 }
+
+/// The real binary's `once`, configured for 2.0, with real maps held by another process: a
+/// whole cycle arrives as one 2.0 request with exact counts, metadata on every series, and start
+/// timestamps on the shipper's counters.
+@Suite(.requiresBPF, .timeLimit(.minutes(1)))
+struct RemoteWriteV2OnceTests {
+    @Test func aCycleArrivesAs2_0WithExactCountsAndStartTimestamps() async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try await holder.create("hash", name: prefix + "h", maxEntries: 64, fill: 9)
+        let receiver = try FakeReceiver(script: [], fallback: .status(204, headers: RemoteWriteV2SenderTests.written))
+        let before = Int64(Date().timeIntervalSince1970 * 1000)
+        let result = try await ShipperBinary.once(config: """
+            maps: {include: ['^\(prefix)']}
+            remote_write:
+              - name: v2
+                url: \(receiver.url)
+                protobuf_message: io.prometheus.write.v2.Request
+            buffer: {dir: ''}
+            """)
+        #expect(result.status == 0, "\(result.stderr)")
+        try #require(receiver.requests.count == 1, "\(result.stderr)")
+        let request = try #require(receiver.requests[0].decodedV2)
+        var byName: [String: [DecodedWriteRequestV2.Series]] = [:]
+        for series in request.series {
+            let name = try #require(request.labels(of: series)?.first { $0.name == "__name__" }?.value)
+            byName[name, default: []].append(series)
+        }
+        let entries = try #require(byName["ebpf_map_entries"]?.first)
+        #expect(entries.samples.map(\.value) == [9])
+        #expect(request.labels(of: entries)?.first { $0.name == "map_id" }?.value == "\(id)")
+        #expect(request.series.allSatisfy { $0.hasMetadata && $0.type != 0 && request.symbol($0.helpRef) != "" })
+        #expect(request.symbol(try #require(byName["ebpf_map_memory_bytes"]?.first).unitRef) == "bytes")
+        let sent = try #require(byName["ebpf_map_shipper_samples_sent_total"]?.first)
+        #expect(sent.startTimestampMs >= before && sent.startTimestampMs <= sent.samples[0].timestampMs, "\(sent.startTimestampMs)")
+        #expect(entries.startTimestampMs == 0, "gauges have none")
+    }
+}
