@@ -95,7 +95,6 @@ struct MapSeriesCache {
     private var layouts: [Int: V2Layout] = [:]
     /// The `MapMetric.bit`s of the counters.
     private static let counterBits = MapMetric.allCases.reduce(UInt8(0)) { $0 | ($1.metric.kind == .counter ? $1.bit : 0) }
-    private var counterBits: UInt8 { Self.counterBits }
 
     /// Whether the string ids 2.0 is written from are kept.
     let tracksSymbols: Bool
@@ -262,6 +261,12 @@ struct MapSeriesCache {
         func refMetadata(_ metadata: RemoteWriteV2Wire.Metadata) -> RemoteWriteV2Wire.Metadata {
             RemoteWriteV2Wire.Metadata(type: metadata.type, helpRef: symbols.ref(metadata.helpRef), unitRef: symbols.ref(metadata.unitRef))
         }
+        /// A map series' label ids, and the `__name__` value id to put among them (the info
+        /// series has its own); and its start timestamp.
+        func source(_ slot: Slot, _ metric: MapMetric) -> (ids: Range<Int>, name: UInt32?, startMs: Int64) {
+            let startMs = Self.counterBits & metric.bit != 0 ? countersStartMs : 0
+            return metric == .info ? (slot.infoIds, nil, startMs) : (slot.commonIds, nameValueIds[metric.rawValue], startMs)
+        }
         startRun()
         labelIds.withUnsafeBufferPointer { ids in
             var series = 0
@@ -269,12 +274,9 @@ struct MapSeriesCache {
             for slot in slots {
                 for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
                     startSeries()
+                    let from = source(slot, metric)
                     if replay == nil {
-                        let info = metric == .info
-                        let range = info ? slot.infoIds : slot.commonIds
-                        refsOf(
-                            UnsafeBufferPointer(rebasing: ids[range]), name: info ? nil : nameValueIds[metric.rawValue],
-                            at: slot.nameIdAt - range.lowerBound)
+                        refsOf(UnsafeBufferPointer(rebasing: ids[from.ids]), name: from.name, at: slot.nameIdAt - from.ids.lowerBound)
                         RemoteWriteV2Wire.appendLabelsAndMetadata(
                             refs: refs, metadata: refMetadata(metricMetadata[metric.rawValue]), to: &layout.labels)
                         layout.ends.append(layout.labels.count)
@@ -283,7 +285,7 @@ struct MapSeriesCache {
                     layout.labels.written.withUnsafeBytes { bytes in
                         RemoteWriteV2Wire.appendSeries(
                             labels: UnsafeRawBufferPointer(rebasing: bytes[labels]), value: values[value], timestamp: timestamp,
-                            startMs: counterBits & metric.bit != 0 ? countersStartMs : 0, to: &sink)
+                            startMs: from.startMs, to: &sink)
                     }
                     series += 1
                     value += 1
@@ -302,10 +304,8 @@ struct MapSeriesCache {
             }
             for slot in ended {
                 for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
-                    let info = metric == .info
-                    write(
-                        info ? slot.infoIds : slot.commonIds, name: info ? nil : nameValueIds[metric.rawValue], at: slot.nameIdAt,
-                        staleMarker, metricMetadata[metric.rawValue], startMs: counterBits & metric.bit != 0 ? countersStartMs : 0)
+                    let from = source(slot, metric)
+                    write(from.ids, name: from.name, at: slot.nameIdAt, staleMarker, metricMetadata[metric.rawValue], startMs: from.startMs)
                 }
             }
             for addition in additionList {
