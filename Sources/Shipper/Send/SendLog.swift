@@ -10,6 +10,7 @@ struct SendLog {
     let endpoint: String
     /// Receivers' 4xx messages already logged, and when.
     private var loggedRefusals: [String: ContinuousClock.Instant] = [:]
+    private var unreadableLog = LogLimit()
 
     init(logger: Logger, refusalInterval: Duration, metrics: SelfMetrics, endpoint: String) {
         self.logger = logger
@@ -33,9 +34,10 @@ struct SendLog {
     }
 
     /// A queued body that cannot be read as the message it holds (damage the record's checksum
-    /// did not catch): dropped and counted as corrupt.
+    /// did not catch): dropped and counted as corrupt every time, logged once a minute.
     mutating func unreadable(samples: Int, message: RemoteWriteMessage) {
         metrics.dropped(samples, endpoint: endpoint, reason: "corrupt")
+        guard unreadableLog.allows() else { return }
         logger.error(
             "a queued batch is not a readable \(message.rawValue); dropped", metadata: ["batch.samples": "\(samples)"])
     }

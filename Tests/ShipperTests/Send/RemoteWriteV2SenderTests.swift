@@ -96,6 +96,25 @@ struct RemoteWriteV2SenderTests {
         #expect(unsent == 0)
     }
 
+    /// A queued batch that is not the message it says it holds (damage past its checksum) cannot
+    /// be turned into what the endpoint takes: dropped as corrupt and logged, the next one sent.
+    @Test func aBatchThatIsNotItsMessageIsDroppedAsCorrupt() async throws {
+        let receiver = try FakeReceiver(script: [])
+        let metrics = SelfMetrics(endpoints: ["fake"])
+        let log = CapturedLog()
+        let sender = try RemoteWriteSender(
+            endpoint: .defaults(url: receiver.url, name: "fake"), interval: .seconds(10), metrics: metrics, logger: log.logger)
+        let v1 = RemoteWriteEncoder().encode(FaultInjectionTests.samples, timestampMs: 1, externalLabels: LabelSet())
+        sender.enqueue([
+            EncodedBatch(body: v1, sampleCount: 2, timestampMs: 1, message: .v2),
+            EncodedBatch(body: v1, sampleCount: 2, timestampMs: 1),
+        ])
+        await WorkerThread.result(name: "test-send") { sender.run(untilEmpty: true) }
+        #expect(receiver.requests.count == 1)
+        #expect(metrics.samples().first { $0.metric == .samplesDropped && $0.labels["reason"] == "corrupt" }?.value == 2)
+        #expect(log.count("a queued batch is not a readable io.prometheus.write.v2.Request; dropped") == 1)
+    }
+
     /// Retries, 429 and 4xx are as in 1.0: a 503 is retried as 2.0, with no fallback.
     @Test func a503IsRetriedAs2_0() async throws {
         let receiver = try FakeReceiver(script: [.status(503)], fallback: .status(204, headers: Self.written))
