@@ -9,7 +9,7 @@
 #include <snappy-c.h>
 
 #include "remote.pb-c.h"
-#include "uncompress.h"
+#include "unpack.h"
 
 /* Snappy compresses its input in independent 64 KiB blocks (no copy reaches across one), so a
  * body compressed a block at a time is the same bytes as one compressed whole, and no request is
@@ -200,85 +200,79 @@ int32_t crw_body_is_valid(const uint8_t *body, size_t length)
     return body && snappy_validate_compressed_buffer((const char *)body, length) == SNAPPY_OK;
 }
 
+/* The unpacked message itself: a pointer to it is one to its only member. */
 struct crw_decoded {
-    Prometheus__WriteRequest *message;
+    Prometheus__WriteRequest message;
 };
 
-int32_t crw_uncompress(const uint8_t *body, size_t length, uint8_t **raw, size_t *raw_length)
+ProtobufCMessage *crw_unpack(const ProtobufCMessageDescriptor *descriptor, const uint8_t *body, size_t length,
+                             int32_t *error)
 {
-    if (snappy_uncompressed_length((const char *)body, length, raw_length) != SNAPPY_OK)
-        return -EBADMSG;
-    *raw = malloc(*raw_length ? *raw_length : 1);
-    if (!*raw)
-        return -ENOMEM;
-    if (snappy_uncompress((const char *)body, length, (char *)*raw, raw_length) != SNAPPY_OK) {
-        free(*raw);
-        return -EBADMSG;
+    size_t raw_length;
+    uint8_t *raw;
+    ProtobufCMessage *message;
+
+    *error = -EBADMSG;
+    if (snappy_uncompressed_length((const char *)body, length, &raw_length) != SNAPPY_OK)
+        return NULL;
+    raw = malloc(raw_length ? raw_length : 1);
+    if (!raw) {
+        *error = -ENOMEM;
+        return NULL;
     }
-    return 0;
+    message = snappy_uncompress((const char *)body, length, (char *)raw, &raw_length) == SNAPPY_OK
+        ? protobuf_c_message_unpack(descriptor, NULL, raw_length, raw)
+        : NULL;
+    free(raw);
+    return message;
 }
 
 int32_t crw_decode(const uint8_t *body, size_t length, crw_decoded **out)
 {
-    size_t raw_length;
-    uint8_t *raw;
-    struct crw_decoded *decoded;
-    int32_t result = crw_uncompress(body, length, &raw, &raw_length);
+    int32_t error;
+    ProtobufCMessage *message = crw_unpack(&prometheus__write_request__descriptor, body, length, &error);
 
-    if (result)
-        return result;
-    decoded = calloc(1, sizeof(*decoded));
-    if (!decoded) {
-        free(raw);
-        return -ENOMEM;
-    }
-    decoded->message = prometheus__write_request__unpack(NULL, raw_length, raw);
-    free(raw);
-    if (!decoded->message) {
-        free(decoded);
-        return -EBADMSG;
-    }
-    *out = decoded;
+    if (!message)
+        return error;
+    *out = (crw_decoded *)message;
     return 0;
 }
 
 void crw_decoded_free(crw_decoded *decoded)
 {
-    if (!decoded)
-        return;
-    prometheus__write_request__free_unpacked(decoded->message, NULL);
-    free(decoded);
+    if (decoded)
+        protobuf_c_message_free_unpacked(&decoded->message.base, NULL);
 }
 
-size_t crw_decoded_series_count(const crw_decoded *d) { return d->message->n_timeseries; }
+size_t crw_decoded_series_count(const crw_decoded *d) { return d->message.n_timeseries; }
 
 size_t crw_decoded_label_count(const crw_decoded *d, size_t series)
 {
-    return d->message->timeseries[series]->n_labels;
+    return d->message.timeseries[series]->n_labels;
 }
 
 void crw_decoded_label(const crw_decoded *d, size_t series, size_t index, const char **name, const char **value)
 {
-    *name = d->message->timeseries[series]->labels[index]->name;
-    *value = d->message->timeseries[series]->labels[index]->value;
+    *name = d->message.timeseries[series]->labels[index]->name;
+    *value = d->message.timeseries[series]->labels[index]->value;
 }
 
 size_t crw_decoded_sample_count(const crw_decoded *d, size_t series)
 {
-    return d->message->timeseries[series]->n_samples;
+    return d->message.timeseries[series]->n_samples;
 }
 
 void crw_decoded_sample(const crw_decoded *d, size_t series, size_t index, double *value, int64_t *timestamp_ms)
 {
-    *value = d->message->timeseries[series]->samples[index]->value;
-    *timestamp_ms = d->message->timeseries[series]->samples[index]->timestamp;
+    *value = d->message.timeseries[series]->samples[index]->value;
+    *timestamp_ms = d->message.timeseries[series]->samples[index]->timestamp;
 }
 
-size_t crw_decoded_metadata_count(const crw_decoded *d) { return d->message->n_metadata; }
+size_t crw_decoded_metadata_count(const crw_decoded *d) { return d->message.n_metadata; }
 
 void crw_decoded_metadata(const crw_decoded *d, size_t index, int32_t *type, const char **family, const char **help)
 {
-    *type = (int32_t)d->message->metadata[index]->type;
-    *family = d->message->metadata[index]->metric_family_name;
-    *help = d->message->metadata[index]->help;
+    *type = (int32_t)d->message.metadata[index]->type;
+    *family = d->message.metadata[index]->metric_family_name;
+    *help = d->message.metadata[index]->help;
 }
