@@ -7,8 +7,8 @@ import Testing
 /// Outages, crashes and damage between the real binary and a real Prometheus that starts late.
 @Suite(.requiresBPF, .timeLimit(.minutes(3)))
 struct OutageTests {
-    /// A shipper config pushing every second to a port where nothing listens yet.
-    func config(port: UInt16, prefix: String) -> String {
+    /// A shipper config pushing `message` every second to a port where nothing listens yet.
+    func config(port: UInt16, prefix: String, message: RemoteWriteMessage = .v1) -> String {
         """
         interval: 1s
         maps:
@@ -16,16 +16,17 @@ struct OutageTests {
         remote_write:
           - name: central
             url: http://127.0.0.1:\(port)/api/v1/write
+            protobuf_message: \(message.rawValue)
             queue: {max_backoff: 1s}
         """
     }
 
-    /// The timestamps Prometheus holds for one map's entries series, oldest first.
+    /// The timestamps the receiver holds for one map's entries series, oldest first.
     func stamps(_ prometheus: ReceiverProcess, _ id: UInt32) async throws -> [Int64] {
         try await prometheus.samples("ebpf_map_entries{map_id=\"\(id)\"}[10m]").first?.timestampsMs ?? []
     }
 
-    /// Waits until Prometheus has an interval newer than `time`: the backlog before it is delivered.
+    /// Waits until the receiver has an interval newer than `time`: the backlog before it is delivered.
     func waitForDrain(_ prometheus: ReceiverProcess, _ id: UInt32, past time: Date) async -> Bool {
         await eventually(within: 30) {
             ((try? await stamps(prometheus, id).last) ?? 0) > Int64(time.timeIntervalSince1970 * 1000)

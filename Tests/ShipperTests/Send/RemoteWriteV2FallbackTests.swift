@@ -20,26 +20,15 @@ struct RemoteWriteV2FallbackTests {
         let id = try await holder.create("hash", name: prefix + "m", maxEntries: 16, fill: 3)
         let port = Network.freePort()
         let launched = Int64(Date().timeIntervalSince1970 * 1000)
-        let daemon = try ShipperDaemon(config: """
-            interval: 1s
-            maps:
-              include: ['^\(prefix)']
-            remote_write:
-              - name: central
-                url: http://127.0.0.1:\(port)/api/v1/write
-                protobuf_message: io.prometheus.write.v2.Request
-                queue: {max_backoff: 1s}
-            """)
+        let outage = OutageTests()
+        let daemon = try ShipperDaemon(config: outage.config(port: port, prefix: prefix, message: .v2))
         // Nothing listens yet: six intervals are buffered as 2.0.
         await pause(6.5)
         let started = Date()
         let receiver = try await kind == "prometheus" ? ReceiverProcess.prometheus(port: port) : ReceiverProcess.victoriaMetrics(port: port)
-        let selector = "ebpf_map_entries{map_id=\"\(id)\"}[10m]"
-        func stamps() async -> [Int64] { (try? await receiver.samples(selector).first?.timestampsMs) ?? [] }
-        #expect(await eventually(within: 30) { (await stamps().last ?? 0) > Int64(Date().timeIntervalSince1970 * 1000) - 1500 },
-                "\(daemon.log)")
+        #expect(await outage.waitForDrain(receiver, id, past: started), "\(daemon.log)")
 
-        let series = try #require(try await receiver.samples(selector).first, "\(daemon.log)")
+        let series = try #require(try await receiver.samples("ebpf_map_entries{map_id=\"\(id)\"}[10m]").first, "\(daemon.log)")
         let startedMs = Int64(started.timeIntervalSince1970 * 1000)
         // From the first cycle on (whole seconds, once it has loaded): none lost to the fallback.
         #expect((series.timestampsMs.first ?? .max) <= launched + 2000, "\(series.timestampsMs)")
