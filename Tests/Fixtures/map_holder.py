@@ -10,9 +10,13 @@ on stdin, one JSON answer per line on stdout:
   {"op": "create_many", "count": 10000, ...same keys as create}   -> {"ids": [..]}
   {"op": "delete", "id": 17, "count": 3}   deletes keys 0..2    -> {"ok": true}
   {"op": "update", "id": 17, "count": 3}   rewrites keys 0..2, one at a time -> {"ok": true}
-  {"op": "churn", "id": 17, "first": 8, "count": 4, "rounds": 500}
+  {"op": "churn", "id": 17, "first": 8, "count": 4, "rounds": 500, "stops": [[3, 2]]}
       in a background thread, inserts keys 8..11 one at a time and deletes them again, `rounds`
-      times; answers at once                                    -> {"ok": true}
+      times; answers at once. At each [round, inserted] of "stops" (optional) the thread stops,
+      with that many of the round's keys in, until told to go on  -> {"ok": true}
+  {"op": "churn_stopped", "id": 17}        waits (at most 120 s) until the churn stops
+                                                                -> {"round": 3, "inserted": 2}
+  {"op": "churn_go_on", "id": 17}          lets a stopped churn go on -> {"ok": true}
   {"op": "churned", "id": 17}              waits for that thread -> {"rounds": 500}
   {"op": "ring_output", "id": 17, "size": 64}
       a program writes `size`-byte records into the ring buffer until one is refused; nothing
@@ -100,7 +104,7 @@ lib.btf__fd.argtypes = [ctypes.c_void_p]
 CPUS = lib.libbpf_num_possible_cpus()
 
 maps = {}       # id -> (fd, spec)
-churns = {}     # id -> (thread, [rounds done])
+churns = {}     # id -> Churn
 keepalive = []  # inner maps and sockets the maps refer to
 
 
@@ -193,14 +197,43 @@ def load_prog(name, map_ids, btf_name=None):
     keepalive.append(fd)
 
 
-def churn(fd, spec, first, count, rounds, done):
-    value = value_bytes(spec)
-    for _ in range(rounds):
-        for i in range(first, first + count):
-            check(lib.bpf_map_update_elem(fd, key_bytes(spec, i), value, 0), "churn insert")
-        for i in range(first, first + count):
-            check(lib.bpf_map_delete_elem(fd, key_bytes(spec, i)), "churn delete")
-        done[0] += 1
+class Churn:
+    """Inserts keys first..first+count-1 one at a time and deletes them again, `rounds` times, in
+    a thread of its own; at each (round, inserted) of `stops` it waits until `go_on`."""
+
+    def __init__(self, fd, spec, first, count, rounds, stops):
+        self.fd, self.spec, self.first, self.count, self.rounds = fd, spec, first, count, rounds
+        self.stops = {tuple(stop) for stop in stops}
+        self.done = 0
+        self.at = None
+        self.stopped = threading.Event()
+        self.going = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        value = value_bytes(self.spec)
+        keys = [key_bytes(self.spec, i) for i in range(self.first, self.first + self.count)]
+        for round in range(self.rounds):
+            for inserted, key in enumerate(keys, 1):
+                check(lib.bpf_map_update_elem(self.fd, key, value, 0), "churn insert")
+                if (round, inserted) in self.stops:
+                    self.at = (round, inserted)
+                    self.stopped.set()
+                    self.going.wait()
+                    self.going.clear()
+            for key in keys:
+                check(lib.bpf_map_delete_elem(self.fd, key), "churn delete")
+            self.done += 1
+
+    def wait_stopped(self):
+        if not self.stopped.wait(timeout=120):
+            raise TimeoutError("the churn did not reach its next stop")
+        return {"round": self.at[0], "inserted": self.at[1]}
+
+    def go_on(self):
+        self.stopped.clear()
+        self.going.set()
 
 
 def ring_output(fd, size):
@@ -257,15 +290,16 @@ def handle(command):
         for i in range(command["count"]):
             check(lib.bpf_map_update_elem(fd, key_bytes(spec, i), value_bytes(spec), 0), "update")
     elif op == "churn":
-        done = [0]
-        thread = threading.Thread(target=churn, args=(fd, spec, command["first"], command["count"],
-                                                      command["rounds"], done), daemon=True)
-        thread.start()
-        churns[command["id"]] = (thread, done)
+        churns[command["id"]] = Churn(fd, spec, command["first"], command["count"], command["rounds"],
+                                      command.get("stops", []))
+    elif op == "churn_stopped":
+        return churns[command["id"]].wait_stopped()
+    elif op == "churn_go_on":
+        churns[command["id"]].go_on()
     elif op == "churned":
-        thread, done = churns.pop(command["id"])
-        thread.join()
-        return {"rounds": done[0]}
+        churn = churns.pop(command["id"])
+        churn.thread.join()
+        return {"rounds": churn.done}
     elif op == "ring_output":
         written, refused = ring_output(fd, command["size"])
         return {"written": written, "refused": refused}

@@ -9,8 +9,8 @@ import Testing
 struct BufferDirectoryTests {
     /// A private scratch directory with a buffer directory `buffer` and a victim directory `victim`
     /// holding one file, which no test may change.
-    final class Scratch {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bufferdir-\(UUID())").path
+    final class Fixture {
+        let root = Scratch.path("bufferdir").path
         var buffer: String { root + "/buffer" }
         var victim: String { root + "/victim" }
         let metrics = SelfMetrics(endpoints: ["x"])
@@ -54,7 +54,7 @@ struct BufferDirectoryTests {
 
     /// The reproduction from the field: `ln -s /etc <buffer.dir>/<endpoint>`.
     @Test func aSymlinkedEndpointDirectoryIsRefusedAndItsTargetUntouched() throws {
-        let scratch = try Scratch()
+        let scratch = try Fixture()
         try FileManager.default.createSymbolicLink(atPath: scratch.buffer + "/x", withDestinationPath: scratch.victim)
         let failure = try #require(scratch.failure { _ = try scratch.open() })
         #expect(failure.unsafe)
@@ -64,7 +64,7 @@ struct BufferDirectoryTests {
     }
 
     @Test func aBufferDirectoryOthersCanWriteIsRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try Fixture()
         try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: scratch.buffer)
         let failure = try #require(scratch.failure { _ = try scratch.open() })
         #expect(failure.unsafe)
@@ -74,7 +74,7 @@ struct BufferDirectoryTests {
     }
 
     @Test func anEndpointDirectoryOwnedByAnotherUserIsRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try Fixture()
         try FileManager.default.createDirectory(atPath: scratch.buffer + "/x", withIntermediateDirectories: false)
         guard chown(scratch.buffer + "/x", 65534, 65534) == 0 else { return }  // needs root, as the daemon has
         let failure = try #require(scratch.failure { _ = try scratch.open() })
@@ -85,7 +85,7 @@ struct BufferDirectoryTests {
     /// Inside a private endpoint directory, planted `lock`, `cursor` and segment links are never
     /// opened through: the queue refuses, or buffers in memory, and the targets stay as they were.
     @Test func linksInsideTheDirectoryAreNeverFollowed() throws {
-        let scratch = try Scratch()
+        let scratch = try Fixture()
         let endpoint = scratch.buffer + "/x"
         try FileManager.default.createDirectory(atPath: endpoint, withIntermediateDirectories: false)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: endpoint)
@@ -108,7 +108,7 @@ struct BufferDirectoryTests {
 
     /// Unsafe is fatal, with one line; a directory that merely cannot be made falls back to memory.
     @Test func anUnsafeDirectoryStopsThePipelineInOneLine() throws {
-        let scratch = try Scratch()
+        let scratch = try Fixture()
         try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: scratch.buffer)
         let endpoint = RemoteWriteConfig.defaults(url: "http://127.0.0.1:9/", name: "x")
         var buffer = BufferConfig.defaults

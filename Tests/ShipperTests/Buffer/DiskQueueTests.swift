@@ -8,7 +8,7 @@ import Testing
 struct DiskQueueTests {
     /// A fresh buffer directory with the endpoint directory `e` in it, and what the queue reports through.
     final class Fixture {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("diskqueue-\(UUID())").path
+        let base = Scratch.path("diskqueue").path
         var directory: String { base + "/e" }
         let metrics = SelfMetrics(endpoints: ["e"])
         let log = CapturedLog()

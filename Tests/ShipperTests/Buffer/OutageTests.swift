@@ -139,7 +139,7 @@ struct OutageTests {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         try await holder.create("hash", name: prefix + "m", maxEntries: 16, fill: 2)
-        let buffer = FileManager.default.temporaryDirectory.appendingPathComponent("memory-\(UUID())").path
+        let buffer = Scratch.path("memory").path
         defer { try? FileManager.default.removeItem(atPath: buffer) }
         // One sample per batch: about 30 batches per 100ms cycle, the shortest interval allowed.
         let file = try writeConfig("""

@@ -17,8 +17,8 @@ struct CollectorFailureTests {
         return (holder, prefix)
     }
 
-    func collector(_ prefix: String, _ method: CollectionMethod, log: CapturedLog) throws -> Collector {
-        try Collector(options: CollectorOptions(method: method, filter: MapFilter(include: ["^" + prefix])), logger: log.logger)
+    func collector(_ prefix: String, _ method: CollectionMethod, log: CapturedLog) async throws -> Collector {
+        try await Collector.loaded(CollectorOptions(method: method, filter: MapFilter(include: ["^" + prefix])), logger: log.logger)
     }
 
     func byName(_ maps: [MapStats]) -> [String: MapStats] {
@@ -29,10 +29,10 @@ struct CollectorFailureTests {
     func countAndMemory(method: CollectionMethod) async throws {
         let (holder, prefix) = try await maps()
         let log = CapturedLog()
-        let collector = try collector(prefix, method, log: log)
+        let collector = try await collector(prefix, method, log: log)
         // The kfunc counts in the iterator itself: only the fallback's counting can fail.
         collector.injectedFailures = method == .fallback ? [.count, .memory] : [.memory]
-        let maps = byName(try collector.collect())
+        let maps = byName(try await collector.collected())
         #expect(maps.count == 2)
         #expect(maps[prefix + "a"]?.entries == (method == .fallback ? nil : 3))
         #expect(maps[prefix + "b"]?.memoryBytes == nil)
@@ -43,7 +43,7 @@ struct CollectorFailureTests {
         #expect(log.count("could not read a map's memory; reporting it without this cycle") == 1)
 
         collector.injectedFailures = []
-        let healed = byName(try collector.collect())
+        let healed = byName(try await collector.collected())
         #expect(healed[prefix + "a"]?.entries == 3)
         #expect(healed[prefix + "b"]?.entries == 5)
         #expect(healed[prefix + "b"]?.memoryBytes == (try await holder.memlock(id: healed[prefix + "b"]!.id)))
@@ -52,10 +52,10 @@ struct CollectorFailureTests {
     @Test func aFailingProgramListingKeepsLastCyclesNames() async throws {
         let (holder, prefix) = try await maps()
         let log = CapturedLog()
-        let collector = try collector(prefix, .iterator, log: log)
-        #expect(byName(try collector.collect())[prefix + "a"]?.programs == [prefix + "p"])
+        let collector = try await collector(prefix, .iterator, log: log)
+        #expect(byName(try await collector.collected())[prefix + "a"]?.programs == [prefix + "p"])
         collector.injectedFailures = [.programs]
-        let maps = byName(try collector.collect())
+        let maps = byName(try await collector.collected())
         #expect(maps[prefix + "a"]?.programs == [prefix + "p"])
         #expect(maps[prefix + "b"]?.entries == 5)
         #expect(collector.errors[.programs] == 1)
@@ -66,13 +66,13 @@ struct CollectorFailureTests {
     @Test func aMapThatCannotBeDescribedIsLeftOutOnTheFallback() async throws {
         let (holder, prefix) = try await maps()
         let log = CapturedLog()
-        let collector = try collector(prefix, .fallback, log: log)
+        let collector = try await collector(prefix, .fallback, log: log)
         collector.injectedFailures = [.describe]
-        #expect(try collector.collect().isEmpty)
+        #expect(try await collector.collected().isEmpty)
         // Every map on the host was described before the filter: at least our two failed.
         #expect((collector.errors[.describe] ?? 0) >= 2)
         collector.injectedFailures = []
-        #expect(byName(try collector.collect()).keys.sorted() == [prefix + "a", prefix + "b"])
+        #expect(byName(try await collector.collected()).keys.sorted() == [prefix + "a", prefix + "b"])
         withExtendedLifetime(holder) {}
     }
 
@@ -81,18 +81,18 @@ struct CollectorFailureTests {
     @Test func theCounterIsExportedAndTheCycleStillSends() async throws {
         let (holder, prefix) = try await maps()
         let log = CapturedLog()
-        let collector = try collector(prefix, .iterator, log: log)
+        let collector = try await collector(prefix, .iterator, log: log)
         collector.injectedFailures = [.programs, .memory]
         let metrics = SelfMetrics()
         let cycle = CollectCycle(
             config: Config.defaults(hostname: "h"), collector: collector, senders: [], gateways: [], metrics: metrics, logger: log.logger)
-        #expect(cycle.run())
+        #expect(try await blocking { cycle.run() })
         let errors = Dictionary(uniqueKeysWithValues: metrics.samples().filter { $0.metric == .collectErrors }.map {
             ($0.labels["stage"] ?? "", $0.value)
         })
         #expect(errors == ["enumerate": 0, "describe": 0, "count": 0, "memory": 2, "programs": 1, "losses": 0])
         collector.injectedFailures = [.enumerate]
-        #expect(!cycle.run())
+        #expect(try await !blocking { cycle.run() })
         #expect(metrics.samples().first { $0.metric == .collectErrors && $0.labels["stage"] == "enumerate" }?.value == 1)
         withExtendedLifetime(holder) {}
     }

@@ -44,9 +44,9 @@ struct CollectorTests {
         var options = CollectorOptions(method: path == .fallback ? .fallback : .iterator, filter: MapFilter(include: ["^" + prefix]))
         options.firstProgram = IteratorProgram(rawValue: path.rawValue) ?? .kfunc
         let log = CapturedLog()
-        let collector = try Collector(options: options, logger: log.logger)
+        let collector = try await Collector.loaded(options, logger: log.logger)
         #expect(collector.iteratorProgram == IteratorProgram(rawValue: path.rawValue))
-        let maps = Dictionary(uniqueKeysWithValues: try collector.collect().map { ($0.name, $0) })
+        let maps = Dictionary(uniqueKeysWithValues: try await collector.collected().map { ($0.name, $0) })
         #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count (Linux < 6.6): hash maps are counted by reading their hash tables in the kernel")
             == (path == .htab ? 1 : 0))
         #expect(log.count("BPF iterator loaded without the kfunc bpf_map_sum_elem_count or bpf_loop (Linux < 5.17): it lists every map, hash maps are counted with batch lookups")
@@ -83,8 +83,8 @@ struct CollectorTests {
 
     @Test("deleting elements lowers the count on the next collection", arguments: Path.allCases)
     func deletionLowersCount(path: Path) async throws {
-        func collect(_ prefix: String) throws -> [String: MapStats] {
-            try ShipperTests.collect(prefix, method: path == .fallback ? .fallback : .iterator,
+        func collect(_ prefix: String) async throws -> [String: MapStats] {
+            try await ShipperTests.collect(prefix, method: path == .fallback ? .fallback : .iterator,
                                      firstProgram: IteratorProgram(rawValue: path.rawValue) ?? .kfunc)
         }
         let holder = try MapHolder()
@@ -93,7 +93,7 @@ struct CollectorTests {
         let lru = try await holder.create("lru_hash", name: prefix + "lru", maxEntries: 64, fill: 12)
         let trie = try await holder.create("lpm_trie", name: prefix + "lpm", keySize: 8, valueSize: 4, maxEntries: 16,
                                      flags: 1, fill: 6)
-        let before = try collect(prefix)
+        let before = try await collect(prefix)
         #expect(before[prefix + "hash"]?.entries == 20)
         #expect(before[prefix + "lru"]?.entries == 12)
         #expect(before[prefix + "lpm"]?.entries == 6)
@@ -102,7 +102,7 @@ struct CollectorTests {
         try await holder.delete(id: lru, count: 12)
         try await holder.delete(id: trie, count: 2)
 
-        let after = try collect(prefix)
+        let after = try await collect(prefix)
         #expect(after[prefix + "hash"]?.entries == 15)
         #expect(after[prefix + "lru"]?.entries == 0)
         #expect(after[prefix + "lpm"]?.entries == 4)
@@ -119,14 +119,16 @@ struct CollectorTests {
         try await holder.update(id: hash, count: 40)
         try await holder.update(id: pcpu, count: 30)
         try await holder.delete(id: hash, count: 3)
-        let maps = try collect(prefix, method: .iterator, firstProgram: IteratorProgram(rawValue: path.rawValue)!)
+        let maps = try await collect(prefix, method: .iterator, firstProgram: IteratorProgram(rawValue: path.rawValue)!)
         #expect(maps[prefix + "hash"]?.entries == 37)
         #expect(maps[prefix + "pcpu"]?.entries == 30)
         #expect(maps[prefix + "hash"]?.countMethod == IteratorProgram(rawValue: path.rawValue)?.countMethod ?? .batch)
     }
 
     /// While another process inserts and deletes keys, every count through the hash table read is
-    /// one the map really passed through, and none is left to user space.
+    /// one the map really passed through, and none is left to user space. The holder also stops
+    /// mid-round at set points until told to go on: the count there is exact, and the collections
+    /// between them run while the holder churns.
     @Test("counts under concurrent inserts and deletes stay within what the map held", arguments: ["hash", "lru_hash"])
     func countsUnderChurn(type: String) async throws {
         let holder = try MapHolder()
@@ -134,20 +136,22 @@ struct CollectorTests {
         let id = try await holder.create(type, name: prefix + "churn", maxEntries: 4096, fill: 1000)
         var options = CollectorOptions(method: .iterator, filter: MapFilter(include: ["^\(prefix)"]))
         options.firstProgram = .htab
-        let collector = try Collector(options: options, logger: BPFGate.quietLogger)
-        try await holder.churn(id: id, first: 1000, count: 500, rounds: 200)
-        var seen: Set<UInt64> = []
-        for _ in 0..<50 {
-            let map = try #require(try collector.collect().first)
-            let entries = try #require(map.entries)
-            #expect((1000...1500).contains(entries), "\(entries)")
-            #expect(map.countMethod == .htab)
-            seen.insert(entries)
-            await pause(0.005)
+        let collector = try await Collector.loaded(options, logger: BPFGate.quietLogger)
+        let stops = [MapHolder.ChurnPoint(round: 3, inserted: 100), .init(round: 40, inserted: 250), .init(round: 150, inserted: 499)]
+        try await holder.churn(id: id, first: 1000, count: 500, rounds: 200, stoppingAt: stops)
+        for stop in stops {
+            for _ in 0..<5 {
+                let map = try #require(try await collector.collected().first)
+                let entries = try #require(map.entries)
+                #expect((1000...1500).contains(entries), "\(entries)")
+                #expect(map.countMethod == .htab)
+            }
+            #expect(try await holder.churnStopped(id: id) == stop)
+            #expect(try await collector.collected().first?.entries == UInt64(1000 + stop.inserted), "at \(stop)")
+            try await holder.churnGoOn(id: id)
         }
         #expect(try await holder.churned(id: id) == 200)
-        #expect(try collector.collect().first?.entries == 1000)
-        #expect(seen.count > 1, "the churn never overlapped a collection")
+        #expect(try await collector.collected().first?.entries == 1000)
     }
 
     /// A ring buffer nobody reads: its bytes waiting, against its size, through every iterator
@@ -159,7 +163,7 @@ struct CollectorTests {
         let ring = try await holder.create("ringbuf", name: prefix + "ring", keySize: 0, valueSize: 0, maxEntries: 4096)
         // 64 bytes and an 8-byte header per record: 56 records fit in 4,096 bytes, the 57th does not.
         #expect(try await holder.ringOutput(id: ring, size: 64) == 56)
-        let maps = try collect(
+        let maps = try await collect(
             prefix, method: path == .fallback ? .fallback : .iterator, firstProgram: IteratorProgram(rawValue: path.rawValue) ?? .kfunc)
         let map = try #require(maps[prefix + "ring"])
         let iterated = path != .fallback
@@ -184,34 +188,37 @@ struct CollectorTests {
         var options = CollectorOptions(method: .iterator, filter: MapFilter(exclude: ["^\(prefix)left"]))
         options.firstProgram = .htab
         let log = CapturedLog()
-        let collector = try Collector(options: options, logger: log.logger)
+        let collector = try await Collector.loaded(options, logger: log.logger)
         let skipMap = try #require(collector.iterator?.skipMapID)
 
         // The first collection finds the map the filter leaves out; from the second on, the walk
         // skips it (the skip map was read before the first one added it).
-        let first = try collector.collect()
+        let first = try await collector.collected()
         #expect(first.first { $0.id == kept }?.entries == 9)
         #expect(!first.contains { $0.id == left })
         #expect(first.first { $0.id == skipMap }?.entries == 0)
-        let second = try collector.collect()
+        let second = try await collector.collected()
         #expect(second.first { $0.id == kept }?.entries == 9)
         #expect(second.first { $0.id == skipMap }?.entries == 1)
-        var counted: [UInt32: UInt64?] = [:]
-        try collector.iterator?.read { counted[$0.id] = $0.kernelCount }
+        let counted = try await blocking {
+            var counted: [UInt32: UInt64?] = [:]
+            try collector.iterator?.read { counted[$0.id] = $0.kernelCount }
+            return counted
+        }
         #expect(counted[kept] == .some(9))
         #expect(counted[left] == .some(nil))
 
         try await holder.close(id: left)
         try await holder.close(id: array)
         let forgotten = try await eventually(within: 10) {
-            try collector.collect().first { $0.id == skipMap }?.entries == 0
+            try await collector.collected().first { $0.id == skipMap }?.entries == 0
         }
         #expect(forgotten, "the skip map still holds the map after it was freed")
         let gone = try await eventually(within: 10) {
-            try !ShipperTests.collect(prefix).values.contains { $0.id == array }
+            try await !ShipperTests.collect(prefix).values.contains { $0.id == array }
         }
         #expect(gone)
-        _ = try collector.collect()
+        _ = try await collector.collected()
         #expect(!log.entries.contains { $0.level >= .warning }, "\(log.entries)")
     }
 
@@ -219,13 +226,12 @@ struct CollectorTests {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let id = try await holder.create("hash", name: prefix + "pinned", maxEntries: 8, fill: 1)
-        let directory = "/sys/fs/bpf/\(prefix)dir"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        let directory = try Scratch.pinDirectory("pinned")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await holder.pin(id: id, at: directory + "/first")
         try await holder.pin(id: id, at: directory + "/second")
 
-        let maps = try collect(prefix)
+        let maps = try await collect(prefix)
         #expect(maps[prefix + "pinned"]?.pinned == [directory + "/first", directory + "/second"])
     }
 
@@ -237,7 +243,7 @@ struct CollectorTests {
         try await holder.loadProgram(name: prefix + "a", using: [shared])
         try await holder.loadProgram(name: prefix + "b", using: [shared, own])
 
-        let maps = try collect(prefix)
+        let maps = try await collect(prefix)
         #expect(maps[prefix + "shared"]?.programs == [prefix + "a", prefix + "b"])
         #expect(maps[prefix + "own"]?.programs == [prefix + "b"])
     }
@@ -251,9 +257,9 @@ struct CollectorTests {
         let full = prefix + "count_connections_by_port"
         try await holder.loadProgram(name: full, using: [map], btfName: full)
         try await holder.loadProgram(name: prefix + "no_btf_but_long_name", using: [map])
-        let collector = try Collector(options: CollectorOptions(filter: MapFilter(include: ["^" + prefix])), logger: BPFGate.quietLogger)
+        let collector = try await Collector.loaded(CollectorOptions(filter: MapFilter(include: ["^" + prefix])), logger: BPFGate.quietLogger)
         for _ in 0..<2 {  // the second time from the cache
-            let programs = try collector.collect().first?.programs
+            let programs = try await collector.collected().first?.programs
             #expect(programs == [String((prefix + "no_btf_but_long_name").prefix(15)), full].sorted())
         }
     }
@@ -263,14 +269,14 @@ struct CollectorTests {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let options = CollectorOptions(method: method, filter: MapFilter(include: ["^" + prefix]))
-        let collector = try Collector(options: options, logger: BPFGate.quietLogger)
+        let collector = try await Collector.loaded(options, logger: BPFGate.quietLogger)
         let doomed = try await holder.create("hash", name: prefix + "doomed", maxEntries: 8, fill: 3)
         try await holder.create("hash", name: prefix + "stays", maxEntries: 8, fill: 2)
-        #expect(try collector.collect().map(\.name).sorted() == [prefix + "doomed", prefix + "stays"])
+        #expect(try await collector.collected().map(\.name).sorted() == [prefix + "doomed", prefix + "stays"])
 
         try await holder.close(id: doomed)
 
-        let after = try collector.collect()
+        let after = try await collector.collected()
         #expect(after.map(\.name) == [prefix + "stays"])
         #expect(after.first?.entries == 2)
     }
@@ -281,7 +287,7 @@ struct CollectorTests {
         try await holder.create("lpm_trie", name: prefix + "big", keySize: 8, valueSize: 4, maxEntries: 64, flags: 1, fill: 20)
         try await holder.create("lpm_trie", name: prefix + "small", keySize: 8, valueSize: 4, maxEntries: 64, flags: 1, fill: 10)
 
-        let maps = try collect(prefix, maxWalkKeys: 10)
+        let maps = try await collect(prefix, maxWalkKeys: 10)
         #expect(maps[prefix + "big"]?.entries == nil)
         #expect(maps[prefix + "big"]?.countMethod == nil)
         #expect(maps[prefix + "small"]?.entries == 10)
@@ -295,7 +301,7 @@ struct CollectorTests {
         try await holder.create("array", name: prefix + "keeparr", maxEntries: 8)
         let options = CollectorOptions(
             filter: MapFilter(include: ["^" + prefix + "keep"], exclude: ["arr$"], types: [MapType(name: "hash")!]))
-        let maps = try Collector(options: options, logger: BPFGate.quietLogger).collect()
+        let maps = try await Collector.loaded(options, logger: BPFGate.quietLogger).collected()
         #expect(maps.map(\.name) == [prefix + "keep"])
     }
 
@@ -303,17 +309,20 @@ struct CollectorTests {
         let holder = try MapHolder()
         let name = uniquePrefix() + "child"
         let id = try await holder.create("hash", name: name, maxEntries: 64, fill: 7)
-        let iterator = try MapIterator()
-        #expect(iterator.loadedByChild)
-        var records: [MapRecord] = []
-        try iterator.read { records.append($0) }
+        let (loadedByChild, records) = try await blocking {
+            let iterator = try MapIterator()
+            var records: [MapRecord] = []
+            try iterator.read { records.append($0) }
+            return (iterator.loadedByChild, records)
+        }
+        #expect(loadedByChild)
         #expect(records.filter { $0.id == id } == [
             MapRecord(id: id, type: MapType(name: "hash")!, flags: 0, maxEntries: 64, keySize: 4, valueSize: 8, kernelCount: 7, name: name)
         ])
     }
 
-    @Test func autoPrefersTheIterator() throws {
-        let collector = try Collector(options: CollectorOptions(method: .auto), logger: BPFGate.quietLogger)
+    @Test func autoPrefersTheIterator() async throws {
+        let collector = try await Collector.loaded(CollectorOptions(method: .auto), logger: BPFGate.quietLogger)
         #expect(collector.activeMethod == .iterator)
     }
 }

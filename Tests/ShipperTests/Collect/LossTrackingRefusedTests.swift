@@ -6,7 +6,7 @@ import Testing
 /// Loss tracking where the kernel refuses every tracing program, as this project's CI kernel
 /// does: `auto` says why once and collects everything else, `on` refuses to start in one line,
 /// and the counters are absent, never 0.
-@Suite(.requiresBPF, .enabled(if: TracingGate.refused, "this kernel loads fexit programs; LossTrackingTests covers that case"))
+@Suite(.requiresBPF, .enabled("this kernel loads fexit programs; LossTrackingTests covers that case") { await TracingGate.refused.value })
 struct LossTrackingRefusedTests {
     static let refusal =
         "the kernel refuses fexit (tracing) programs (lockdown, or a kernel built or configured without them)"
@@ -18,14 +18,14 @@ struct LossTrackingRefusedTests {
         var options = CollectorOptions(method: .iterator, filter: MapFilter(include: ["^" + prefix]))
         options.lossTracking = .auto
         let log = CapturedLog()
-        let collector = try Collector(options: options, logger: log.logger)
+        let collector = try await Collector.loaded(options, logger: log.logger)
         #expect(!collector.lossTrackingActive)
         let unavailable = log.entries.filter { $0.message.hasPrefix("loss tracking unavailable") }
         #expect(unavailable.map(\.message) == ["loss tracking unavailable: \(Self.refusal); refused writes and evictions are not counted"])
         #expect(unavailable.map(\.level) == [.info])
         #expect(!log.entries.contains { $0.level >= .warning }, "\(log.entries)")
 
-        let maps = try collector.collect()
+        let maps = try await collector.collected()
         #expect(maps.map(\.entries) == [4])
         #expect(maps.map(\.insertFailures) == [nil])
         #expect(maps.map(\.evictions) == [nil])
@@ -34,8 +34,8 @@ struct LossTrackingRefusedTests {
     @Test func onRefusesToStartInOneLine() async throws {
         var options = CollectorOptions(method: .iterator)
         options.lossTracking = .on
-        #expect {
-            _ = try Collector(options: options, logger: BPFGate.quietLogger)
+        await #expect {
+            _ = try await Collector.loaded(options, logger: BPFGate.quietLogger)
         } throws: { error in
             "\(error)" == "cannot start loss tracking (it is on): \(Self.refusal); set loss tracking to auto to count where the kernel allows, or off"
         }
@@ -58,8 +58,8 @@ struct LossTrackingRefusedTests {
 
 /// Whether this kernel refuses the loss-tracking programs.
 enum TracingGate {
-    static let refused: Bool = {
+    static let refused = Task {
         BPFGate.mountBPFFSIfNeeded()
-        return (try? LossCounters()) == nil
-    }()
+        return (try? await blocking { try LossCounters() }) == nil
+    }
 }

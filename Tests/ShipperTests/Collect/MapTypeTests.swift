@@ -35,7 +35,7 @@ struct MapTypeTests {
 
 struct PinScannerTests {
     @Test func readsBpffsMountsWithEscapes() throws {
-        let table = FileManager.default.temporaryDirectory.appendingPathComponent("mounts-\(UUID())")
+        let table = Scratch.path("mounts")
         try """
         sysfs /sys sysfs rw 0 0
         bpf /sys/fs/bpf bpf rw,relatime 0 0

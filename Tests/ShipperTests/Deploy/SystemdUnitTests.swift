@@ -12,7 +12,7 @@ struct SystemdUnitTests {
     /// A root directory holding what `verify` follows: the unit, the binary it starts, kill for
     /// ExecReload, and the system's own units it orders itself after. Removed by the caller.
     static func root() async throws -> URL {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("unit-root-\(UUID())")
+        let root = Scratch.path("unit-root")
         for directory in ["usr/bin", "bin", "etc/systemd/system", "usr/lib/systemd"] {
             try FileManager.default.createDirectory(at: root.appendingPathComponent(directory), withIntermediateDirectories: true)
         }
@@ -65,8 +65,8 @@ struct SystemdUnitTests {
         let prefix = uniquePrefix()
         let id = try await holder.create("hash", name: prefix + "hash", maxEntries: 8, fill: 3)
         // A pin where Cilium keeps its own: under a directory only root may search.
-        let directory = "/sys/fs/bpf/\(prefix)private"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let directory = try Scratch.pinDirectory("private")
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await holder.pin(id: id, at: directory + "/map")
 

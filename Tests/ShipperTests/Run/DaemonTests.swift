@@ -24,7 +24,7 @@ struct DaemonTests {
 
     /// The field reproduction: a world-writable buffer.dir holding `<endpoint> -> /etc`.
     @Test func aBufferDirectoryOthersCanWriteStopsTheShipperInOneLine() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("unsafe-\(UUID())").path
+        let root = Scratch.path("unsafe").path
         let victim = root + "/victim"
         try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: victim)

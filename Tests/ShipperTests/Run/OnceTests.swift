@@ -19,7 +19,7 @@ struct OnceTests {
 
     /// A receiver that accepts and never answers once held `once --timeout 2s` for the endpoint's 30 s.
     @Test func theTimeoutBoundsTheRequestInFlightAndTheBatchWaitsOnDisk() async throws {
-        let buffer = FileManager.default.temporaryDirectory.appendingPathComponent("once-\(UUID())").path
+        let buffer = Scratch.path("once").path
         defer { try? FileManager.default.removeItem(atPath: buffer) }
         let hanging = try FakeReceiver(script: [], fallback: .hang)
         let started = ContinuousClock.now

@@ -34,7 +34,7 @@ struct ReloadTests {
         let b = try await holder.create("hash", name: prefix + "b", maxEntries: 16, fill: 5)
         let first = try await ReceiverProcess.prometheus()
         let second = try await ReceiverProcess.prometheus()
-        let buffer = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(UUID())")
+        let buffer = Scratch.path("reload")
         try FileManager.default.createDirectory(at: buffer, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: buffer) }
         let file = try writeConfig(config(prefix, include: "^\(prefix)a$", ports: [first.port], buffer: buffer))

@@ -20,7 +20,7 @@ struct CredentialsTests {
     }
 
     func secretFile(_ text: String) throws -> URL {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("secret-\(UUID())")
+        let file = Scratch.path("secret")
         try text.write(to: file, atomically: false, encoding: .utf8)
         return file
     }

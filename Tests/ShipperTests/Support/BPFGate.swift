@@ -8,10 +8,11 @@ import Testing
 enum BPFGate {
     static let required = ProcessInfo.processInfo.environment["SHIPPER_REQUIRE_BPF"] == "1"
 
-    static let available: Bool = {
+    /// Loads the iterator once per run, off the cooperative pool (loading forks and waits for a child).
+    static let available = Task {
         mountBPFFSIfNeeded()
-        return (try? Collector(options: CollectorOptions(method: .iterator), logger: quietLogger)) != nil
-    }()
+        return (try? await Collector.loaded(CollectorOptions(method: .iterator), logger: quietLogger)) != nil
+    }
 
     static let quietLogger: Logger = {
         var logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
@@ -34,7 +35,8 @@ extension Trait where Self == ConditionTrait {
     /// Gates a test on loading the BPF iterator; see `BPFGate`.
     static var requiresBPF: Self {
         .enabled("needs privileges to load the BPF map iterator (SHIPPER_REQUIRE_BPF=1 makes this a failure)") {
-            BPFGate.required || BPFGate.available
+            if BPFGate.required { return true }
+            return await BPFGate.available.value
         }
     }
 }
@@ -49,10 +51,22 @@ func uniquePrefix() -> String {
 func collect(
     _ prefix: String, method: CollectionMethod = .auto, maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys,
     firstProgram: IteratorProgram = .kfunc
-) throws -> [String: MapStats] {
+) async throws -> [String: MapStats] {
     var options = CollectorOptions(
         method: method, maxWalkKeys: maxWalkKeys, filter: MapFilter(include: ["^" + prefix]))
     options.firstProgram = firstProgram
-    let maps = try Collector(options: options, logger: BPFGate.quietLogger).collect()
+    let maps = try await Collector.loaded(options, logger: BPFGate.quietLogger).collected()
     return Dictionary(uniqueKeysWithValues: maps.map { ($0.name, $0) })
+}
+
+extension Collector {
+    /// A collector made off the cooperative pool: loading the iterator forks a child and waits for it.
+    static func loaded(_ options: CollectorOptions, logger: Logger) async throws -> Collector {
+        try await blocking { try Collector(options: options, logger: logger) }
+    }
+
+    /// One collection, off the cooperative pool: it reads the iterator and makes system calls.
+    func collected() async throws -> [MapStats] {
+        try await blocking { try self.collect() }
+    }
 }

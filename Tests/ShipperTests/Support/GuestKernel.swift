@@ -42,7 +42,7 @@ enum GuestKernel {
         _ commands: [(name: String, command: String)], fixtures: [String] = [], files: [String: String] = [:],
         binaries hostBinaries: [String] = [], systemd packages: [String]? = nil
     ) async throws -> Run {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("guest-\(UUID())")
+        let work = Scratch.path("guest")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
         var binaries: [String] = []

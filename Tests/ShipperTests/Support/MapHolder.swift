@@ -60,11 +60,28 @@ final class MapHolder: @unchecked Sendable {
     func delete(id: UInt32, count: Int) async throws { try await send(["op": "delete", "id": id, "count": count]) }
     /// Rewrites keys 0..<count one at a time: a preallocated hash map swaps in a spare element each time.
     func update(id: UInt32, count: Int) async throws { try await send(["op": "update", "id": id, "count": count]) }
+    /// A point of a churn: the round (from 0) and how many of its keys are in, at most `count`.
+    struct ChurnPoint: Equatable, Sendable, CustomStringConvertible {
+        var round: Int
+        var inserted: Int
+        var description: String { "round \(round), \(inserted) keys in" }
+    }
+
     /// Starts inserting keys first..<first+count one at a time and deleting them again, `rounds`
     /// times, in the holder's background; `churned` waits for it and returns the rounds done.
-    func churn(id: UInt32, first: Int, count: Int, rounds: Int) async throws {
-        try await send(["op": "churn", "id": id, "first": first, "count": count, "rounds": rounds])
+    /// At each of `stops` the churn stops until `churnGoOn`: the map then holds exactly the
+    /// filled keys and `inserted` more. `churnStopped` waits for the next stop and names it.
+    func churn(id: UInt32, first: Int, count: Int, rounds: Int, stoppingAt stops: [ChurnPoint] = []) async throws {
+        try await send([
+            "op": "churn", "id": id, "first": first, "count": count, "rounds": rounds,
+            "stops": stops.map { [$0.round, $0.inserted] },
+        ])
     }
+    func churnStopped(id: UInt32) async throws -> ChurnPoint {
+        let answer = try await send(["op": "churn_stopped", "id": id])
+        return ChurnPoint(round: (answer["round"] as! NSNumber).intValue, inserted: (answer["inserted"] as! NSNumber).intValue)
+    }
+    func churnGoOn(id: UInt32) async throws { try await send(["op": "churn_go_on", "id": id]) }
     func churned(id: UInt32) async throws -> Int {
         (try await send(["op": "churned", "id": id])["rounds"] as! NSNumber).intValue
     }

@@ -16,7 +16,7 @@ final class ReceiverProcess: @unchecked Sendable {
         self.name = name
         self.scheme = scheme
         self.port = port ?? Network.freePort()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())")
+        directory = Scratch.path(name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: executable)
     }

@@ -29,7 +29,7 @@ enum ShipperBinary {
 }
 
 /// Runs a program to completion on a thread of its own (never the cooperative pool) and awaits
-/// its exit status and output.
+/// its exit status and output. Its temporary files go under the run's scratch root.
 func runToEnd(_ executable: URL, _ arguments: [String], in directory: URL? = nil) async throws -> ShipperBinary.Result {
     try await offPool {
         let process = Process()
@@ -37,6 +37,7 @@ func runToEnd(_ executable: URL, _ arguments: [String], in directory: URL? = nil
         let err = Pipe()
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = Scratch.environment
         if let directory { process.currentDirectoryURL = directory }
         process.standardOutput = out
         process.standardError = err

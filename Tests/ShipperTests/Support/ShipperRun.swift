@@ -73,7 +73,7 @@ final class ShipperDaemon: @unchecked Sendable {
 /// section gets its own buffer directory beside the file, so tests never share one (nor use
 /// /var/lib/ebpf-map-shipper).
 func writeConfig(_ text: String) throws -> URL {
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("shipper-\(UUID()).yml")
+    let file = Scratch.path("shipper").appendingPathExtension("yml")
     let buffered = text.contains("remote_write") && !text.contains("buffer:") ? text + "\nbuffer:\n  dir: \(file.path).buffer\n" : text
     try buffered.write(to: file, atomically: true, encoding: .utf8)
     return file

@@ -44,3 +44,16 @@ extension Process {
         }.start()
     }
 }
+
+/// A value handed to a thread of `offPool` and back, which Swift cannot see is used by one thread
+/// at a time.
+struct Handover<T>: @unchecked Sendable {
+    var value: T
+}
+
+/// `offPool` for blocking work on values that are not Sendable (a Collector, a MapIterator): the
+/// caller awaits the thread, so only one thread uses them at a time.
+func blocking<R>(_ body: @escaping () throws -> R) async throws -> R {
+    let work = Handover(value: body)
+    return try await offPool { Handover(value: try work.value()) }.value
+}
