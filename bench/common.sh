@@ -14,15 +14,21 @@ build_quietly() {
     rm -f "$log"
 }
 
-# Builds the binary as it is deployed (README, "Deploying": Swift runtime linked in) and prints its
-# path. SHIPPER_BIN=path measures that binary instead: an older build, to see what a change moved.
+# Builds the binary as it is deployed (scripts/build-release, which scripts/package ships) and
+# prints its path. SHIPPER_BIN=path measures that binary instead: an older build, to see what a change moved.
 shipper_binary() {
     if [[ -n ${SHIPPER_BIN:-} ]]; then
         echo "$SHIPPER_BIN"
         return
     fi
-    build_quietly -c release --product ebpf-map-shipper --static-swift-stdlib --build-path .build-static
-    echo "$PWD/.build-static/release/ebpf-map-shipper"
+    local log
+    log=$(mktemp)
+    if ! scripts/build-release 2>"$log"; then
+        cat "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
 }
 
 # A free TCP port on 127.0.0.1.

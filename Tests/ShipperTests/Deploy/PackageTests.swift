@@ -13,7 +13,7 @@ import Testing
 struct PackageTests {
     /// One build for the suite.
     static let package = Task { () throws -> String in
-        let result = try await runToEnd(GuestKernel.repository.appendingPathComponent("scripts/package"), [])
+        let result = try await runToEnd(script("package"), [])
         guard result.status == 0, let path = result.stdout.split(separator: "\n").last else {
             throw ReceiverError(description: "scripts/package failed: \(result.stderr)")
         }
@@ -30,6 +30,53 @@ struct PackageTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(!result.stdout.split(separator: "\n").contains { $0.hasPrefix("E: ") }, "\(result.stdout)")
     }
+
+    /// A fleet host has no Swift toolchain: the binary needs Debian's libraries only, found
+    /// the usual way (no RUNPATH), and scripts/check-binary, which scripts/package runs, agrees.
+    @Test func theBinaryNeedsOnlyDebiansLibraries() async throws {
+        let deb = try await Self.package.value
+        let root = Scratch.directory("deb")
+        #expect(try await Self.run("dpkg-deb", ["-x", deb, root.path]).status == 0)
+        let binary = root.path + "/usr/bin/ebpf-map-shipper"
+        let dynamic = try await Self.run("readelf", ["--dynamic", "--wide", binary]).stdout
+        let needed = dynamic.split(separator: "\n").filter { $0.contains("(NEEDED)") }.compactMap {
+            $0.split(separator: "[").last?.dropLast()
+        }
+        #expect(needed.sorted() == [
+            "ld-linux-x86-64.so.2", "libbpf.so.1", "libc.so.6", "libcurl.so.4", "libgcc_s.so.1", "libm.so.6",
+            "libprotobuf-c.so.1", "libsnappy.so.1", "libstdc++.so.6",
+        ])
+        #expect(!dynamic.contains("(RUNPATH)") && !dynamic.contains("(RPATH)"), "\(dynamic)")
+        let check = try await runToEnd(Self.script("check-binary"), [binary])
+        #expect(check.status == 0 && check.stderr.isEmpty, "\(check.stderr)")
+    }
+
+    /// The check refuses what a plain build links: the toolchain's runtime, through its RUNPATH.
+    @Test func theCheckRefusesABinaryThatNeedsTheToolchain() async throws {
+        let check = try await runToEnd(Self.script("check-binary"), [ShipperBinary.url.path])
+        #expect(check.status == 1)
+        #expect(check.stderr.split(separator: "\n").count == 1, "\(check.stderr)")
+        #expect(check.stderr.hasPrefix("check-binary: \(ShipperBinary.url.path) has RUNPATH "), "\(check.stderr)")
+        #expect(check.stderr.contains("/lib/swift/linux"), "\(check.stderr)")
+    }
+
+    /// Packaging again, with nothing changed, ships the same files, bit for bit, and the same
+    /// control data: nothing the first run built or left behind changes what the second ships.
+    @Test func packagingAgainShipsTheSameFiles() async throws {
+        let deb = try await Self.package.value
+        let again = try await runToEnd(Self.script("package"), [Scratch.directory("package").path])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try #require(again.stdout.split(separator: "\n").last.map(String.init))
+        func contents(_ deb: String) async throws -> String {
+            let archives = "dpkg-deb --fsys-tarfile \"$1\" | sha256sum; dpkg-deb --ctrl-tarfile \"$1\" | sha256sum"
+            return try await Self.run("sh", ["-c", archives, "sh", deb]).stdout
+        }
+        let first = try await contents(deb)
+        #expect(first.split(separator: "\n").count == 2)
+        #expect(try await contents(second) == first)
+    }
+
+    static func script(_ name: String) -> URL { GuestKernel.repository.appendingPathComponent("scripts/" + name) }
 
     @Test func dependsAreTheLibrariesTheBinaryLinks() async throws {
         let deb = try await Self.package.value
