@@ -35,6 +35,8 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// An eighth of `maxSize`, from 64 KiB to 16 MiB: only whole segments are deleted.
     private let segmentSize: Int64
     private let report: DropReport
+    /// The wall clock `maxAge` is measured against; tests set it.
+    private let now: @Sendable () -> Date
     private let monitor = QueueMonitor()
     private let lock: FileDescriptor
     private let cursor: BufferCursor
@@ -64,10 +66,11 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     /// Opens the endpoint's directory (see `BufferDirectory`), takes its lock, and scans what a
     /// previous run left. Throws `BufferDirectory.Failure` or `BufferLock.Taken`.
-    init(directory path: String, limits: Limits, report: DropReport) throws {
+    init(directory path: String, limits: Limits, report: DropReport, now: @escaping @Sendable () -> Date = Date.init) throws {
         self.path = path
         self.limits = limits
         self.report = report
+        self.now = now
         segmentSize = Int64(min(max(limits.maxSize / 8, 64 << 10), 16 << 20))
         memoryTail = BoundedBatches(capacityBytes: 64 << 20)
         directory = try BufferDirectory(path: path)
@@ -89,7 +92,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             if let failure = error as? BufferDirectory.Failure { throw failure }
             throw BufferDirectory.Failure(path: path, problem: "cannot open what a previous run left: \(error)")
         }
-        expire(now: Date())
+        expire(now: now())
         persistCursor()
         publish()
     }
@@ -105,7 +108,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     func append(_ batches: [EncodedBatch]) {
         monitor.withLock {
             defer { monitor.wake() }
-            expire(now: Date())
+            expire(now: now())
             var written = false
             for batch in batches {
                 if memoryTail.isEmpty && appendToDisk(batch) {
@@ -129,7 +132,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     func first(untilEmpty: Bool) -> EncodedBatch? {
         monitor.withLock {
             while true {
-                expire(now: Date())
+                expire(now: now())
                 if let batch = nextFromDisk() { return batch }
                 if let batch = memoryTail.first {
                     inFlightFromMemory = true
@@ -166,7 +169,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     func dropFirstIfExpired() -> Bool {
         monitor.withLock {
             let oldest = inFlightFromMemory ? memoryTail.first?.timestampMs : inFlight?.oldestMs
-            guard let oldest, oldest < cutoffMs(now: Date()) else { return false }
+            guard let oldest, oldest < cutoffMs(now: now()) else { return false }
             // Given back: the next `first` drops what is too old and hands out the rest.
             inFlight = nil
             inFlightFromMemory = false

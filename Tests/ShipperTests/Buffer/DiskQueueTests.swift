@@ -16,10 +16,13 @@ struct DiskQueueTests {
 
         deinit { try? FileManager.default.removeItem(atPath: base) }
 
+        /// The queue's clock: the time now, unless a test sets it.
+        let clock = Mutex2<Date?>(nil)
+
         func open(maxSize: UInt64 = 1 << 30, maxAge: Duration = .seconds(86400), maxSamples: Int = 1) throws -> DiskQueue {
             try DiskQueue(
                 directory: directory, limits: .init(maxSize: maxSize, maxAge: maxAge, fsync: false, maxSamplesPerSend: maxSamples),
-                report: report)
+                report: report, now: { [clock] in clock.get() ?? Date() })
         }
 
         func dropped(_ reason: String) -> Double? {
@@ -251,15 +254,17 @@ struct DiskQueueTests {
     }
 
     /// A batch in flight through an outage longer than max_age once reached the receiver anyway.
-    @Test func maxAgeHoldsForTheBatchInFlight() async throws {
+    @Test func maxAgeHoldsForTheBatchInFlight() throws {
         let fixture = Fixture()
+        let start = Date()
+        fixture.clock.set(start)
         let queue = try fixture.open(maxAge: .seconds(1), maxSamples: 10)
-        let old = Int64(Date().timeIntervalSince1970 * 1000) - 700
+        let old = Int64(start.timeIntervalSince1970 * 1000) - 700
         queue.append(Self.batch(1, at: old, samples: 2))
         _ = try #require(queue.first(untilEmpty: true))
         #expect(!queue.dropFirstIfExpired())
-        await pause(0.5)
-        queue.append(Self.batch(2, at: Int64(Date().timeIntervalSince1970 * 1000)))
+        fixture.clock.set(start + 0.5)
+        queue.append(Self.batch(2, at: old + 1200))
         #expect(queue.dropFirstIfExpired())
         #expect(Self.drain(queue) == [2])
         #expect(fixture.dropped("too_old") == 2)

@@ -26,6 +26,10 @@ struct OutageTests {
         try await prometheus.samples("ebpf_map_entries{map_id=\"\(id)\"}[10m]").first?.timestampsMs ?? []
     }
 
+    /// The timestamps of the records the daemon started on `file` holds for `central`, oldest
+    /// first: an outage's length is what the buffer holds, never how long the test slept.
+    func buffered(_ file: URL) -> [Int64] { BufferedRecords.timestamps(in: file.path + ".buffer/central") }
+
     /// Waits until the receiver has an interval newer than `time`: the backlog before it is delivered.
     func waitForDrain(_ prometheus: ReceiverProcess, _ id: UInt32, past time: Date) async -> Bool {
         await eventually(within: 30) {
@@ -40,14 +44,18 @@ struct OutageTests {
         let b = try await holder.create("lru_hash", name: prefix + "b", maxEntries: 16, fill: 7)
         let port = Network.freePort()
         let daemon = try ShipperDaemon(config: config(port: port, prefix: prefix))
-        await pause(20)
+        let file = try #require(daemon.configFile)
+        // The outage lasts until the buffer holds 20 intervals.
+        #expect(await eventually(within: 120) { buffered(file).count >= 20 }, "\(daemon.log)")
+        let held = buffered(file)
 
         let prometheus = try await ReceiverProcess.prometheus(port: port)
         #expect(await waitForDrain(prometheus, a, past: Date()), "\(daemon.log)")
         for id in [a, b] {
+            // Every interval the buffer held arrived, in order, before anything newer.
             let times = try await stamps(prometheus, id)
-            #expect(times.count >= 20)
-            #expect(zip(times, times.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "gap in \(times)")
+            #expect(Array(times.prefix(held.count)) == held, "held \(held), received \(times)")
+            #expect(times.count > held.count)
         }
         #expect(try await prometheus.samples("ebpf_map_entries{map_id=\"\(b)\"}[10m]").first?.values.allSatisfy { $0 == "7" } == true)
         #expect(!prometheus.log.contains("out of order"))
@@ -56,7 +64,8 @@ struct OutageTests {
         #expect(daemon.log.contains("msg=\"buffer backlog drained\""))
     }
 
-    /// A map, a config pushing it to a port where nothing listens, and a first run of 8.5 s.
+    /// A map, a config pushing it to a port where nothing listens, and a first run that has
+    /// buffered 8 intervals.
     func firstRun(fill: Int) async throws -> (holder: MapHolder, id: UInt32, port: UInt16, file: URL, daemon: ShipperDaemon) {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
@@ -64,7 +73,7 @@ struct OutageTests {
         let port = Network.freePort()
         let file = try writeConfig(config(port: port, prefix: prefix))
         let daemon = try ShipperDaemon(file: file)
-        await pause(8.5)
+        #expect(await eventually(within: 60) { buffered(file).count >= 8 }, "\(daemon.log)")
         return (holder, id, port, file, daemon)
     }
 
@@ -75,21 +84,20 @@ struct OutageTests {
             withExtendedLifetime(holder) {}
         }
         await first.kill()
-        let killed = Date()
+        // What the first run wrote before the kill; the second run buffers 3 intervals behind it.
+        let written = buffered(file)
+        #expect(written.count >= 8)
         let second = try ShipperDaemon(file: file)
-        await pause(4)
+        let newest = written.last ?? 0
+        #expect(await eventually(within: 60) { buffered(file).filter { $0 > newest }.count >= 3 }, "\(second.log)")
+        let held = buffered(file)
         let prometheus = try await ReceiverProcess.prometheus(port: port)
         #expect(await waitForDrain(prometheus, id, past: Date()), "\(second.log)")
 
-        let killedMs = Int64(killed.timeIntervalSince1970 * 1000)
+        // Every interval of the first run up to the kill, then the second run's, in order.
         let times = try await stamps(prometheus, id)
-        let before = times.filter { $0 < killedMs }
-        let after = times.filter { $0 >= killedMs }
-        #expect(before.count >= 7)
-        // Every interval of the first run up to the kill, with no hole, and the second run's too.
-        #expect(zip(before, before.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "\(before)")
-        #expect((before.last ?? 0) >= killedMs - 1500)
-        #expect(zip(after, after.dropFirst()).allSatisfy { $1 - $0 == 1000 }, "\(after)")
+        #expect(Array(held.prefix(written.count)) == written, "written \(written), held \(held)")
+        #expect(Array(times.prefix(held.count)) == held, "held \(held), received \(times)")
         #expect(second.log.contains("msg=\"replaying the disk buffer left by a previous run\""))
         #expect(!prometheus.log.contains("out of order"))
         #expect(await second.terminate() == 0)
@@ -154,30 +162,14 @@ struct OutageTests {
             """)
         defer { removeConfig(file) }
         let daemon = try ShipperDaemon(file: file, arguments: ["--log-level", "error"])
-        await pause(5)
+        func buffered() -> Int { BufferedRecords.headers(in: buffer + "/down").count }
+        // From 1,500 batches buffered (about 5 s) to 7,500 (about 25 s more).
+        #expect(await eventually(within: 60) { buffered() >= 1500 })
         let start = try #require(daemon.residentKiB)
-        await pause(25)
+        #expect(await eventually(within: 120) { buffered() >= 7500 })
         let end = try #require(daemon.residentKiB)
         #expect(await daemon.terminate() == 0)
-
-        let buffered = try bufferedRecords(in: buffer + "/down")
-        print("memory: RSS \(start) KiB after 5 s, \(end) KiB after 30 s; \(buffered) batches buffered")
-        #expect(buffered >= 5000)
+        print("memory: RSS \(start) KiB at 1,500 batches buffered, \(end) KiB at \(buffered())")
         #expect(end - start < 4096, "RSS grew from \(start) KiB to \(end) KiB")
-    }
-
-    private func bufferedRecords(in directory: String) throws -> Int {
-        var count = 0
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasPrefix("segment-") {
-            let fd = try FileDescriptor.open(directory + "/" + name, .readOnly)
-            defer { try? fd.close() }
-            let size = try fd.seek(offset: 0, from: .end)
-            var offset: Int64 = 0
-            while let header = Segment.header(fd, at: offset, size: size) {
-                count += 1
-                offset += Int64(Record.headerSize + header.length)
-            }
-        }
-        return count
     }
 }

@@ -13,7 +13,7 @@ struct ServeCommandTests {
         let port = Network.freePort()
         let server = try ShipperDaemon(command: ["serve", "--listen", "127.0.0.1:\(port)", "--name", "^" + prefix])
         var text = ""
-        #expect(await eventually(within: 10) {
+        #expect(await eventually(within: 30) {
             text = await Network.get("http://127.0.0.1:\(port)/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
             return !text.isEmpty
         })

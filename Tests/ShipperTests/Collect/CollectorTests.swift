@@ -210,11 +210,11 @@ struct CollectorTests {
 
         try await holder.close(id: left)
         try await holder.close(id: array)
-        let forgotten = try await eventually(within: 10) {
+        let forgotten = try await eventually(within: 30) {
             try await collector.collected().first { $0.id == skipMap }?.entries == 0
         }
         #expect(forgotten, "the skip map still holds the map after it was freed")
-        let gone = try await eventually(within: 10) {
+        let gone = try await eventually(within: 30) {
             try await !ShipperTests.collect(prefix).values.contains { $0.id == array }
         }
         #expect(gone)

@@ -27,8 +27,9 @@ struct OnceTests {
         let took = ContinuousClock.now - started
         hanging.stop()
         #expect(first.status == 1)
-        // The deadline runs from the command's start; the margin is the process's own start-up on a loaded machine.
-        #expect(took >= .seconds(2) && took < .seconds(5), "took \(took)")
+        // The deadline runs from the command's start. The bound is the feature: not the endpoint's
+        // 30 s; half of them is a margin for the process's own start-up on a loaded machine.
+        #expect(took >= .seconds(2) && took < .seconds(15), "took \(took)")
         #expect(first.stderr.contains("msg=\"deadline passed before every endpoint accepted the samples\""), "\(first.stderr)")
         #expect(hanging.requests.count == 1)
 
@@ -51,7 +52,7 @@ struct OnceTests {
         let took = ContinuousClock.now - started
         hanging.stop()
         #expect(result.status == 1)
-        #expect(took >= .seconds(1) && took < .seconds(4), "took \(took)")
+        #expect(took >= .seconds(1) && took < .seconds(15), "took \(took)")
         #expect(result.stderr.contains("msg=\"pushgateway did not accept the push\""), "\(result.stderr)")
     }
 }

@@ -96,7 +96,7 @@ struct EndpointTests {
                 url: \(prometheus.remoteWriteURL)
             """)
         // Five intervals on time at the live endpoint while the dead one has not answered once.
-        #expect(await eventually(within: 12) {
+        #expect(await eventually(within: 30) {
             (try? await prometheus.query("count_over_time(ebpf_map_entries{map_id=\"\(id)\"}[1m])").first?.value) == "5"
         }, "\(daemon.log)")
         #expect(dead.requests.count == 1)

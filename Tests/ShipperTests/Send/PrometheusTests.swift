@@ -63,19 +63,19 @@ struct PrometheusTests {
               - url: \(prometheus.remoteWriteURL)
             """)
 
-        #expect(await eventually(within: 15) {
+        #expect(await eventually(within: 30) {
             (try? await prometheus.query("count_over_time(ebpf_map_entries{map_id=\"\(doomed)\"}[1m])").first?.value)
                 .flatMap { Int($0) }.map { $0 >= 3 } ?? false
         }, "\(daemon.log)")
 
         try await holder.delete(id: doomed, count: 4)
-        #expect(await eventually(within: 10) {
+        #expect(await eventually(within: 30) {
             (try? await prometheus.query("ebpf_map_entries{map_id=\"\(doomed)\"}").first?.value) == "6"
         })
 
         try await holder.close(id: doomed)
         // Without a stale marker Prometheus would keep returning the last value for five minutes.
-        #expect(await eventually(within: 10) {
+        #expect(await eventually(within: 30) {
             (try? await prometheus.query("ebpf_map_entries{map_id=\"\(doomed)\"}").isEmpty) == true
         })
         #expect(try await prometheus.query("ebpf_map_entries{map_id=\"\(stays)\"}").first?.value == "5")
@@ -124,7 +124,7 @@ struct VictoriaMetricsTests {
             """)
         #expect(result.status == 0, "\(result.stderr)")
         var found: [(labels: [String: String], value: String)] = []
-        #expect(await eventually(within: 15) {
+        #expect(await eventually(within: 30) {
             found = (try? await victoria.query("ebpf_map_pressure{map_id=\"\(id)\"}")) ?? []
             return !found.isEmpty
         })

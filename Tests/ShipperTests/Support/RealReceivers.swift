@@ -21,7 +21,7 @@ final class ReceiverProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
     }
 
-    /// Starts `executable` with `arguments` and waits (at most 20 s) until `ready` answers 2xx, or `isReady` holds.
+    /// Starts `executable` with `arguments` and waits (at most 60 s) until `ready` answers 2xx, or `isReady` holds.
     private static func start(
         name: String, executable: String, arguments: (UInt16, URL) async throws -> [String], ready: String,
         scheme: String = "http", port: UInt16? = nil, isReady: ((ReceiverProcess) async -> Bool)? = nil
@@ -37,7 +37,7 @@ final class ReceiverProcess: @unchecked Sendable {
         try process.run()
         let answers = isReady ?? { await Network.get($0.baseURL + ready, timeout: 1) != nil }
         // Ready means this process answers: one that failed to bind must not pass for another's port.
-        guard await eventually(within: 20, { if !process.isRunning { return true }; return await answers(receiver) }),
+        guard await eventually(within: 60, { if !process.isRunning { return true }; return await answers(receiver) }),
             process.isRunning
         else {
             let log = receiver.log

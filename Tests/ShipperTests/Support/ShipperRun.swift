@@ -59,10 +59,10 @@ final class ShipperDaemon: @unchecked Sendable {
         return line.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
     }
 
-    /// Sends SIGTERM and waits (at most 20 s) for the exit status.
+    /// Sends SIGTERM and waits (at most 30 s) for the exit status.
     func terminate() async -> Int32? {
         process.terminate()
-        guard await eventually(within: 20, { !process.isRunning }) else { return nil }
+        guard await eventually(within: 30, { !process.isRunning }) else { return nil }
         errors.fileHandleForReading.readabilityHandler = nil
         if let rest = try? errors.fileHandleForReading.readToEnd() { collected.update { $0.append(rest) } }
         return process.terminationStatus
