@@ -15,7 +15,7 @@ struct FaultInjectionTests {
 
     /// Sends `batches` batches of `samples` through a real sender, encoded as the endpoint's
     /// `message`, counting into `metrics`. Returns once the queue is empty, or closes it as soon as
-    /// `enough` holds (checked every 100 ms), or after 20 s at the latest.
+    /// `enough` holds (checked every 100 ms), or after 30 s at the latest.
     func deliver(
         to url: String, batches: Int = 1, timestampStepMs: Int64 = 0, metrics: SelfMetrics = SelfMetrics(endpoints: ["fake"]),
         configure: (inout RemoteWriteConfig) -> Void = { _ in }, until enough: @escaping @Sendable () -> Bool = { false }
