@@ -7,7 +7,7 @@ import Testing
 /// attach: maps made to lose data by Tests/Fixtures/guest_losses.c, from bpf(2) and from BPF
 /// programs, and the counters the shipper reports for them, exactly what the writers saw fail:
 /// scraped from `serve`, and pushed by `run` into a real VictoriaMetrics inside the guest.
-@Suite(.requiresGuestKernel, .timeLimit(.minutes(5)))
+@Suite(.requiresGuestKernel, .timeLimit(.minutes(20)))
 struct LossTrackingTests {
     static let commands: [(name: String, command: String)] = [
         ("receiver", """
@@ -16,7 +16,7 @@ struct LossTrackingTests {
             """),
         ("run", """
             sh -c 'mkdir -m 700 /tmp/buffer; ebpf-map-shipper run --config /bin/shipper.yml 2>/tmp/run.err & \
-            n=0; while ! grep -q "endpoint accepts samples" /tmp/run.err && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; \
+            n=0; while ! grep -q "endpoint accepts samples" /tmp/run.err && [ $n -lt 3000 ]; do sleep 0.1; n=$((n+1)); done; \
             cat /tmp/run.err'
             """),
         ("serve", """
@@ -26,11 +26,11 @@ struct LossTrackingTests {
             """),
         ("losses", """
             sh -c 'guest_losses >/tmp/losses & echo $! >/tmp/losses.pid; \
-            n=0; while ! grep -q ready /tmp/losses 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; cat /tmp/losses'
+            n=0; while ! grep -q ready /tmp/losses 2>/dev/null && [ $n -lt 3000 ]; do sleep 0.1; n=$((n+1)); done; cat /tmp/losses'
             """),
         ("scrape", "wget -qO- http://127.0.0.1:9435/metrics"),
         ("again", """
-            sh -c 'kill -USR1 $(cat /tmp/losses.pid); n=0; while ! grep -q again /tmp/losses && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; \
+            sh -c 'kill -USR1 $(cat /tmp/losses.pid); n=0; while ! grep -q again /tmp/losses && [ $n -lt 3000 ]; do sleep 0.1; n=$((n+1)); done; \
             grep again /tmp/losses'
             """),
         ("rescrape", "wget -qO- http://127.0.0.1:9435/metrics"),

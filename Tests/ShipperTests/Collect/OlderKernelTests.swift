@@ -6,7 +6,7 @@ import Testing
 /// The collector on a real Linux 6.1 (Debian 12's kernel, in a qemu guest), where the kfunc the
 /// iterator needs does not exist: the maps of another program, unpinned but for one, counted
 /// exactly as on 6.6+. One boot for the suite; each test reads its commands' output.
-@Suite(.requiresGuestKernel, .timeLimit(.minutes(5)))
+@Suite(.requiresGuestKernel, .timeLimit(.minutes(20)))
 struct OlderKernelTests {
     static let commands: [(name: String, command: String)] = [
         ("auto", "ebpf-map-shipper list --format json --name '^g_'"),

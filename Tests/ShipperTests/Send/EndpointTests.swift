@@ -11,7 +11,8 @@ struct EndpointTests {
         let prefix = uniquePrefix()
         let holder = try MapHolder()
         let id = try await holder.create("hash", name: prefix + "tls", maxEntries: 16, fill: 4)
-        func once(_ tls: String) async throws -> ShipperBinary.Result {
+        /// A refused certificate is retried until the deadline; an accepted one returns at once.
+        func once(_ tls: String, timeout: String) async throws -> ShipperBinary.Result {
             try await ShipperBinary.once(config: """
                 maps:
                   include: ['^\(prefix)']
@@ -20,21 +21,21 @@ struct EndpointTests {
                     url: \(prometheus.remoteWriteURL)
                     queue: {max_backoff: 200ms}
                     tls_config: {\(tls)}
-                """, ["--timeout", "3s"])
+                """, ["--timeout", timeout])
         }
 
         // Verification is on by default: a self-signed certificate is refused.
-        let untrusted = try await once("")
+        let untrusted = try await once("", timeout: "3s")
         #expect(untrusted.status == 1)
         #expect(untrusted.stderr.contains("send.failure=tls"), "\(untrusted.stderr)")
 
-        let trusted = try await once("ca_file: \(prometheus.certificate)")
+        let trusted = try await once("ca_file: \(prometheus.certificate)", timeout: "60s")
         #expect(trusted.status == 0, "\(trusted.stderr)")
         #expect(trusted.stderr.contains("http.version=2"), "\(trusted.stderr)")
 
         let client = try HTTPClient(
             url: prometheus.baseURL + "/api/v1/query?query=ebpf_map_entries%7Bmap_id%3D%22\(id)%22%7D",
-            timeout: .seconds(5), tls: TLSConfig(caFile: prometheus.certificate, certFile: nil, keyFile: nil, insecureSkipVerify: false))
+            timeout: .seconds(30), tls: TLSConfig(caFile: prometheus.certificate, certFile: nil, keyFile: nil, insecureSkipVerify: false))
         guard case .response(200, _, let body, true) = client.perform(method: "GET", body: []) else {
             Issue.record("query over HTTPS/2 failed")
             return

@@ -63,7 +63,7 @@ enum GuestKernel {
 
         var script = """
             guest_maps g_ /sys/fs/bpf/g_pinned > /tmp/maps &
-            n=0; while ! grep -q ready /tmp/maps 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+            n=0; while ! grep -q ready /tmp/maps 2>/dev/null && [ $n -lt 3000 ]; do sleep 0.1; n=$((n+1)); done
             echo "== maps"; cat /tmp/maps; echo "== end maps"
 
             """
@@ -81,7 +81,7 @@ enum GuestKernel {
         let guestKind = packages.map { ["--systemd", "--packages", $0.joined(separator: ",")] } ?? []
         let shipper = packages == nil ? [ShipperBinary.url.path] : []
         let boot = try await runToEnd(
-            repository.appendingPathComponent("scripts/vm-run"), ["--timeout", "240"] + guestKind + [guest.path] + binaries + shipper)
+            repository.appendingPathComponent("scripts/vm-run"), ["--timeout", "900"] + guestKind + [guest.path] + binaries + shipper)
         // The serial console ends lines with CR LF, which Swift reads as one Character.
         let console = (boot.stdout + boot.stderr).replacingOccurrences(of: "\r\n", with: "\n")
         return Run(console: console, status: boot.status, commands: parse(console))

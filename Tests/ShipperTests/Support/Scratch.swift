@@ -67,7 +67,7 @@ enum Scratch {
     }
 
     /// Removes every run whose lock nobody holds, and the processes still working on its files.
-    private static func removeAbandonedRuns() {
+    static func removeAbandonedRuns() {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? []
         for lock in entries where lock.hasSuffix(".lock") {
             let lockPath = parent.appendingPathComponent(lock).path
