@@ -1,4 +1,5 @@
 /* See child_loader.h. */
+#define _GNU_SOURCE /* close_range */
 #include "child_loader.h"
 
 #include <errno.h>
@@ -78,6 +79,19 @@ static struct clibbpf_loaded receive_loaded(int socket)
     return loaded;
 }
 
+/* The child gets a copy of every descriptor the parent had open at the fork, close-on-exec or
+ * not, since it never execs. A loader needs none of them, and a copy keeps what it refers to in
+ * use: a buffer directory's flock stayed taken after the parent closed its queue, and the parent
+ * could not open that directory again until the child had loaded its programs (seen as "in use by
+ * another ebpf-map-shipper" with the shipper's own pid). So the child closes all but stdio and the
+ * socket it answers on, first thing. close_range is Linux 5.9 and later; before, they stay open. */
+static void close_inherited(int keep)
+{
+    if (keep > 3)
+        close_range(3, keep - 1, 0);
+    close_range(keep + 1, ~0U, 0);
+}
+
 static struct clibbpf_loaded load_in_child(clibbpf_loader load, int argument)
 {
     struct clibbpf_loaded loaded = {.err = -EIO};
@@ -96,6 +110,7 @@ static struct clibbpf_loaded load_in_child(clibbpf_loader load, int argument)
         return loaded;
     }
     if (child == 0) {
+        close_inherited(sockets[1]);
         /* C only from here: another thread of the parent may have held a lock of the Swift
          * runtime at the fork, so libbpf's messages must not reach the Swift log sink. */
         libbpf_set_print(NULL);
