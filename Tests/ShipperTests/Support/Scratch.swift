@@ -82,6 +82,13 @@ enum Scratch {
             try? FileManager.default.removeItem(atPath: pinParent + "/" + run)
             unlink(lockPath)
         }
+        // A run makes its lock before anything else: files or pins without one belong to no live run.
+        let pinEntries = (try? FileManager.default.contentsOfDirectory(atPath: pinParent)) ?? []
+        for (directory, names) in [(parent.path, entries), (pinParent, pinEntries)] {
+            for run in names where !run.hasSuffix(".lock") && !FileManager.default.fileExists(atPath: parent.path + "/" + run + ".lock") {
+                try? FileManager.default.removeItem(atPath: directory + "/" + run)
+            }
+        }
     }
 
     /// SIGKILLs every process whose command line names a path under one of `roots`: the

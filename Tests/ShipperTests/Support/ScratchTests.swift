@@ -69,5 +69,12 @@ struct ScratchTests {
         Scratch.removeAbandonedRuns()
         #expect(alive.exists == (false, false, false))
         #expect(await eventually(within: 30) { ended(worker.processIdentifier) })
+
+        // Pins whose run left no lock (removed by hand, say) go too.
+        let stray = FakeRun()
+        try await stray.make(holder: holder)
+        unlink(stray.lock)
+        Scratch.removeAbandonedRuns()
+        #expect(stray.exists == (false, false, false))
     }
 }
