@@ -35,6 +35,12 @@ struct ScratchTests {
         return process
     }
 
+    /// Whether `pid` runs its own program yet: until it has exec'd, its command line is ours.
+    func started(_ pid: Int32, on run: FakeRun) -> Bool {
+        FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) }?
+            .contains(run.files + "/") == true
+    }
+
     /// Gone, or a zombie nobody has reaped yet: either way it runs no more.
     func ended(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
@@ -55,6 +61,9 @@ struct ScratchTests {
         let orphan = try process(using: killed)
         let worker = try process(using: alive)
         defer { kill(worker.processIdentifier, SIGKILL) }
+        #expect(await eventually(within: 30) {
+            started(orphan.processIdentifier, on: killed) && started(worker.processIdentifier, on: alive)
+        })
 
         Scratch.removeAbandonedRuns()
 
