@@ -287,31 +287,33 @@ enum KernelObjects {
 /// Routes libbpf's messages into swift-log. libbpf keeps one global callback, so this is global too.
 enum LibbpfLog {
     private struct Sink {
-        var logger: Logger
-        /// Expected failures (probing the iterator in `auto` mode) are logged at debug.
-        var quiet: Bool
+        var logger: Logger?
+        /// How many `quietly` calls are running. While any is, messages are logged at debug: they
+        /// are expected failures (probing the iterator in `auto` mode). A count, not a flag: one
+        /// caller's end must not make another's expected failures warnings again.
+        var quietCalls: Int
     }
 
-    private static let sink = Mutex<Sink?>(nil)
+    private static let sink = Mutex(Sink(logger: nil, quietCalls: 0))
 
     static func route(to logger: Logger) {
-        sink.withLock { $0 = Sink(logger: logger, quiet: false) }
+        sink.withLock { $0.logger = logger }
         clibbpf_set_log_sink { level, message in
             guard let message else { return }
             let text = String(cString: message)
             LibbpfLog.sink.withLock { sink in
-                guard let sink else { return }
+                guard let logger = sink.logger else { return }
                 let mapped: Logger.Level =
-                    if sink.quiet || level >= 2 { .debug } else if level == 1 { .info } else { .warning }
-                sink.logger.log(level: mapped, "\(text)", metadata: ["source": "libbpf"])
+                    if sink.quietCalls > 0 || level >= 2 { .debug } else if level == 1 { .info } else { .warning }
+                logger.log(level: mapped, "\(text)", metadata: ["source": "libbpf"])
             }
         }
     }
 
     /// Runs `body` with libbpf's warnings demoted to debug.
     static func quietly<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        sink.withLock { $0?.quiet = true }
-        defer { sink.withLock { $0?.quiet = false } }
+        sink.withLock { $0.quietCalls += 1 }
+        defer { sink.withLock { $0.quietCalls -= 1 } }
         return try body()
     }
 }
