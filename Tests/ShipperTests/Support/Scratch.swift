@@ -51,15 +51,16 @@ enum Scratch {
         ProcessInfo.processInfo.environment.merging(["TMPDIR": root.path]) { $1 }
     }
 
-    /// Takes the lock at `path` and keeps it until the process ends. A cleaner may have removed the
-    /// file between our open and our lock: then the lock guards nothing, and it is taken again.
+    /// Takes the lock at `path` and keeps it until the process ends. A cleaner may hold it for a
+    /// moment, or have removed the file between our open and our lock: then it is taken again.
+    /// Never a blocking flock: this runs on the cooperative pool.
     private static func lockForLife(_ path: String) {
         while true {
             let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return }
             var held = stat()
             var named = stat()
-            if flock(fd, LOCK_EX) == 0, fstat(fd, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0, fstat(fd, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino {
                 return  // never closed: the kernel drops the lock when the process ends
             }
             close(fd)

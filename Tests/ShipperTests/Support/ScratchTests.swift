@@ -57,7 +57,7 @@ struct ScratchTests {
         // The live run's lock, held as a run holds its own: flock locks belong to the open file,
         // so the cleaner's own open of it cannot take it either.
         let lock = open(alive.lock, O_RDWR)
-        #expect(lock >= 0 && flock(lock, LOCK_EX) == 0)
+        #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
         let orphan = try process(using: killed)
         let worker = try process(using: alive)
         defer { kill(worker.processIdentifier, SIGKILL) }
