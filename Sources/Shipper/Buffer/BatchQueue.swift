@@ -10,19 +10,27 @@ protocol BatchQueue: AnyObject, Sendable {
     func first(untilEmpty: Bool) -> EncodedBatch?
     /// Removes the batch `first` returned: it was delivered, or refused for good.
     func removeFirst()
-    /// Before a retry: true if the batch `first` returned holds samples older than the queue's
-    /// age bound. It is given back, and the next `first` drops what is too old (counted as
-    /// `too_old`) and hands out the rest.
-    func dropFirstIfExpired() -> Bool
+    /// Before a retry: true if the batch `first` returned should not be retried: it holds samples
+    /// older than the queue's age bound (it is given back, and the next `first` drops what is too
+    /// old, counted as `too_old`, and hands out the rest), or the size bound dropped it meanwhile
+    /// (counted as `buffer_full`), or the queue was released.
+    func dropFirstIfStale() -> Bool
     /// Sleeps unless the queue is closed meanwhile; false if it was.
     func sleep(for duration: Duration) -> Bool
     /// Wakes the sending thread and makes `first` return nil from now on.
     func close()
+    /// Closes the queue and lets go of what it holds on disk (its lock included), leaving the
+    /// undelivered data there for whoever opens the directory next. A reload's removed endpoint.
+    func release()
+    /// Moves everything undelivered, in order, to `target` and releases this queue: a reload's
+    /// endpoint whose queue changed (a new buffer directory, or none). The batch in flight goes
+    /// too: should its request still succeed, it is sent twice, which receivers ignore.
+    func handOver(to target: any BatchQueue)
     var pendingSamples: Int { get }
 }
 
 extension BatchQueue {
     func append(_ batch: EncodedBatch) { append([batch]) }
     /// Queues without an age bound keep every batch until it is delivered or refused.
-    func dropFirstIfExpired() -> Bool { false }
+    func dropFirstIfStale() -> Bool { false }
 }

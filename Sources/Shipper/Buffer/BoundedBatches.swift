@@ -12,6 +12,7 @@ struct BoundedBatches {
     var isEmpty: Bool { head == items.count }
     var samples: Int { items[head...].reduce(0) { $0 + $1.sampleCount } }
     var oldestTimestampMs: Int64? { first?.timestampMs }
+    var all: [EncodedBatch] { Array(items[head...]) }
 
     /// Returns the number of samples dropped to stay within the bound.
     mutating func append(_ batch: EncodedBatch) -> Int {

@@ -31,9 +31,10 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// The endpoint directory's path, for messages.
     let path: String
     private let directory: BufferDirectory
-    private let limits: Limits
+    // `limits` and `segmentSize` are guarded by `monitor` (a reload changes them).
+    private var limits: Limits
     /// An eighth of `maxSize`, from 64 KiB to 16 MiB: only whole segments are deleted.
-    private let segmentSize: Int64
+    private var segmentSize: Int64
     private let report: DropReport
     /// The wall clock `maxAge` is measured against; tests set it.
     private let now: @Sendable () -> Date
@@ -52,6 +53,11 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private var readOffset: Int64
     /// What `first` handed out: where delivery will have got to once it is acknowledged.
     private var inFlight: (segment: UInt64, end: Int64, records: Int, samples: Int, oldestMs: Int64)?
+    /// The size bound dropped the segment holding the batch in flight: its samples are counted as
+    /// dropped unless it is delivered after all.
+    private var inFlightDropped = false
+    /// Closed for good by `release` or `handOver`: the directory and its lock are let go.
+    private var released = false
     private var memoryTail: BoundedBatches
     /// The batches appended last, as they were written: while the endpoint keeps up, `first`
     /// hands these out instead of reading the records back from disk and checking their CRCs.
@@ -71,7 +77,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         self.limits = limits
         self.report = report
         self.now = now
-        segmentSize = Int64(min(max(limits.maxSize / 8, 64 << 10), 16 << 20))
+        segmentSize = Self.segmentSize(for: limits)
         memoryTail = BoundedBatches(capacityBytes: 64 << 20)
         directory = try BufferDirectory(path: path)
         do {
@@ -93,14 +99,21 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
             throw BufferDirectory.Failure(path: path, problem: "cannot open what a previous run left: \(error)")
         }
         expire(now: now())
+        trimToMaxSize()
         persistCursor()
         publish()
     }
 
+    private static func segmentSize(for limits: Limits) -> Int64 {
+        Int64(min(max(limits.maxSize / 8, 64 << 10), 16 << 20))
+    }
+
     deinit {
-        try? writer?.close()
-        try? reader?.fd.close()
-        try? lock.close()
+        if !released {
+            try? writer?.close()
+            try? reader?.fd.close()
+            try? lock.close()
+        }
     }
 
     // MARK: BatchQueue
@@ -108,6 +121,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     func append(_ batches: [EncodedBatch]) {
         monitor.withLock {
             defer { monitor.wake() }
+            guard !released else { return }
             expire(now: now())
             var written = false
             for batch in batches {
@@ -131,7 +145,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     func first(untilEmpty: Bool) -> EncodedBatch? {
         monitor.withLock {
-            while true {
+            while !released {
                 expire(now: now())
                 if let batch = nextFromDisk() { return batch }
                 if let batch = memoryTail.first {
@@ -145,14 +159,19 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 if untilEmpty { return nil }
                 guard monitor.wait(while: { pendingRecordsOnDisk == 0 && memoryTail.isEmpty }) else { return nil }
             }
+            return nil
         }
     }
 
     func removeFirst() {
         monitor.withLock {
-            if inFlightFromMemory {
+            if released {
+                return
+            } else if inFlightFromMemory {
                 memoryTail.removeFirst()
                 inFlightFromMemory = false
+            } else if inFlightDropped {
+                inFlightDropped = false
             } else if let done = inFlight, let head = segments.first, head.number == done.segment {
                 segments[0].records -= done.records
                 segments[0].samples -= done.samples
@@ -166,8 +185,15 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         }
     }
 
-    func dropFirstIfExpired() -> Bool {
+    func dropFirstIfStale() -> Bool {
         monitor.withLock {
+            if released { return true }
+            if inFlightDropped, let dropped = inFlight {
+                report.drop(dropped.samples, reason: "buffer_full", "disk buffer full; dropped the oldest samples")
+                inFlight = nil
+                inFlightDropped = false
+                return true
+            }
             let oldest = inFlightFromMemory ? memoryTail.first?.timestampMs : inFlight?.oldestMs
             guard let oldest, oldest < cutoffMs(now: now()) else { return false }
             // Given back: the next `first` drops what is too old and hands out the rest.
@@ -191,6 +217,91 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     }
 
     func close() { monitor.close() }
+
+    func release() {
+        monitor.withLock { releaseLocked() }
+        monitor.close()
+    }
+
+    /// Copies every record not yet delivered, the batch in flight included, to `target` in
+    /// order, then releases this queue. Records go as they were written (no decoding), a few
+    /// megabytes per append.
+    func handOver(to target: any BatchQueue) {
+        monitor.withLock {
+            var chunk: [EncodedBatch] = []
+            var chunkBytes = 0
+            func flush() {
+                target.append(chunk)
+                chunk.removeAll()
+                chunkBytes = 0
+            }
+            for index in segments.indices where segments[index].records > 0 {
+                guard let fd = readerFor(segments[index]) else {
+                    report.drop(segments[index].samples, reason: "corrupt", "cannot read a buffer segment; skipped it")
+                    continue
+                }
+                var offset = index == 0 ? readOffset : 0
+                scan: while true {
+                    switch Segment.read(fd, at: offset, size: segments[index].size) {
+                    case .record(let record, let end):
+                        chunk.append(record.batch)
+                        chunkBytes += record.body.count
+                        if chunkBytes >= 4 << 20 { flush() }
+                        offset = end
+                    case .damaged(let resume):
+                        report.corrupt(samples: Segment.samplesPromised(fd, from: offset, to: resume))
+                        offset = resume
+                    case .end:
+                        break scan
+                    }
+                }
+            }
+            chunk += memoryTail.all
+            flush()
+            for segment in segments.dropLast() { directory.remove(segment.name) }
+            if let last = segments.last {
+                segments = [Segment(number: last.number, size: last.size)]
+                readOffset = last.size
+            }
+            memoryTail = BoundedBatches(capacityBytes: 64 << 20)
+            persistCursor()
+            releaseLocked()
+        }
+        monitor.close()
+    }
+
+    /// Lets go of the files and the lock; what is undelivered stays on disk for whoever opens the
+    /// directory next.
+    private func releaseLocked() {
+        guard !released else { return }
+        released = true
+        try? writer?.close()
+        writer = nil
+        try? reader?.fd.close()
+        reader = nil
+        try? lock.close()
+        recent.removeAll()
+        recentBytes = 0
+        inFlight = nil
+    }
+
+    /// A reload's new bounds: a lower `max_size` applies at once.
+    func update(limits: Limits) {
+        monitor.withLock {
+            guard !released, limits != self.limits else { return }
+            self.limits = limits
+            segmentSize = Self.segmentSize(for: limits)
+            expire(now: now())
+            trimToMaxSize()
+            persistCursor()
+            publish()
+        }
+    }
+
+    /// Where the undelivered data is, for the line a removed endpoint gets.
+    var summary: (samples: Int, bytes: Int64) {
+        monitor.withLock { (pendingSamplesLocked, segments.reduce(Int64(0)) { $0 + $1.size }) }
+    }
 
     var pendingSamples: Int { monitor.withLock { pendingSamplesLocked } }
 
@@ -265,16 +376,32 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         do { try rollOver(sync: false) } catch { diskFailed(error) }
     }
 
-    /// Drops whole oldest segments until `incoming` more bytes fit within `maxSize`. The segment
-    /// being written and the one holding the batch in flight are never dropped, so the bound is
-    /// kept to within a segment (an eighth of `maxSize`).
+    /// Drops whole oldest segments until `incoming` more bytes fit within `maxSize`; only the
+    /// segment being written is kept, so the bound holds to within a segment (an eighth of
+    /// `maxSize`). The segment holding the batch in flight goes too: during an outage it always
+    /// holds one, and the bound matters most then. That batch's samples count as dropped when the
+    /// sender gives it up (`dropFirstIfStale`), not if it is delivered after all.
     private func makeRoom(for incoming: Int64) {
         var total = segments.reduce(Int64(0)) { $0 + $1.size } + incoming
-        while total > Int64(limits.maxSize), segments.count > 1, inFlight?.segment != segments[0].number {
+        while total > Int64(limits.maxSize), segments.count > 1 {
             total -= segments[0].size
-            report.drop(segments[0].samples, reason: "buffer_full", "disk buffer full; dropped the oldest samples")
+            var samples = segments[0].samples
+            if !inFlightFromMemory, let inFlight, inFlight.segment == segments[0].number, !inFlightDropped {
+                samples -= inFlight.samples
+                inFlightDropped = true
+            }
+            report.drop(samples, reason: "buffer_full", "disk buffer full; dropped the oldest samples")
             dropHeadSegment()
         }
+    }
+
+    /// At start and after a reload lowered `max_size`: what a previous run or config left beyond
+    /// the bound goes, oldest first. The segment last written to is closed first, so it can go too.
+    private func trimToMaxSize() {
+        guard segments.reduce(Int64(0), { $0 + $1.size }) > Int64(limits.maxSize) else { return }
+        do { try rollOver(sync: false) } catch { diskFailed(error) }
+        makeRoom(for: 0)
+        retireDeliveredSegments()
     }
 
     // MARK: Reading
@@ -462,6 +589,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     // MARK: Cursor and metrics
 
     private func persistCursor() {
+        guard !released else { return }
         do {
             try cursor.write(BufferCursor.Position(segment: segments.first?.number ?? 0, offset: readOffset))
         } catch {

@@ -33,5 +33,15 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
     func removeFirst() { monitor.withLock { batches.removeFirst() } }
     func sleep(for duration: Duration) -> Bool { monitor.sleep(for: duration) }
     func close() { monitor.close() }
+    func release() { close() }
+
+    func handOver(to target: any BatchQueue) {
+        let moved = monitor.withLock {
+            defer { batches = BoundedBatches(capacityBytes: batches.capacityBytes) }
+            return batches.all
+        }
+        target.append(moved)
+        close()
+    }
     var pendingSamples: Int { monitor.withLock { batches.samples } }
 }

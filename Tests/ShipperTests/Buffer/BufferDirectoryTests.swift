@@ -113,9 +113,8 @@ struct BufferDirectoryTests {
         let endpoint = RemoteWriteConfig.defaults(url: "http://127.0.0.1:9/", name: "x")
         var buffer = BufferConfig.defaults
         buffer.dir = scratch.buffer
-        let report = DropReport(endpoint: "x", metrics: scratch.metrics, logger: scratch.log.logger)
         #expect {
-            _ = try Pipeline.diskQueue(for: endpoint, buffer, report: report)
+            _ = try Pipeline.queue(for: endpoint, buffer, metrics: scratch.metrics, logger: scratch.log.logger)
         } throws: { error in
             "\(error)" == "buffer directory \(scratch.buffer): is writable by other users (mode 777); another user could plant files in it (chmod 700 \(scratch.buffer))"
         }

@@ -262,10 +262,10 @@ struct DiskQueueTests {
         let old = Int64(start.timeIntervalSince1970 * 1000) - 700
         queue.append(Self.batch(1, at: old, samples: 2))
         _ = try #require(queue.first(untilEmpty: true))
-        #expect(!queue.dropFirstIfExpired())
+        #expect(!queue.dropFirstIfStale())
         fixture.clock.set(start + 0.5)
         queue.append(Self.batch(2, at: old + 1200))
-        #expect(queue.dropFirstIfExpired())
+        #expect(queue.dropFirstIfStale())
         #expect(Self.drain(queue) == [2])
         #expect(fixture.dropped("too_old") == 2)
     }
@@ -315,6 +315,123 @@ struct DiskQueueTests {
         #expect(fixture.log.count("disk buffer full; dropped the oldest samples") >= 1)
     }
 
+    /// Real request bodies of about 8 KiB that snappy cannot shrink (random label values), each
+    /// counted as one sample, at `now + index`.
+    static func appendRandom(_ queue: DiskQueue, _ indices: Range<Int>) {
+        let encoder = RemoteWriteEncoder()
+        for index in indices {
+            let samples = (0..<64).map { _ in
+                Sample(.mapEntries, LabelSet(["map_name": String((0..<96).map { _ in "0123456789abcdef".randomElement()! })]), 1)
+            }
+            let body = encoder.encode(samples, timestampMs: Self.now + Int64(index), externalLabels: LabelSet())
+            queue.append(EncodedBatch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index)))
+        }
+    }
+
+    /// Timestamps of everything left, acknowledging each batch.
+    static func drainStamps(_ queue: DiskQueue) -> [Int64] {
+        var stamps: [Int64] = []
+        while let batch = queue.first(untilEmpty: true) {
+            stamps.append(batch.timestampMs)
+            queue.removeFirst()
+        }
+        return stamps
+    }
+
+    /// During an outage the batch being retried always sits in the oldest segment: the bound
+    /// holds anyway, and that batch counts as dropped once, when the sender gives it up.
+    @Test func maxSizeHoldsWhileTheBatchInFlightIsRetried() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open(maxSize: 1 << 20)
+        Self.appendRandom(queue, 0..<1)
+        #expect(queue.first(untilEmpty: true)?.timestampMs == Self.now)
+        Self.appendRandom(queue, 1..<400)
+        let onDisk = try fixture.segmentFiles.reduce(Int64(0)) {
+            $0 + (try FileManager.default.attributesOfItem(atPath: fixture.directory + "/" + $1)[.size] as! Int64)
+        }
+        #expect(onDisk <= 1 << 20, "\(onDisk) bytes on disk")
+        let droppedBefore = try #require(fixture.dropped("buffer_full"))
+        #expect(queue.dropFirstIfStale())
+        #expect(fixture.dropped("buffer_full") == droppedBefore + 1)
+        let stamps = Self.drainStamps(queue)
+        #expect(Double(stamps.count) + droppedBefore + 1 == 400)
+        #expect(stamps == Array(stamps.sorted()) && stamps.last == Self.now + 399)
+        #expect(stamps.count == Int(stamps.last! - stamps.first!) + 1, "a hole among the newest: \(stamps)")
+    }
+
+    /// A batch delivered after its segment was dropped is not counted as dropped too.
+    @Test func aDroppedBatchInFlightThatIsDeliveredCountsOnce() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open(maxSize: 1 << 20)
+        Self.appendRandom(queue, 0..<1)
+        _ = queue.first(untilEmpty: true)
+        Self.appendRandom(queue, 1..<400)
+        queue.removeFirst()
+        let dropped = try #require(fixture.dropped("buffer_full"))
+        #expect(Double(Self.drainStamps(queue).count) + dropped + 1 == 400)
+    }
+
+    /// What a larger bound, or an older version, left is trimmed to the bound when it opens.
+    @Test func aBufferBeyondMaxSizeIsTrimmedAtStart() throws {
+        let fixture = Fixture()
+        // Segments of 1 MiB: whole segments go, so what is left fits within the bound.
+        let big = try fixture.open(maxSize: 8 << 20)
+        Self.appendRandom(big, 0..<400)
+        big.release()
+        let queue = try fixture.open(maxSize: 1 << 20)
+        let onDisk = try fixture.segmentFiles.reduce(Int64(0)) {
+            $0 + (try FileManager.default.attributesOfItem(atPath: fixture.directory + "/" + $1)[.size] as! Int64)
+        }
+        #expect(onDisk <= 1 << 20, "\(onDisk) bytes on disk")
+        let dropped = try #require(fixture.dropped("buffer_full"))
+        let stamps = Self.drainStamps(queue)
+        #expect(Double(stamps.count) + dropped == 400)
+        #expect(stamps.last == Self.now + 399 && stamps.count == Int(stamps.last! - stamps.first!) + 1)
+    }
+
+    /// A reload that lowers max_size applies it at once.
+    @Test func aLowerMaxSizeAppliesAtOnce() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open(maxSize: 8 << 20)
+        Self.appendRandom(queue, 0..<400)
+        queue.update(limits: .init(maxSize: 1 << 20, maxAge: .seconds(86400), fsync: false, maxSamplesPerSend: 1))
+        #expect(queue.summary.bytes <= 1 << 20)
+        let dropped = try #require(fixture.dropped("buffer_full"))
+        #expect(Double(Self.drainStamps(queue).count) + dropped == 400)
+    }
+
+    /// A moved endpoint: every undelivered record, the one in flight first, reaches the new queue
+    /// in order; the old directory is let go of and holds nothing to deliver.
+    @Test func handOverMovesEverythingInOrderAndLetsGo() throws {
+        let fixture = Fixture()
+        let old = try fixture.open(maxSamples: 1)
+        for value in 1...5 { old.append(Self.batch(Double(value), at: Self.now + Int64(value))) }
+        #expect(old.first(untilEmpty: true)?.timestampMs == Self.now + 1)
+        old.removeFirst()
+        #expect(old.first(untilEmpty: true)?.timestampMs == Self.now + 2)
+        let target = Fixture()
+        let new = try target.open(maxSamples: 1)
+        new.append(Self.batch(0, at: Self.now))
+        old.handOver(to: new)
+        old.removeFirst()  // the old sender's request in flight ends after the move: nothing changes
+        #expect(old.first(untilEmpty: true) == nil)
+        #expect(Self.drain(new) == [0, 2, 3, 4, 5])
+        let reopened = try fixture.open()
+        #expect(reopened.pendingSamples == 0)
+    }
+
+    /// A removed endpoint: its data stays on disk, and an endpoint of that name finds it.
+    @Test func releaseLeavesTheDataForTheNextOpen() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open()
+        for value in 1...3 { queue.append(Self.batch(Double(value))) }
+        _ = queue.first(untilEmpty: true)
+        queue.release()
+        queue.removeFirst()
+        #expect(queue.first(untilEmpty: true) == nil)
+        #expect(Self.drain(try fixture.open()) == [1, 2, 3])
+    }
+
     @Test func maxAgeDropsWhatIsTooOld() throws {
         let fixture = Fixture()
         let queue = try fixture.open(maxAge: .seconds(3600))
@@ -343,7 +460,7 @@ struct DiskQueueTests {
         endpoint.queue.maxSamplesPerSend = 10
         var buffer = BufferConfig.defaults
         buffer.dir = "/dev/null/cannot-exist"
-        #expect(try Pipeline.diskQueue(for: endpoint, buffer, report: fixture.report) == nil)
+        #expect(try Pipeline.queue(for: endpoint, buffer, metrics: fixture.metrics, logger: fixture.log.logger) is MemoryQueue)
         #expect(fixture.log.entries.first?.message == "cannot use the buffer directory; sending without a disk buffer (samples wait in memory while the endpoint is down)")
     }
 
