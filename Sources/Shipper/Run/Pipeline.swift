@@ -27,48 +27,57 @@ public struct Pipeline {
 
     /// Throws `BPFError` (privileges, kernel) or a setup error naming the endpoint.
     public init(config: Config, logger: Logger) throws {
-        try self.init(config: config, logger: logger, keeping: nil)
+        try self.init(
+            config: config, logger: logger, collector: nil, metrics: nil,
+            sender: { endpoint, metrics in
+                let queue = try Self.queue(for: endpoint, config.buffer, metrics: metrics, logger: logger)
+                return try Self.sender(endpoint, interval: config.interval, queue: queue, metrics: metrics, logger: logger)
+            },
+            gateway: { gateway, metrics in try Self.gateway(gateway, interval: config.interval, metrics: metrics, logger: logger) })
     }
 
-    /// The pipeline for `config`, built around what `kept` carries over.
-    init(config: Config, logger: Logger, keeping kept: Kept?) throws {
-        let collector = try kept?.collector ?? Collector(options: config.maps.collectorOptions, logger: logger)
+    /// The pipeline for `config`: `collector` and `metrics` when a reload keeps them, and each
+    /// endpoint's sender as `sender` and `gateway` make (or keep) it.
+    init(
+        config: Config, logger: Logger, collector: Collector?, metrics: SelfMetrics?,
+        sender: (RemoteWriteConfig, SelfMetrics) throws -> RemoteWriteSender,
+        gateway: (PushgatewayConfig, SelfMetrics) throws -> PushgatewaySender
+    ) throws {
+        let collector = try collector ?? Collector(options: config.maps.collectorOptions, logger: logger)
         let names = config.remoteWrite.map(\.name) + config.pushgateway.map(\.name)
-        let metrics = kept?.metrics ?? SelfMetrics(endpoints: names)
+        let metrics = metrics ?? SelfMetrics(endpoints: names)
         metrics.add(endpoints: names)
-        var senders: [RemoteWriteSender] = []
-        for endpoint in config.remoteWrite {
-            if let same = kept?.senders.first(where: { $0.endpoint == endpoint }) {
-                senders.append(same)
-                continue
-            }
-            var endpointLogger = logger
-            endpointLogger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
-            let queue = try Self.diskQueue(for: endpoint, config.buffer, report: DropReport(endpoint: endpoint.name, metrics: metrics, logger: endpointLogger))
-            do {
-                senders.append(
-                    try RemoteWriteSender(endpoint: endpoint, interval: config.interval, metrics: metrics, logger: logger, queue: queue))
-            } catch {
-                throw PipelineError(message: "remote_write '\(endpoint.name)': \(error)")
-            }
-        }
-        var gateways: [PushgatewaySender] = []
-        for gateway in config.pushgateway {
-            if let same = kept?.gateways.first(where: { $0.gateway == gateway }) {
-                gateways.append(same)
-                continue
-            }
-            do {
-                gateways.append(try PushgatewaySender(gateway: gateway, interval: config.interval, metrics: metrics, logger: logger))
-            } catch {
-                throw PipelineError(message: "pushgateway '\(gateway.name)': \(error)")
-            }
-        }
+        let senders = try config.remoteWrite.map { try sender($0, metrics) }
+        let gateways = try config.pushgateway.map { try gateway($0, metrics) }
         self.cycle = CollectCycle(
             config: config, collector: collector, senders: senders, gateways: gateways, metrics: metrics, logger: logger)
         self.senders = senders
         self.gateways = gateways
         self.metrics = metrics
+    }
+
+    static func sender(
+        _ endpoint: RemoteWriteConfig, interval: Duration, queue: any BatchQueue, metrics: SelfMetrics, logger: Logger
+    ) throws -> RemoteWriteSender {
+        RemoteWriteSender(try settings(endpoint, interval: interval, metrics: metrics, logger: logger), metrics: metrics, queue: queue)
+    }
+
+    static func settings(
+        _ endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger
+    ) throws -> RemoteWriteSender.Settings {
+        do {
+            return try RemoteWriteSender.Settings(endpoint: endpoint, interval: interval, metrics: metrics, logger: logger)
+        } catch {
+            throw PipelineError(message: "remote_write '\(endpoint.name)': \(error)")
+        }
+    }
+
+    static func gateway(_ gateway: PushgatewayConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws -> PushgatewaySender {
+        do {
+            return try PushgatewaySender(gateway: gateway, interval: interval, metrics: metrics, logger: logger)
+        } catch {
+            throw PipelineError(message: "pushgateway '\(gateway.name)': \(error)")
+        }
     }
 }
 
@@ -94,25 +103,36 @@ extension Pipeline {
         for gateway in gateways { gateway.close() }
     }
 
-    /// The endpoint's disk buffer; nil (memory only) when none is configured or the directory is
-    /// unusable, which is logged. A directory another shipper holds is fatal.
-    static func diskQueue(for endpoint: RemoteWriteConfig, _ buffer: BufferConfig, report: DropReport) throws -> DiskQueue? {
-        guard let directory = buffer.directory(for: endpoint) else { return nil }
-        let limits = DiskQueue.Limits(
-            maxSize: endpoint.bufferMaxSize ?? buffer.maxSize, maxAge: endpoint.bufferMaxAge ?? buffer.maxAge,
-            fsync: buffer.fsync, maxSamplesPerSend: endpoint.queue.maxSamplesPerSend)
+    /// The endpoint's queue: its disk buffer, or memory only when none is configured or the
+    /// directory is unusable, which is logged. A directory another shipper holds, or one that
+    /// fails the safety checks, is fatal.
+    static func queue(for endpoint: RemoteWriteConfig, _ buffer: BufferConfig, metrics: SelfMetrics, logger: Logger) throws -> any BatchQueue {
+        var logger = logger
+        logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
+        let report = DropReport(endpoint: endpoint.name, metrics: metrics, logger: logger)
+        let memory = { MemoryQueue(capacityBytes: RemoteWriteSender.queueCapacityBytes, report: report) }
+        guard let directory = buffer.directory(for: endpoint) else { return memory() }
         do {
-            return try DiskQueue(directory: directory, limits: limits, report: report)
+            return try DiskQueue(directory: directory, limits: DiskQueue.Limits(endpoint, buffer), report: report)
         } catch let error as BufferLock.Taken {
             throw PipelineError(message: "\(error)")
         } catch let error as BufferDirectory.Failure where error.unsafe {
             throw PipelineError(message: "\(error)")
         } catch {
-            report.logger.error(
+            logger.error(
                 "cannot use the buffer directory; sending without a disk buffer (samples wait in memory while the endpoint is down)",
                 metadata: ["buffer.dir": "\(directory)", "error": "\(error)"])
-            return nil
+            return memory()
         }
+    }
+}
+
+extension DiskQueue.Limits {
+    /// The bounds of an endpoint's buffer: its own where set, else the buffer section's.
+    init(_ endpoint: RemoteWriteConfig, _ buffer: BufferConfig) {
+        self.init(
+            maxSize: endpoint.bufferMaxSize ?? buffer.maxSize, maxAge: endpoint.bufferMaxAge ?? buffer.maxAge,
+            fsync: buffer.fsync, maxSamplesPerSend: endpoint.queue.maxSamplesPerSend)
     }
 }
 

@@ -32,10 +32,11 @@ public final class ShipperService: Service {
     }
 
     public func run() async throws {
-        guard let (pipeline, config) = start.withLock({ $0.take() }) else { return }
-        var running = Running(pipeline: pipeline, config: config)
+        // Into `running` at once: a local holding the first pipeline would keep its endpoints (and
+        // their buffer locks) alive after a reload retired them.
+        guard var running = start.withLock({ $0.take() }).map({ Running(pipeline: $0.pipeline, config: $0.config) }) else { return }
         running.startAll()
-        pipeline.metrics.configLoaded(successfully: true, at: Date().timeIntervalSince1970)
+        running.pipeline.metrics.configLoaded(successfully: true, at: Date().timeIntervalSince1970)
         logger.info("shipper running", metadata: ["endpoints.count": "\(running.endpointCount)"])
 
         // Trapped from here on: SIGHUP's default action would end the process.
@@ -52,9 +53,10 @@ public final class ShipperService: Service {
             metadata: ["samples.pending": "\(pending)"])
     }
 
-    /// SIGHUP: a valid new config takes effect from the next cycle; endpoints whose settings did
-    /// not change keep their queue, disk buffer and thread, and lose nothing. An invalid one is
-    /// refused in one logged line and the running config goes on. Either way
+    /// SIGHUP: a valid new config takes effect from the next cycle, endpoint by endpoint as
+    /// `ReloadPlan` says, and loses nothing queued. An invalid one, or one that cannot be built
+    /// (a buffer directory that fails its checks, a collector that cannot load), is refused in
+    /// one logged line and the running config goes on untouched. Either way
     /// `ebpf_map_shipper_config_last_reload_successful` says how it went.
     private func reload(_ running: inout Running) async {
         let metrics = running.pipeline.metrics
@@ -80,7 +82,7 @@ public final class ShipperService: Service {
             logger.info("config reloaded", metadata: ["endpoints.count": "\(running.endpointCount)"])
             metrics.configLoaded(successfully: true, at: Date().timeIntervalSince1970)
         } catch {
-            logger.error("config reload failed; the previous config runs again", metadata: ["error": "\(error)"])
+            logger.error("config reload failed; the running config goes on unchanged", metadata: ["error": "\(error)"])
             metrics.configLoaded(successfully: false, at: Date().timeIntervalSince1970)
         }
     }
@@ -133,59 +135,31 @@ private struct Running {
         collectThread = nil
     }
 
-    /// Stops and joins the sending threads of these endpoints; a disk buffer keeps what they had.
-    private mutating func retire(_ senders: [RemoteWriteSender], _ gateways: [PushgatewaySender]) async {
-        Pipeline.stopSending(senders, gateways)
-        let threads = senders.compactMap { sendThreads.removeValue(forKey: ObjectIdentifier($0)) }
-            + gateways.compactMap { sendThreads.removeValue(forKey: ObjectIdentifier($0)) }
-        _ = await WorkerThread.wait(for: threads, until: .now + ShipperService.defaultGrace)
-    }
-
-    /// Moves to `next`: collection pauses between two cycles, the endpoints that changed or went
-    /// away finish their request in flight and stop (their disk buffers keep what they had, for the
-    /// changed endpoint's new sender), and the new pipeline starts around what stays. If it cannot
-    /// be built, the previous config is built again around the same, and the error is thrown.
+    /// Moves to `next` as a transaction (see `ReloadPlan`): collection pauses between two cycles
+    /// while the plan is built; if it cannot be, collection resumes with nothing changed and the
+    /// error is thrown. Otherwise the plan is committed, the retired senders' threads are left to
+    /// finish their request in flight and end (their queues are closed), and the new pipeline
+    /// starts.
     mutating func replace(with next: Config, logger: Logger) async throws {
         await stopCollecting()
-        let sameBuffer = next.buffer == config.buffer
-        let staying = pipeline.senders.filter { sender in sameBuffer && next.remoteWrite.contains(sender.endpoint) }
-        let stayingGateways = pipeline.gateways.filter { next.pushgateway.contains($0.gateway) }
-        await retire(
-            pipeline.senders.filter { sender in !staying.contains { $0 === sender } },
-            pipeline.gateways.filter { gateway in !stayingGateways.contains { $0 === gateway } })
-        let kept = Pipeline.Kept(
-            collector: next.maps == config.maps ? pipeline.cycle.collector : nil, senders: staying,
-            gateways: stayingGateways, metrics: pipeline.metrics)
-        let previous = config
-        // The retired senders must be gone, and their buffer locks with them, before a new sender
-        // opens the same directory.
-        pipeline = Self.placeholder(from: pipeline, keeping: kept, config: config, logger: logger)
+        let plan: ReloadPlan
         do {
-            pipeline = try Pipeline(config: next, logger: logger, keeping: kept)
-            config = next
+            plan = try ReloadPlan(from: pipeline, config, to: next, logger: logger)
         } catch {
-            var again = kept
-            if previous.maps != next.maps { again.collector = nil }
-            // Should the previous config not build either (a file it names is gone), what stayed
-            // runs on: the old collector and the endpoints the reload kept.
-            if let rebuilt = try? Pipeline(config: previous, logger: logger, keeping: again) { pipeline = rebuilt }
-            startSending(pipeline.senders, pipeline.gateways)
             startCollecting()
             throw error
         }
+        let changes = plan.changes
+        await WorkerThread.result(name: "reload") { changes.commit(logger: logger) }
+        for sender in changes.retired { sendThreads[ObjectIdentifier(sender)] = nil }
+        for gateway in plan.removedGateways { gateway.close() }
+        _ = await WorkerThread.wait(
+            for: plan.removedGateways.compactMap { sendThreads.removeValue(forKey: ObjectIdentifier($0)) },
+            until: .now + ShipperService.defaultGrace)
+        pipeline = plan.pipeline
+        config = next
         startSending(pipeline.senders, pipeline.gateways)
         startCollecting()
-    }
-
-    /// A pipeline holding only what is kept (and the old collector), so that the retired endpoints
-    /// are referenced nowhere any more.
-    private static func placeholder(
-        from pipeline: Pipeline, keeping kept: Pipeline.Kept, config: Config, logger: Logger
-    ) -> Pipeline {
-        let cycle = CollectCycle(
-            config: config, collector: pipeline.cycle.collector, senders: kept.senders, gateways: kept.gateways,
-            metrics: kept.metrics, logger: logger)
-        return Pipeline(cycle: cycle, senders: kept.senders, gateways: kept.gateways, metrics: kept.metrics)
     }
 
     /// Graceful shutdown: stops collecting and every endpoint; true if all finished by `deadline`.

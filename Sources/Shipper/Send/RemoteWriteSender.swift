@@ -15,19 +15,42 @@ import Synchronization
 /// from any thread; everything else (the curl handle, the log memory) belongs to the one thread
 /// that calls `run`.
 final class RemoteWriteSender: @unchecked Sendable {
-    let endpoint: RemoteWriteConfig
     let queue: any BatchQueue
-    private let client: HTTPClient
-    private let policy: RetryPolicy
     private let metrics: SelfMetrics
-    private let logger: Logger
-    private let credentials: RequestCredentials
-    private var log: SendLog
+    /// The settings the sending thread uses now; a reload hands it the next ones in `pending`.
+    private var settings: Settings
+    private let pending = Mutex<Settings?>(nil)
+    private let configured: Mutex<RemoteWriteConfig>
     private var loggedFirstDelivery = false
     private var random = SystemRandomNumberGenerator()
     /// Turns queued bodies into the message the endpoint takes; the sending thread's own.
     private let transcoder = RemoteWriteEncoder()
     private let current: Mutex<RemoteWriteMessage>
+
+    /// Everything a sender's requests depend on, built (and checked) before it is used: a reload
+    /// builds the next settings of every changed endpoint before it touches a running one.
+    final class Settings: @unchecked Sendable {
+        let endpoint: RemoteWriteConfig
+        fileprivate let client: HTTPClient
+        fileprivate let policy: RetryPolicy
+        fileprivate let credentials: RequestCredentials
+        fileprivate var log: SendLog
+        fileprivate let logger: Logger
+
+        init(endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
+            self.endpoint = endpoint
+            client = try HTTPClient(url: endpoint.url, timeout: endpoint.timeout, tls: endpoint.tls)
+            policy = RetryPolicy(
+                minBackoff: endpoint.queue.minBackoff, maxBackoff: endpoint.queue.maxBackoff,
+                retryOn429: endpoint.queue.retryOnHTTP429)
+            var logger = logger
+            logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
+            self.logger = logger
+            log = SendLog(logger: logger, refusalInterval: interval, metrics: metrics, endpoint: endpoint.name)
+            credentials = RequestCredentials(
+                headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
+        }
+    }
 
     /// The headers the spec requires for each message; configured headers can never replace them.
     static func protocolHeaders(_ message: RemoteWriteMessage) -> [String] {
@@ -42,6 +65,9 @@ final class RemoteWriteSender: @unchecked Sendable {
         }
     }
 
+    /// The endpoint's settings as last configured. From any thread.
+    var endpoint: RemoteWriteConfig { configured.withLock { $0 } }
+
     /// What the endpoint is sent now: what collections should encode. From any thread.
     var message: RemoteWriteMessage { current.withLock { $0 } }
 
@@ -49,26 +75,35 @@ final class RemoteWriteSender: @unchecked Sendable {
     static let queueCapacityBytes = 64 << 20
 
     /// `queue` defaults to memory only; the pipeline passes the endpoint's disk buffer.
-    init(
+    convenience init(
         endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger, queue: (any BatchQueue)? = nil
     ) throws(HTTPSetupError) {
-        self.endpoint = endpoint
-        self.queue = queue ?? MemoryQueue(
-            capacityBytes: Self.queueCapacityBytes, report: DropReport(endpoint: endpoint.name, metrics: metrics, logger: logger))
-        self.client = try HTTPClient(url: endpoint.url, timeout: endpoint.timeout, tls: endpoint.tls)
-        self.policy = RetryPolicy(
-            minBackoff: endpoint.queue.minBackoff, maxBackoff: endpoint.queue.maxBackoff,
-            retryOn429: endpoint.queue.retryOnHTTP429)
-        self.metrics = metrics
-        var logger = logger
-        logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
-        self.logger = logger
-        self.log = SendLog(logger: logger, refusalInterval: interval, metrics: metrics, endpoint: endpoint.name)
-        self.credentials = RequestCredentials(
-            headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
-        self.current = Mutex(endpoint.message)
-        metrics.sending(endpoint.message, endpoint: endpoint.name)
+        try self.init(
+            Settings(endpoint: endpoint, interval: interval, metrics: metrics, logger: logger), metrics: metrics,
+            queue: queue ?? MemoryQueue(
+                capacityBytes: Self.queueCapacityBytes, report: DropReport(endpoint: endpoint.name, metrics: metrics, logger: logger)))
     }
+
+    init(_ settings: Settings, metrics: SelfMetrics, queue: any BatchQueue) {
+        self.settings = settings
+        self.queue = queue
+        self.metrics = metrics
+        self.configured = Mutex(settings.endpoint)
+        self.current = Mutex(settings.endpoint.message)
+        metrics.sending(settings.endpoint.message, endpoint: settings.endpoint.name)
+    }
+
+    /// A reload changed the endpoint's settings but not its queue: the sending thread takes them
+    /// before its next request, so nothing queued waits for a new thread and nothing is resent.
+    /// A changed `protobuf_message` starts over from it (a fallback to 1.0 is undone).
+    func reconfigure(_ next: Settings) {
+        configured.withLock { $0 = next.endpoint }
+        current.withLock { $0 = next.endpoint.message }
+        metrics.sending(next.endpoint.message, endpoint: next.endpoint.name)
+        pending.withLock { $0 = next }
+    }
+
+    private var logger: Logger { settings.logger }
 
     /// Queues one cycle's batches, from any thread.
     func enqueue(_ batches: [EncodedBatch]) { queue.append(batches) }
@@ -80,13 +115,15 @@ final class RemoteWriteSender: @unchecked Sendable {
             var attempt = 0
             while true {
                 if let deadline, ContinuousClock.now >= deadline { return }
+                if let next = pending.withLock({ $0.take() }) { settings = next }
+                let client = settings.client
                 let message = self.message
                 guard let body = body(of: batch, as: message) else {
                     queue.removeFirst()
-                    log.unreadable(samples: batch.sampleCount, message: batch.message)
+                    settings.log.unreadable(samples: batch.sampleCount, message: batch.message)
                     break
                 }
-                credentials.apply(to: client, protocolHeaders: Self.protocolHeaders(message))
+                settings.credentials.apply(to: client, protocolHeaders: Self.protocolHeaders(message))
                 let outcome = client.perform(method: "POST", body: body, deadline: deadline)
                 if message == .v2, let status = outcome.status {
                     if status == 415 || ((200..<300).contains(status) && client.written == nil) {
@@ -95,7 +132,7 @@ final class RemoteWriteSender: @unchecked Sendable {
                     }
                     if let samples = client.written?.samples { metrics.written(samples, endpoint: endpoint.name) }
                 }
-                switch policy.decide(outcome, attempt: attempt, random: &random) {
+                switch settings.policy.decide(outcome, attempt: attempt, random: &random) {
                 case .delivered:
                     queue.removeFirst()
                     metrics.delivered(batch.sampleCount, endpoint: endpoint.name, at: Date().timeIntervalSince1970)
@@ -108,13 +145,14 @@ final class RemoteWriteSender: @unchecked Sendable {
                     }
                 case .drop(let reason, let message):
                     queue.removeFirst()
-                    log.refusal(outcome, reason: reason, message: message, samples: batch.sampleCount)
+                    settings.log.refusal(outcome, reason: reason, message: message, samples: batch.sampleCount)
                 case .retry(let delay, let reason):
-                    log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
+                    settings.log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
                     attempt += 1
                     guard queue.sleep(for: delay) else { return }
-                    // A batch retried through an outage may outlive max_age: then take a fresh one.
-                    if !queue.dropFirstIfExpired() { continue }
+                    // A batch retried through an outage may outlive max_age, or be pushed out by
+                    // max_size: then take the next one.
+                    if !queue.dropFirstIfStale() { continue }
                 }
                 break
             }
