@@ -39,7 +39,7 @@ final class CollectCycle {
         self.metrics = metrics
         self.logger = logger
         self.cache = MapSeriesCache(
-            externalLabels: config.externalLabels, tracksSymbols: senders.contains { $0.endpoint.message == .v2 })
+            externalLabels: config.externalLabels, tracksSymbols: config.remoteWrite.contains { $0.message == .v2 })
     }
 
     /// Collects and queues one batch set. Returns false if the collection failed (logged).

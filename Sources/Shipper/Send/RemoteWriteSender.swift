@@ -95,11 +95,14 @@ final class RemoteWriteSender: @unchecked Sendable {
 
     /// A reload changed the endpoint's settings but not its queue: the sending thread takes them
     /// before its next request, so nothing queued waits for a new thread and nothing is resent.
-    /// A changed `protobuf_message` starts over from it (a fallback to 1.0 is undone).
+    /// A changed `protobuf_message` starts over from it; otherwise a fallback to 1.0 stays.
     func reconfigure(_ next: Settings) {
+        let previous = configured.withLock { $0 }
         configured.withLock { $0 = next.endpoint }
-        current.withLock { $0 = next.endpoint.message }
-        metrics.sending(next.endpoint.message, endpoint: next.endpoint.name)
+        if next.endpoint.message != previous.message {
+            current.withLock { $0 = next.endpoint.message }
+            metrics.sending(next.endpoint.message, endpoint: next.endpoint.name)
+        }
         pending.withLock { $0 = next }
     }
 
@@ -173,7 +176,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         current.withLock { $0 = .v1 }
         metrics.sending(.v1, endpoint: endpoint.name)
         logger.warning(
-            "endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart, queued batches included",
+            "endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart (or a reload that changes its protobuf_message), queued batches included",
             metadata: [
                 "http.status": "\(status)",
                 "fallback.reason": "\(status == 415 ? "415 Unsupported Media Type" : "2xx without X-Prometheus-Remote-Write-*-Written headers")",

@@ -11,7 +11,7 @@ import Testing
 @Suite(.requiresBPF, .timeLimit(.minutes(3)))
 struct RemoteWriteV2FallbackTests {
     static let fallbackLine =
-        "msg=\"endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart, queued batches included\""
+        "msg=\"endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart (or a reload that changes its protobuf_message), queued batches included\""
 
     @Test(arguments: ["prometheus", "victoria-metrics"])
     func aReceiverThatTakesOnly1_0GetsEveryIntervalAfterAnOutage(receiver kind: String) async throws {

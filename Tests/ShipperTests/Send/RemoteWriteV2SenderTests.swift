@@ -9,7 +9,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct RemoteWriteV2SenderTests {
     static let fallbackLine =
-        "endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart, queued batches included"
+        "endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart (or a reload that changes its protobuf_message), queued batches included"
     static let written = ["X-Prometheus-Remote-Write-Samples-Written": "2", "X-Prometheus-Remote-Write-Histograms-Written": "0",
                           "X-Prometheus-Remote-Write-Exemplars-Written": "0"]
 
