@@ -172,4 +172,76 @@ struct OutageTests {
         print("memory: RSS \(start) KiB at 1,500 batches buffered, \(end) KiB at \(buffered())")
         #expect(end - start < 4096, "RSS grew from \(start) KiB to \(end) KiB")
     }
+    /// buffer.max_size holds through an outage, on a real small disk (a 4 MiB tmpfs), while the
+    /// batch being retried sits in the oldest segment: the oldest records go, counted as
+    /// buffer_full, and the receiver later gets the newest ones, in order.
+    @Test func maxSizeHoldsThroughAnOutageOnASmallDisk() async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let ids = try await holder.createMany(60, type: "hash", name: prefix + "m", maxEntries: 16, fill: 1)
+        let buffer = Scratch.path("small-disk").path
+        try FileManager.default.createDirectory(atPath: buffer, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try #require(mount("tmpfs", buffer, "tmpfs", 0, "size=4m,mode=700") == 0)
+        defer {
+            umount2(buffer, Int32(MNT_DETACH))
+            try? FileManager.default.removeItem(atPath: buffer)
+        }
+        let port = Network.freePort()
+        // One sample per request: about 500 records of 60 maps a cycle, so that 1 MiB fills in seconds.
+        let file = try writeConfig("""
+            interval: 200ms
+            maps:
+              include: ['^\(prefix)']
+            remote_write:
+              - name: down
+                url: http://127.0.0.1:\(port)/api/v1/write
+                queue: {max_samples_per_send: 1, max_backoff: 100ms}
+            buffer: {fsync: never, dir: '\(buffer)', max_size: 1MiB}
+            """)
+        defer { removeConfig(file) }
+        let daemon = try ShipperDaemon(file: file)
+        let directory = buffer + "/down"
+        func segmentBytes() -> Int64 {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("segment-") }
+            return names.reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: directory + "/" + $1))?[.size] as? Int64) ?? 0) }
+        }
+        // The bound is reached, then the buffer turns over at least twice its size.
+        #expect(await eventually(within: 120) { daemon.log.contains("msg=\"disk buffer full; dropped the oldest samples\"") }, "\(daemon.log)")
+        var largest: Int64 = 0
+        var newest = BufferedRecords.timestamps(in: directory).last ?? 0
+        let firstKept = BufferedRecords.timestamps(in: directory).first ?? 0
+        var turnovers = 0
+        #expect(await eventually(within: 120) {
+            largest = max(largest, segmentBytes())
+            let stamps = BufferedRecords.timestamps(in: directory)
+            if let oldest = stamps.first, oldest > newest {
+                turnovers += 1
+                newest = stamps.last ?? newest
+            }
+            return turnovers >= 2
+        }, "\(daemon.log)")
+        #expect(largest <= 1 << 20, "\(largest) bytes of segments for a 1 MiB bound")
+        let held = BufferedRecords.timestamps(in: directory)
+        #expect(held.first ?? 0 > firstKept)
+
+        let prometheus = try await ReceiverProcess.prometheus(port: port)
+        #expect(await waitForDrain(prometheus, ids[0], past: Date()), "\(daemon.log)")
+        // What arrived from the outage is the newest part of what the buffer held, in order: the
+        // oldest went, and no hole opened inside what was kept.
+        let held0 = Set(held)
+        let times = try await stamps(prometheus, ids[0]).filter { $0 <= held.last! }
+        #expect(!times.isEmpty && times == Array(held.drop { $0 < times.first! }).filter { held0.contains($0) }.uniqued(), "\(times) \(held)")
+        let dropped = try await prometheus.samples("ebpf_map_shipper_samples_dropped_total{reason=\"buffer_full\"}[10m]").first?.values.last
+        #expect(Double(dropped ?? "0") ?? 0 > 0)
+        #expect(await daemon.terminate() == 0)
+        await prometheus.stop()
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, each once.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
 }
