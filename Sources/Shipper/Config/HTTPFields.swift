@@ -58,11 +58,11 @@ struct HTTPFields {
             guard !user.contains(":"), HTTPSyntax.isPrintable(user) else {
                 throw username.fail("invalid username; basic auth usernames cannot hold ':' or control characters")
             }
-            basicAuth = BasicAuth(username: user, passwordFile: try file.readableFile())
+            basicAuth = BasicAuth(username: user, passwordFile: try file.secretFile(token: false))
         }
         if let token = map["bearer_token_file"] {
             if basicAuth != nil { throw token.fail("set either basic_auth or bearer_token_file, not both") }
-            bearerTokenFile = try token.readableFile()
+            bearerTokenFile = try token.secretFile(token: true)
         }
         if let timeout = map["timeout"] { self.timeout = try timeout.duration(in: ConfigBounds.timeout) }
         if let tls = map["tls_config"] {

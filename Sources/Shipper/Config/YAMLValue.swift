@@ -131,6 +131,21 @@ struct YAMLValue {
         return path
     }
 
+    /// A secret file: readable, and holding a secret once trailing whitespace is trimmed, as it is
+    /// read at send time (see `SecretFile`). A token must also fit in one header line.
+    func secretFile(token: Bool) throws(ConfigError) -> String {
+        let path = try readableFile()
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw fail("cannot read '\(path)' as UTF-8 text; write the secret to it")
+        }
+        let secret = String(text.reversed().drop { $0.isWhitespace }.reversed())
+        guard !secret.isEmpty else { throw fail("'\(path)' is empty; write the secret to it") }
+        guard !token || HTTPSyntax.isFieldValue(secret) else {
+            throw fail("'\(path)' holds control characters inside the token; write the token on one line")
+        }
+        return path
+    }
+
     private func expand(_ text: String) throws(ConfigError) -> String {
         guard text.contains("$") else { return text }
         var result = ""

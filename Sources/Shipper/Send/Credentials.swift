@@ -43,7 +43,7 @@ final class SecretFile {
         if !warned {
             warned = true
             logger.warning(
-                "\(problem); \(lastGood == nil ? "sending without it" : "keeping the last good secret")",
+                "\(problem); \(lastGood == nil ? "sending nothing until it holds one" : "keeping the last good secret")",
                 metadata: ["file.path": "\(path)"])
         }
         return lastGood
@@ -69,14 +69,27 @@ final class RequestCredentials {
     /// Every request's: who sends it, and no "Expect: 100-continue" round trip before each body.
     static let commonHeaders = ["User-Agent: ebpf-map-shipper/\(ShipperVersion.current)", "Expect:"]
 
-    /// Sets the common headers, `protocolHeaders`, the configured headers and the credentials on `client`.
-    func apply(to client: HTTPClient, protocolHeaders: [String]) {
+    /// Sets the common headers, `protocolHeaders`, the configured headers and the credentials on
+    /// `client`, and performs the request. A secret file that never held a usable secret sends
+    /// nothing: the request fails as `credentials` and is retried, so no request ever goes out
+    /// without the credentials it was configured with.
+    func perform(
+        _ client: HTTPClient, method: String, body: [UInt8], protocolHeaders: [String], deadline: ContinuousClock.Instant? = nil
+    ) -> HTTPOutcome {
         var lines = Self.commonHeaders + protocolHeaders + headers
-        if let value = token?.read() { lines.append("Authorization: Bearer \(value)") }
+        if let token {
+            guard let value = token.read() else { return Self.missing(token) }
+            lines.append("Authorization: Bearer \(value)")
+        }
         client.setHeaders(lines)
         if let username, let password {
-            let secret = password.read()
-            client.setBasicAuth(username: secret == nil ? nil : username, password: secret)
+            guard let secret = password.read() else { return Self.missing(password) }
+            client.setBasicAuth(username: username, password: secret)
         }
+        return client.perform(method: method, body: body, deadline: deadline)
+    }
+
+    private static func missing(_ file: SecretFile) -> HTTPOutcome {
+        .failure(.credentials, message: "no usable secret in \(file.path); nothing was sent")
     }
 }

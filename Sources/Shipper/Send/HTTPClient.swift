@@ -9,9 +9,10 @@ enum HTTPOutcome: Sendable, Equatable {
     case failure(HTTPFailure, message: String)
 }
 
-/// Why no HTTP response came back; the `reason` label of send failures.
+/// Why no HTTP response came back; the `reason` label of send failures. `credentials`: a
+/// configured secret file held no usable secret, so nothing was sent.
 enum HTTPFailure: String, Sendable, CaseIterable {
-    case connect, timeout, tls, transfer, setup
+    case connect, timeout, tls, transfer, setup, credentials
 }
 
 /// What a remote-write 2.0 receiver says it wrote: its X-Prometheus-Remote-Write-*-Written

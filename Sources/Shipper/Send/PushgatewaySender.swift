@@ -75,8 +75,9 @@ final class PushgatewaySender: @unchecked Sendable {
         var attempt = 0
         while true {
             if let deadline, ContinuousClock.now >= deadline { return false }
-            credentials.apply(to: client, protocolHeaders: Self.protocolHeaders)
-            let outcome = client.perform(method: gateway.method == .put ? "PUT" : "POST", body: state.body, deadline: deadline)
+            let outcome = credentials.perform(
+                client, method: gateway.method == .put ? "PUT" : "POST", body: state.body, protocolHeaders: Self.protocolHeaders,
+                deadline: deadline)
             switch policy.decide(outcome, attempt: attempt, random: &random) {
             case .delivered:
                 metrics.delivered(state.samples, endpoint: gateway.name, at: Date().timeIntervalSince1970)
@@ -110,8 +111,7 @@ final class PushgatewaySender: @unchecked Sendable {
     }
 
     private func deleteGroup() {
-        credentials.apply(to: client, protocolHeaders: Self.protocolHeaders)
-        let outcome = client.perform(method: "DELETE", body: [])
+        let outcome = credentials.perform(client, method: "DELETE", body: [], protocolHeaders: Self.protocolHeaders)
         if case .response(let status, _, _, _) = outcome, (200..<300).contains(status) {
             logger.info("deleted the pushgateway group on shutdown")
         } else {

@@ -126,8 +126,8 @@ final class RemoteWriteSender: @unchecked Sendable {
                     settings.log.unreadable(samples: batch.sampleCount, message: batch.message)
                     break
                 }
-                settings.credentials.apply(to: client, protocolHeaders: Self.protocolHeaders(message))
-                let outcome = client.perform(method: "POST", body: body, deadline: deadline)
+                let outcome = settings.credentials.perform(
+                    client, method: "POST", body: body, protocolHeaders: Self.protocolHeaders(message), deadline: deadline)
                 if message == .v2, let status = outcome.status {
                     if status == 415 || ((200..<300).contains(status) && client.written == nil) {
                         fallBack(status: status)
@@ -187,6 +187,11 @@ final class RemoteWriteSender: @unchecked Sendable {
 extension HTTPOutcome {
     var status: Int? {
         if case .response(let status, _, _, _) = self { return status }
+        return nil
+    }
+
+    var failure: HTTPFailure? {
+        if case .failure(let failure, _) = self { return failure }
         return nil
     }
 

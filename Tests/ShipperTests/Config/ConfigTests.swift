@@ -180,6 +180,24 @@ struct ConfigTests {
             + "it must exist and be readable by the shipper")
     }
 
+    /// A secret file that holds no usable secret is refused at load, as a missing one is: the
+    /// shipper never starts sending without the credentials it was configured with.
+    @Test func secretFilesMustHoldASecret() throws {
+        let file = Scratch.path("secret")
+        defer { try? FileManager.default.removeItem(at: file) }
+        for (text, problem) in [
+            (" \r\n", "is empty; write the secret to it"),
+            ("a\rb\n", "holds control characters inside the token; write the token on one line"),
+        ] {
+            try text.write(to: file, atomically: false, encoding: .utf8)
+            #expect(error("remote_write:\n  - url: http://a/\n    bearer_token_file: \(file.path)\n")
+                == "shipper.yml:3: remote_write[0].bearer_token_file: '\(file.path)' \(problem)")
+        }
+        try "\n".write(to: file, atomically: false, encoding: .utf8)
+        #expect(error("pushgateway:\n  - {url: http://a/, job: j, basic_auth: {username: u, password_file: \(file.path)}}\n")
+            == "shipper.yml:2: pushgateway[0].basic_auth.password_file: '\(file.path)' is empty; write the secret to it")
+    }
+
     @Test func protobufMessageTakesPrometheusNames() throws {
         let v2 = try parse("remote_write:\n  - url: http://a/\n    protobuf_message: io.prometheus.write.v2.Request\n")
         #expect(v2.remoteWrite[0].message == .v2)

@@ -5,18 +5,21 @@ import Testing
 
 /// Secret files as operators really write them: with CRLF, emptied during a rotation, deleted.
 struct CredentialsTests {
-    /// One request through a real HTTP client with these credentials; the headers the receiver got.
-    func send(_ credentials: RequestCredentials, to receiver: FakeReceiver) async -> [String: String] {
+    /// One request through a real HTTP client with these credentials; the headers the receiver
+    /// got, nil if it got no request.
+    func send(_ credentials: RequestCredentials, to receiver: FakeReceiver) async -> [String: String]? {
         let before = receiver.requests.count
         nonisolated(unsafe) let credentials = credentials
         let url = receiver.url
-        _ = await WorkerThread.result(name: "test-send") { () -> Bool in
-            guard let client = try? HTTPClient(url: url, timeout: .seconds(5), tls: .defaults) else { return false }
-            credentials.apply(to: client, protocolHeaders: [])
-            _ = client.perform(method: "POST", body: [1])
-            return true
+        let outcome = await WorkerThread.result(name: "test-send") { () -> HTTPOutcome? in
+            guard let client = try? HTTPClient(url: url, timeout: .seconds(5), tls: .defaults) else { return nil }
+            return credentials.perform(client, method: "POST", body: [1], protocolHeaders: [])
         }
-        return receiver.requests.count > before ? receiver.requests[before].headers : [:]
+        guard receiver.requests.count > before else {
+            #expect(outcome?.failure == .credentials)
+            return nil
+        }
+        return receiver.requests[before].headers
     }
 
     func secretFile(_ text: String) throws -> URL {
@@ -36,18 +39,18 @@ struct CredentialsTests {
         let log = CapturedLog()
         let (token, credentials) = try bearer("t0ken-value\r\n", log: log)
         defer { try? FileManager.default.removeItem(at: token) }
-        #expect(await send(credentials, to: receiver)["authorization"] == "Bearer t0ken-value")
+        #expect(await send(credentials, to: receiver)?["authorization"] == "Bearer t0ken-value")
 
         // Emptied (a rotation caught half-way), then deleted: the last good token goes on, one warning.
         try "".write(to: token, atomically: false, encoding: .utf8)
-        #expect(await send(credentials, to: receiver)["authorization"] == "Bearer t0ken-value")
+        #expect(await send(credentials, to: receiver)?["authorization"] == "Bearer t0ken-value")
         try FileManager.default.removeItem(at: token)
-        #expect(await send(credentials, to: receiver)["authorization"] == "Bearer t0ken-value")
+        #expect(await send(credentials, to: receiver)?["authorization"] == "Bearer t0ken-value")
         #expect(log.count("the secret file is empty; keeping the last good secret") == 1)
         #expect(log.entries.count == 1)
 
         try "rotated \t \n\n".write(to: token, atomically: false, encoding: .utf8)
-        #expect(await send(credentials, to: receiver)["authorization"] == "Bearer rotated")
+        #expect(await send(credentials, to: receiver)?["authorization"] == "Bearer rotated")
         #expect(log.count("the secret file is readable again") == 1)
         #expect(!log.entries.contains { "\($0.metadata)".contains("t0ken") || $0.message.contains("t0ken") })
     }
@@ -57,20 +60,24 @@ struct CredentialsTests {
         let log = CapturedLog()
         let (token, credentials) = try bearer("abc\r\nContent-Encoding: gzip\n", log: log)
         defer { try? FileManager.default.removeItem(at: token) }
-        let headers = await send(credentials, to: receiver)
-        #expect(headers["authorization"] == nil)
-        #expect(headers["content-encoding"] == nil)
-        #expect(log.count("the secret file holds control characters inside the secret; sending without it") == 1)
+        #expect(await send(credentials, to: receiver) == nil)
+        #expect(receiver.requests.isEmpty)
+        #expect(log.count("the secret file holds control characters inside the secret; sending nothing until it holds one") == 1)
     }
 
-    @Test func anEmptyTokenFileNeverSendsAnEmptyBearer() async throws {
+    /// Emptied before the shipper ever read it (at start a file must hold a token): nothing is
+    /// sent, neither an empty bearer nor no Authorization at all; once it holds one, it is used.
+    @Test func anEmptyTokenFileSendsNothingUntilItHoldsOne() async throws {
         let receiver = try FakeReceiver(script: [])
         let log = CapturedLog()
         let (token, credentials) = try bearer("\n", log: log)
         defer { try? FileManager.default.removeItem(at: token) }
-        #expect(await send(credentials, to: receiver)["authorization"] == nil)
-        #expect(await send(credentials, to: receiver)["authorization"] == nil)
-        #expect(log.count("the secret file is empty; sending without it") == 1)
+        #expect(await send(credentials, to: receiver) == nil)
+        #expect(await send(credentials, to: receiver) == nil)
+        #expect(receiver.requests.isEmpty)
+        #expect(log.count("the secret file is empty; sending nothing until it holds one") == 1)
+        try "now\n".write(to: token, atomically: false, encoding: .utf8)
+        #expect(await send(credentials, to: receiver)?["authorization"] == "Bearer now")
     }
 
     @Test func aPasswordFileIsTrimmedToo() async throws {
@@ -80,6 +87,6 @@ struct CredentialsTests {
         let credentials = RequestCredentials(
             headers: [], basicAuth: BasicAuth(username: "edge", passwordFile: password.path), bearerTokenFile: nil,
             logger: CapturedLog().logger)
-        #expect(await send(credentials, to: receiver)["authorization"] == "Basic " + Data("edge:pa55 word".utf8).base64EncodedString())
+        #expect(await send(credentials, to: receiver)?["authorization"] == "Basic " + Data("edge:pa55 word".utf8).base64EncodedString())
     }
 }
