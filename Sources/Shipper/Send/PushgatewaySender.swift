@@ -115,12 +115,23 @@ final class PushgatewaySender: @unchecked Sendable {
         if case .response(let status, _, _, _) = outcome, (200..<300).contains(status) {
             logger.info("deleted the pushgateway group on shutdown")
         } else {
-            logger.warning("could not delete the pushgateway group on shutdown", metadata: ["outcome": "\(outcome)"])
+            var metadata: Logger.Metadata = [:]
+            switch outcome {
+            case .response(let status, _, let body, _):
+                metadata["http.status"] = "\(status)"
+                metadata["receiver.message"] = "\(body.trimmingCharacters(in: .whitespacesAndNewlines))"
+            case .failure(let failure, let message):
+                metadata["send.failure"] = "\(failure.rawValue)"
+                metadata["error"] = "\(message)"
+            }
+            logger.warning("could not delete the pushgateway group on shutdown", metadata: metadata)
         }
     }
 
-    /// `<url>/metrics/job/<job>/<label>/<value>...`: values containing `/`, or empty, use the
-    /// `@base64` form (URL-safe alphabet); the rest are percent-encoded path segments.
+    /// `<url>/metrics/job/<job>/<label>/<value>...`: values that are empty, contain `/`, or are a
+    /// dot segment (`.` or `..`, which URL normalization would remove, pushing to another group)
+    /// use the `@base64` form (URL-safe alphabet); the rest are percent-encoded path segments.
+    /// Every value is exactly one segment.
     static func groupURL(_ gateway: PushgatewayConfig) -> String {
         var url = gateway.url.hasSuffix("/") ? String(gateway.url.dropLast()) : gateway.url
         url += "/metrics" + segment("job", gateway.job)
@@ -129,7 +140,7 @@ final class PushgatewaySender: @unchecked Sendable {
     }
 
     private static func segment(_ name: String, _ value: String) -> String {
-        if value.isEmpty || value.contains("/") {
+        if value.isEmpty || value.contains("/") || value == "." || value == ".." {
             let encoded = Data(value.utf8).base64EncodedString()
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             return "/\(name)@base64/\(encoded.isEmpty ? "=" : encoded)"

@@ -38,6 +38,26 @@ struct PushgatewayTests {
         #expect(!FileManager.default.fileExists(atPath: config.path + ".buffer"))
     }
 
+    /// `..` and `.` as grouping values are their own groups at a real Pushgateway: `..` never
+    /// replaces the group above it, and `.` is not refused.
+    @Test func dotValuesPushToTheirOwnGroup() async throws {
+        let gateway = try await ReceiverProcess.pushgateway()
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        try await holder.create("hash", name: prefix + "h", maxEntries: 8, fill: 3)
+        for value in ["", "..", "."] {
+            let grouping = value.isEmpty ? "" : "    grouping: {stage: '\(value)'}"
+            let config = try writeConfig(pushgatewayConfig(gateway.baseURL, prefix, extra: grouping))
+            defer { removeConfig(config) }
+            let result = try await ShipperBinary.run(["once", "--config", config.path])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let stages = await gateway.exposed("ebpf_map_entries").map { line in
+            line.contains("stage=\"..\"") ? ".." : line.contains("stage=\".\"") ? "." : line.contains("stage=") ? "?" : ""
+        }
+        #expect(stages.sorted() == ["", ".", ".."])
+    }
+
     @Test func theBodyIsTextWithoutTimestampsAndTheGroupingIsEscaped() async throws {
         let receiver = try FakeReceiver(script: [])
         let result = try await ShipperBinary.once(config: """
@@ -180,5 +200,8 @@ struct PushgatewayURLTests {
         emoji.grouping = LabelSet(["path": "/?>"])
         // URL-safe base64: '/' and '+' become '_' and '-'.
         #expect(PushgatewaySender.groupURL(emoji) == "http://gw:9091/metrics/job/%3F%3F%3F/path@base64/Lz8-")
+        // Dot segments would be removed on the way: each value stays one segment.
+        let dots = PushgatewayConfig.test(job: "..", grouping: LabelSet(["a": ".", "b": "..", "c": "..."]))
+        #expect(PushgatewaySender.groupURL(dots) == "http://gw:9091/metrics/job@base64/Li4=/a@base64/Lg==/b@base64/Li4=/c/...")
     }
 }
