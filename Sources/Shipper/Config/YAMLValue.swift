@@ -2,6 +2,10 @@ import Foundation
 import Yams
 
 /// Where errors point and how `${VAR}` expands.
+///
+/// Errors never quote the file's text beyond what has the form of a config key: a file passed as
+/// the config by mistake (a password hash, a key) must not reach a terminal or a log. The YAML
+/// library's own descriptions quote the text around a problem, so only its problem is used.
 struct LoadContext {
     var file: String
     var environment: [String: String]
@@ -11,13 +15,24 @@ struct LoadContext {
         case let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
             let YamlError.composer(_, problem, mark, _):
             return ConfigError(file: file, line: mark.line, key: "", message: "invalid YAML: \(problem)")
-        case let YamlError.duplicatedKeysInMapping(duplicates, context):
+        case let YamlError.reader(problem, offset, _, _):
             return ConfigError(
-                file: file, line: context.mark.line, key: duplicates.joined(separator: ", "),
+                file: file, line: nil, key: "",
+                message: "not a YAML config: \(problem)\(offset.map { " (byte \($0))" } ?? ""); pass the shipper's YAML config file")
+        case let YamlError.duplicatedKeysInMapping(duplicates, context):
+            let shown = duplicates.filter(Self.showsAsKey)
+            return ConfigError(
+                file: file, line: context.mark.line, key: shown.count == duplicates.count ? duplicates.joined(separator: ", ") : "",
                 message: "key given twice in one mapping; keep one")
         default:
-            return ConfigError(file: file, line: nil, key: "", message: "invalid YAML: \(error)")
+            return ConfigError(file: file, line: nil, key: "", message: "invalid YAML; pass the shipper's YAML config file")
         }
+    }
+
+    /// Whether a key found in the file may be quoted in an error: what a config key looks like
+    /// (letters, digits, `_ . -`, at most 64 characters), never a line of some other file.
+    static func showsAsKey(_ text: String) -> Bool {
+        !text.isEmpty && text.count <= 64 && text.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-".unicodeScalars.contains($0)) }
     }
 }
 
@@ -44,7 +59,13 @@ struct YAMLValue {
         for (key, value) in mapping {
             let name = key.string ?? ""
             guard keys.contains(name) else {
-                throw child(key, name).fail("unknown key; expected one of: \(keys.joined(separator: ", "))")
+                let expected = "expected one of: \(keys.joined(separator: ", "))"
+                guard LoadContext.showsAsKey(name) else {
+                    throw ConfigError(
+                        file: context.file, line: key.mark?.line, key: path,
+                        message: "unknown key (not shown: it does not look like a config key; is this the shipper's config file?); \(expected)")
+                }
+                throw child(key, name).fail("unknown key; \(expected)")
             }
             values[name] = child(value, name)
         }

@@ -180,6 +180,29 @@ struct ConfigTests {
             + "it must exist and be readable by the shipper")
     }
 
+    /// A file passed as the config by mistake is never quoted back: not a password hash, not a
+    /// key, not the bytes of a binary. The real binary's `check-config` says what is wrong, in one line.
+    @Test func errorsNeverQuoteAFileThatIsNotAConfig() async throws {
+        let file = Scratch.path("not-a-config")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let secrets: [(text: String, secret: String, error: String)] = [
+            ("root:$6$s4ltS3cr3t$h4sh:19000:0:99999:7:::\n", "s4ltS3cr3t",
+             ":1: unknown key (not shown: it does not look like a config key; is this the shipper's config file?); expected one of: interval, external_labels, maps, remote_write, pushgateway, buffer"),
+            ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPr1v4t3 user@host\n", "AAAAC3Nza",
+             ":1: expected a mapping with keys: interval, external_labels, maps, remote_write, pushgateway, buffer"),
+            ("t0ps3cr3t\u{1}\u{2}\n", "t0ps3cr3t",
+             ": not a YAML config: control characters are not allowed (byte 9); pass the shipper's YAML config file"),
+            ("p4ssw0rd hash: 1\np4ssw0rd hash: 2\n", "p4ssw0rd", ":1: key given twice in one mapping; keep one"),
+        ]
+        for (text, secret, expected) in secrets {
+            try text.write(to: file, atomically: false, encoding: .utf8)
+            let result = try await ShipperBinary.run(["check-config", file.path])
+            #expect(result.status == 1)
+            #expect(result.stderr == "ebpf-map-shipper: error: \(file.path)\(expected)\n", "\(text)")
+            #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
+        }
+    }
+
     /// A secret file that holds no usable secret is refused at load, as a missing one is: the
     /// shipper never starts sending without the credentials it was configured with.
     @Test func secretFilesMustHoldASecret() throws {
