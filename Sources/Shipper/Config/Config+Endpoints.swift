@@ -50,7 +50,8 @@ extension PushgatewayConfig {
             headers: http.headers, basicAuth: http.basicAuth, bearerTokenFile: http.bearerTokenFile,
             timeout: http.timeout ?? .seconds(10), tls: http.tls, deleteOnShutdown: false)
         if let grouping = map["grouping"] {
-            for (name, labelValue) in try grouping.stringMap() {
+            for (name, labelValue) in try grouping.stringMap(atMost: ConfigBounds.configuredLabels) {
+                try Config.checkLabel(name, labelValue)
                 guard LabelSet.isValidName(name.text), !name.text.hasPrefix("__"), name.text != "job" else {
                     throw name.fail("invalid grouping label '\(name.text)'; expected [a-zA-Z_][a-zA-Z0-9_]*, not job, not starting with __")
                 }

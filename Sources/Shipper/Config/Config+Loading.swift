@@ -7,6 +7,9 @@ extension Config {
         file: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> Config {
         let text: String
+        if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int, size > ConfigBounds.fileBytes {
+            throw tooLarge(file: file, bytes: size)
+        }
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
@@ -16,11 +19,28 @@ extension Config {
         return try parse(text, file: file, environment: environment)
     }
 
+    static func tooLarge(file: String, bytes: Int) -> ConfigError {
+        ConfigError(
+            file: file, line: nil, key: "",
+            message: "the config file holds \(bytes) bytes; at most \(ConfigBounds.fileBytes) are accepted (is this the shipper's config file?)")
+    }
+
+    /// A label name and value within `ConfigBounds`' lengths.
+    static func checkLabel(_ name: (text: String, fail: (String) -> ConfigError), _ value: String) throws(ConfigError) {
+        guard name.text.utf8.count <= ConfigBounds.labelNameBytes else {
+            throw name.fail("a label name of \(name.text.utf8.count) bytes; at most \(ConfigBounds.labelNameBytes) are accepted")
+        }
+        guard value.utf8.count <= ConfigBounds.labelValueBytes else {
+            throw name.fail("a label value of \(value.utf8.count) bytes; at most \(ConfigBounds.labelValueBytes) are accepted")
+        }
+    }
+
     /// Validates YAML text; `file` only names the source in errors.
     static func parse(
         _ text: String, file: String, environment: [String: String], hostname: String = Config.hostname()
     ) throws(ConfigError) -> Config {
         let context = LoadContext(file: file, environment: environment)
+        guard text.utf8.count <= ConfigBounds.fileBytes else { throw tooLarge(file: file, bytes: text.utf8.count) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -29,12 +49,14 @@ extension Config {
         }
         var config = Config.defaults(hostname: hostname)
         guard let root else { return config }
+        try YAMLValue.checkNodes(root, context: context)
         let top = try YAMLValue(node: root, path: "", context: context).mapping(
             keys: ["interval", "external_labels", "maps", "remote_write", "pushgateway", "buffer"])
 
         if let value = top["interval"] { config.interval = try value.duration(in: ConfigBounds.interval) }
         if let value = top["external_labels"] {
-            for (name, labelValue) in try value.stringMap() {
+            for (name, labelValue) in try value.stringMap(atMost: ConfigBounds.configuredLabels) {
+                try checkLabel(name, labelValue)
                 guard LabelSet.isValidName(name.text), !name.text.hasPrefix("__") else {
                     throw name.fail("invalid label name '\(name.text)'; expected [a-zA-Z_][a-zA-Z0-9_]* not starting with __")
                 }
@@ -50,6 +72,11 @@ extension Config {
         }
         if let value = top["pushgateway"] {
             config.pushgateway = try value.list().map { entry throws(ConfigError) in try PushgatewayConfig(entry, hostname: hostname) }
+            for (gateway, entry) in zip(config.pushgateway, try value.list())
+            where gateway.grouping.pairs.count + config.externalLabels.pairs.count > ConfigBounds.configuredLabels {
+                throw entry.fail(
+                    "\(config.externalLabels.pairs.count) external labels and \(gateway.grouping.pairs.count) grouping labels; at most \(ConfigBounds.configuredLabels) together are accepted")
+            }
             if config.pushgateway.isEmpty { throw value.fail("the list is empty; configure at least one Pushgateway") }
             // A Pushgateway-only config pushes nowhere else.
             if top["remote_write"] == nil { config.remoteWrite = [] }

@@ -32,7 +32,7 @@ struct HTTPFields {
             name = parsed.port.map { "\(parsed.host):\($0)" } ?? parsed.host
         }
         if let headers = map["headers"] {
-            self.headers = try headers.stringMap().map { name, value throws(ConfigError) in
+            self.headers = try headers.stringMap(atMost: ConfigBounds.headers).map { name, value throws(ConfigError) in
                 if Self.reservedHeaders.contains(name.text.lowercased()) {
                     throw name.fail("header '\(name.text)' is set by the shipper itself and cannot be configured"
                         + (name.text.lowercased() == "authorization" ? "; use bearer_token_file or basic_auth" : ""))

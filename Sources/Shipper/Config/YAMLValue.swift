@@ -78,8 +78,9 @@ struct YAMLValue {
     }
 
     /// A mapping of strings to strings, in file order, keys kept with their nodes for errors.
-    func stringMap() throws(ConfigError) -> [(name: (text: String, fail: (String) -> ConfigError), value: String)] {
+    func stringMap(atMost limit: Int) throws(ConfigError) -> [(name: (text: String, fail: (String) -> ConfigError), value: String)] {
         guard case .mapping(let mapping) = node else { throw fail("expected a mapping of names to values") }
+        guard mapping.count <= limit else { throw fail("\(mapping.count) entries; at most \(limit) are accepted") }
         var pairs: [(name: (text: String, fail: (String) -> ConfigError), value: String)] = []
         for (key, value) in mapping {
             let name = key.string ?? ""
@@ -89,10 +90,34 @@ struct YAMLValue {
         return pairs
     }
 
-    /// A scalar with `${VAR}` expanded; `$$` is a literal `$`.
+    /// A scalar with `${VAR}` expanded; `$$` is a literal `$`. At most `ConfigBounds.valueBytes`.
     func string() throws(ConfigError) -> String {
         guard case .scalar(let scalar) = node else { throw fail("expected a single value") }
-        return try expand(scalar.string)
+        let text = try expand(scalar.string)
+        guard text.utf8.count <= ConfigBounds.valueBytes else {
+            throw fail("a value of \(text.utf8.count) bytes; at most \(ConfigBounds.valueBytes) are accepted")
+        }
+        return text
+    }
+
+    /// Counts the nodes below `node`, each alias expanded as often as it is used, and fails past
+    /// `ConfigBounds.nodes`: stops counting there, so a billion aliases cost a few thousand steps.
+    static func checkNodes(_ node: Node, context: LoadContext) throws(ConfigError) {
+        var left = ConfigBounds.nodes
+        var stack = [node]
+        while let next = stack.popLast() {
+            left -= 1
+            if left < 0 {
+                throw ConfigError(
+                    file: context.file, line: nil, key: "",
+                    message: "more than \(ConfigBounds.nodes) values once YAML aliases are expanded; a config needs far fewer (check anchors and aliases)")
+            }
+            switch next {
+            case .mapping(let mapping): for (key, value) in mapping { stack.append(key); stack.append(value) }
+            case .sequence(let sequence): stack.append(contentsOf: sequence)
+            case .scalar, .alias: break
+            }
+        }
     }
 
     /// A duration within `range` (see `ConfigBounds`).
@@ -136,8 +161,15 @@ struct YAMLValue {
     }
 
     func regexList() throws(ConfigError) -> [String] {
-        try list().map { item throws(ConfigError) in
+        let items = try list()
+        guard items.count <= ConfigBounds.regexes else {
+            throw fail("\(items.count) patterns; at most \(ConfigBounds.regexes) are accepted (join them with |)")
+        }
+        return try items.map { item throws(ConfigError) in
             let pattern = try item.string()
+            guard pattern.utf8.count <= ConfigBounds.regexBytes else {
+                throw item.fail("a regex of \(pattern.utf8.count) bytes; at most \(ConfigBounds.regexBytes) are accepted")
+            }
             do { _ = try Regex(pattern) } catch { throw item.fail("invalid regex '\(pattern)': \(error)") }
             return pattern
         }
@@ -181,6 +213,10 @@ struct YAMLValue {
                 let name = String(rest[rest.index(after: rest.startIndex)..<close])
                 guard let value = context.environment[name] else {
                     throw fail("environment variable \(name) is not set (written as ${\(name)}; use $$ for a literal $)")
+                }
+                // Invalid UTF-8 reaches Swift replaced by U+FFFD: two different values would become one.
+                guard !value.contains("\u{FFFD}") else {
+                    throw fail("environment variable \(name) is not valid UTF-8 text")
                 }
                 result += value
                 rest = rest[rest.index(after: close)...]

@@ -203,6 +203,57 @@ struct ConfigTests {
         }
     }
 
+    /// Every input has a limit, checked at load in one line: nothing a config says can make the
+    /// shipper use memory or time out of proportion to it.
+    @Test func everyInputHasALimit() throws {
+        let labels = (0...20).map { "l\($0): v" }.joined(separator: ", ")
+        let headers = (0...64).map { "X-H\($0): v" }.joined(separator: ", ")
+        let long = String(repeating: "a", count: 2049)
+        let cases: [(yaml: String, error: String)] = [
+            ("external_labels: {\(labels)}\n",
+             "shipper.yml:1: external_labels: 21 entries; at most 20 are accepted"),
+            ("external_labels: {site: \(long)}\n",
+             "shipper.yml:1: external_labels.site: a label value of 2049 bytes; at most 2048 are accepted"),
+            // A key that long is an explicit one in YAML ("? key").
+            ("external_labels:\n  ? \(String(repeating: "n", count: 1025))\n  : v\n",
+             "shipper.yml:2: external_labels.\(String(repeating: "n", count: 1025)): a label name of 1025 bytes; at most 1024 are accepted"),
+            ("remote_write:\n  - url: http://a/\n    headers: {\(headers)}\n",
+             "shipper.yml:3: remote_write[0].headers: 65 entries; at most 64 are accepted"),
+            ("remote_write:\n  - url: http://a/\(String(repeating: "p", count: 4096))\n",
+             "shipper.yml:2: remote_write[0].url: a value of 4105 bytes; at most 4096 are accepted"),
+            ("maps: {include: ['\(String(repeating: "x", count: 1025))']}\n",
+             "shipper.yml:1: maps.include[0]: a regex of 1025 bytes; at most 1024 are accepted"),
+            ("maps: {exclude: [\((0...256).map { "a\($0)" }.joined(separator: ", "))]}\n",
+             "shipper.yml:1: maps.exclude: 257 patterns; at most 256 are accepted (join them with |)"),
+            ("external_labels: {\((0..<15).map { "e\($0): v" }.joined(separator: ", "))}\n"
+                + "pushgateway:\n  - {url: http://a/, job: j, grouping: {\((0..<5).map { "g\($0): v" }.joined(separator: ", "))}}\n",
+             "shipper.yml:3: pushgateway[0]: 17 external labels and 6 grouping labels; at most 20 together are accepted"),
+        ]
+        // The defaults (instance and job) count too: 15 configured are 17.
+        for (yaml, expected) in cases { #expect(error(yaml) == expected) }
+        // Invalid UTF-8 from the environment reaches Swift as U+FFFD: two values would become one.
+        #expect(error("external_labels: {site: '${SITE}'}\n", environment: ["SITE": "a\u{FFFD}"])
+            == "shipper.yml:1: external_labels.site: environment variable SITE is not valid UTF-8 text")
+    }
+
+    /// A few hundred bytes of aliases that expand to 10^9 values, and a file past 1 MiB, are
+    /// refused at once, by the real binary, in one line.
+    @Test func aliasesAndSizeCannotMultiplyMemory() async throws {
+        var yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 { yaml += "a\(level): &a\(level) [\((0..<10).map { _ in "*a\(level - 1)" }.joined(separator: ", "))]\n" }
+        yaml += "external_labels: {site: edge}\n"
+        let file = Scratch.path("aliases")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try yaml.write(to: file, atomically: false, encoding: .utf8)
+        let aliases = try await ShipperBinary.run(["check-config", file.path])
+        #expect(aliases.status == 1)
+        #expect(aliases.stderr == "ebpf-map-shipper: error: \(file.path): more than 10000 values once YAML aliases are expanded; a config needs far fewer (check anchors and aliases)\n")
+        try ("# " + String(repeating: "x", count: 1 << 20) + "\n").write(to: file, atomically: false, encoding: .utf8)
+        let large = try await ShipperBinary.run(["check-config", file.path])
+        #expect(large.status == 1)
+        #expect(large.stderr == "ebpf-map-shipper: error: \(file.path): the config file holds \((1 << 20) + 3) bytes; at most 1048576 are accepted (is this the shipper's config file?)\n")
+    }
+
     /// A secret file that holds no usable secret is refused at load, as a missing one is: the
     /// shipper never starts sending without the credentials it was configured with.
     @Test func secretFilesMustHoldASecret() throws {
