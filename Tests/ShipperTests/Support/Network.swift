@@ -64,3 +64,42 @@ final class Mutex2<T>: @unchecked Sendable {
     func set(_ newValue: T) { lock.withLock { value = newValue } }
     func update<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
 }
+
+/// A raw loopback TCP connection, for clients no HTTP library would be: one that sends a byte at
+/// a time, or nothing. Blocking calls: use it through `offPool`.
+final class RawConnection: @unchecked Sendable {
+    let fd: Int32
+
+    init(port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+
+    /// Everything until the peer closes (or 60 s pass).
+    func readToEnd() -> String {
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = recv(fd, &chunk, chunk.count, 0)
+            if got <= 0 { break }
+            data += chunk[..<got]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
