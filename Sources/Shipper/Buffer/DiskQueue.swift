@@ -67,7 +67,6 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private static let recentCapacityBytes = 4 << 20
     private var inFlightFromMemory = false
     private var diskErrorLog = LogLimit()
-    private var tailDropLog = LogLimit()
     private var backlogLogged = false
 
     /// Opens the endpoint's directory (see `BufferDirectory`), takes its lock, and scans what a
@@ -131,9 +130,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 }
                 // Behind the disk's records, in order, until the disk takes writes again.
                 let dropped = memoryTail.append(batch)
-                report.drop(
-                    dropped, reason: "buffer_full", "disk buffer unusable and memory tail full; dropping the oldest samples",
-                    log: tailDropLog.allows())
+                report.drop(dropped, reason: "buffer_full", "disk buffer unusable and memory tail full; dropping the oldest samples")
             }
             // One fsync per cycle, not per request.
             if written && limits.fsync, let writer {

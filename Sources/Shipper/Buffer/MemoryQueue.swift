@@ -5,7 +5,6 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
     private let monitor = QueueMonitor()
     // Guarded by `monitor`.
     private var batches: BoundedBatches
-    private var dropLog = LogLimit()
     private let report: DropReport
 
     init(capacityBytes: Int, report: DropReport) {
@@ -17,9 +16,7 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
         monitor.withLock {
             defer { monitor.wake() }
             let dropped = batches.reduce(0) { $0 + self.batches.append($1) }
-            report.drop(
-                dropped, reason: "queue_full", "endpoint unreachable for too long; dropping the oldest queued samples",
-                log: dropLog.allows())
+            report.drop(dropped, reason: "queue_full", "endpoint unreachable for too long; dropping the oldest queued samples")
         }
     }
 

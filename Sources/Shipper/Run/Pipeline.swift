@@ -31,9 +31,9 @@ public struct Pipeline {
             config: config, logger: logger, collector: nil, metrics: nil,
             sender: { endpoint, metrics in
                 let queue = try Self.queue(for: endpoint, config.buffer, metrics: metrics, logger: logger)
-                return try Self.sender(endpoint, interval: config.interval, queue: queue, metrics: metrics, logger: logger)
+                return try Self.sender(endpoint, queue: queue, metrics: metrics, logger: logger)
             },
-            gateway: { gateway, metrics in try Self.gateway(gateway, interval: config.interval, metrics: metrics, logger: logger) })
+            gateway: { gateway, metrics in try Self.gateway(gateway, metrics: metrics, logger: logger) })
     }
 
     /// The pipeline for `config`: `collector` and `metrics` when a reload keeps them, and each
@@ -57,24 +57,24 @@ public struct Pipeline {
     }
 
     static func sender(
-        _ endpoint: RemoteWriteConfig, interval: Duration, queue: any BatchQueue, metrics: SelfMetrics, logger: Logger
+        _ endpoint: RemoteWriteConfig, queue: any BatchQueue, metrics: SelfMetrics, logger: Logger
     ) throws -> RemoteWriteSender {
-        RemoteWriteSender(try settings(endpoint, interval: interval, metrics: metrics, logger: logger), metrics: metrics, queue: queue)
+        RemoteWriteSender(try settings(endpoint, metrics: metrics, logger: logger), metrics: metrics, queue: queue)
     }
 
     static func settings(
-        _ endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger
+        _ endpoint: RemoteWriteConfig, metrics: SelfMetrics, logger: Logger
     ) throws -> RemoteWriteSender.Settings {
         do {
-            return try RemoteWriteSender.Settings(endpoint: endpoint, interval: interval, metrics: metrics, logger: logger)
+            return try RemoteWriteSender.Settings(endpoint: endpoint, metrics: metrics, logger: logger)
         } catch {
             throw PipelineError(message: "remote_write '\(endpoint.name)': \(error)")
         }
     }
 
-    static func gateway(_ gateway: PushgatewayConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws -> PushgatewaySender {
+    static func gateway(_ gateway: PushgatewayConfig, metrics: SelfMetrics, logger: Logger) throws -> PushgatewaySender {
         do {
-            return try PushgatewaySender(gateway: gateway, interval: interval, metrics: metrics, logger: logger)
+            return try PushgatewaySender(gateway: gateway, metrics: metrics, logger: logger)
         } catch {
             throw PipelineError(message: "pushgateway '\(gateway.name)': \(error)")
         }

@@ -37,20 +37,20 @@ struct ReloadPlan {
                 sender: { endpoint, metrics in
                     let old = running.senders.first { $0.endpoint.name == endpoint.name }
                     if let old, current.buffer.directory(for: old.endpoint) == next.buffer.directory(for: endpoint) {
-                        let same = old.endpoint == endpoint && current.interval == next.interval
-                        let settings = same ? nil : try Pipeline.settings(endpoint, interval: next.interval, metrics: metrics, logger: logger)
+                        let same = old.endpoint == endpoint
+                        let settings = same ? nil : try Pipeline.settings(endpoint, metrics: metrics, logger: logger)
                         reconfigured.append((old, settings, DiskQueue.Limits(endpoint, next.buffer)))
                         return old
                     }
                     let queue = try Pipeline.queue(for: endpoint, next.buffer, metrics: metrics, logger: logger)
                     opened.append(queue)
-                    let sender = try Pipeline.sender(endpoint, interval: next.interval, queue: queue, metrics: metrics, logger: logger)
+                    let sender = try Pipeline.sender(endpoint, queue: queue, metrics: metrics, logger: logger)
                     if let old { moved.append((old, sender)) }
                     return sender
                 },
                 gateway: { gateway, metrics in
                     try running.gateways.first { $0.gateway == gateway }
-                        ?? Pipeline.gateway(gateway, interval: next.interval, metrics: metrics, logger: logger)
+                        ?? Pipeline.gateway(gateway, metrics: metrics, logger: logger)
                 })
         } catch {
             // Let go of the directories opened for the plan, so that a corrected reload can open them.

@@ -25,7 +25,7 @@ final class PushgatewaySender: @unchecked Sendable {
 
     static let protocolHeaders = ["Content-Type: \(TextExposition.contentType)"]
 
-    init(gateway: PushgatewayConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
+    init(gateway: PushgatewayConfig, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
         self.gateway = gateway
         client = try HTTPClient(url: Self.groupURL(gateway), timeout: gateway.timeout, tls: gateway.tls)
         policy = RetryPolicy(minBackoff: QueueConfig.defaults.minBackoff, maxBackoff: QueueConfig.defaults.maxBackoff, retryOn429: true)
@@ -33,7 +33,7 @@ final class PushgatewaySender: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "endpoint.name"] = "\(gateway.name)"
         self.logger = logger
-        log = SendLog(logger: logger, refusalInterval: interval, metrics: metrics, endpoint: gateway.name)
+        log = SendLog(logger: logger, metrics: metrics, endpoint: gateway.name)
         credentials = RequestCredentials(
             headers: gateway.headers, basicAuth: gateway.basicAuth, bearerTokenFile: gateway.bearerTokenFile, logger: logger)
     }

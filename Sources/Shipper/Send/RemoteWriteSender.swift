@@ -37,7 +37,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         fileprivate var log: SendLog
         fileprivate let logger: Logger
 
-        init(endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
+        init(endpoint: RemoteWriteConfig, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
             self.endpoint = endpoint
             client = try HTTPClient(url: endpoint.url, timeout: endpoint.timeout, tls: endpoint.tls)
             policy = RetryPolicy(
@@ -46,7 +46,7 @@ final class RemoteWriteSender: @unchecked Sendable {
             var logger = logger
             logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
             self.logger = logger
-            log = SendLog(logger: logger, refusalInterval: interval, metrics: metrics, endpoint: endpoint.name)
+            log = SendLog(logger: logger, metrics: metrics, endpoint: endpoint.name)
             credentials = RequestCredentials(
                 headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
         }
@@ -76,10 +76,10 @@ final class RemoteWriteSender: @unchecked Sendable {
 
     /// `queue` defaults to memory only; the pipeline passes the endpoint's disk buffer.
     convenience init(
-        endpoint: RemoteWriteConfig, interval: Duration, metrics: SelfMetrics, logger: Logger, queue: (any BatchQueue)? = nil
+        endpoint: RemoteWriteConfig, metrics: SelfMetrics, logger: Logger, queue: (any BatchQueue)? = nil
     ) throws(HTTPSetupError) {
         try self.init(
-            Settings(endpoint: endpoint, interval: interval, metrics: metrics, logger: logger), metrics: metrics,
+            Settings(endpoint: endpoint, metrics: metrics, logger: logger), metrics: metrics,
             queue: queue ?? MemoryQueue(
                 capacityBytes: Self.queueCapacityBytes, report: DropReport(endpoint: endpoint.name, metrics: metrics, logger: logger)))
     }

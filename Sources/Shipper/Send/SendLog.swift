@@ -2,19 +2,18 @@ import Foundation
 import Logging
 
 /// How senders report failures: counted in the self-metrics every time, logged once per outage,
-/// not once per retry, and each receiver message once per interval, however many batches it refuses.
+/// not once per retry, and each receiver message once a minute, however many batches it refuses.
 struct SendLog {
     let logger: Logger
-    let refusalInterval: Duration
+    static let refusalInterval: Duration = .seconds(60)
     let metrics: SelfMetrics
     let endpoint: String
     /// Receivers' 4xx messages already logged, and when.
     private var loggedRefusals: [String: ContinuousClock.Instant] = [:]
     private var unreadableLog = LogLimit()
 
-    init(logger: Logger, refusalInterval: Duration, metrics: SelfMetrics, endpoint: String) {
+    init(logger: Logger, metrics: SelfMetrics, endpoint: String) {
         self.logger = logger
-        self.refusalInterval = refusalInterval
         self.metrics = metrics
         self.endpoint = endpoint
     }
@@ -24,8 +23,8 @@ struct SendLog {
         metrics.dropped(samples, endpoint: endpoint, reason: reason)
         metrics.failed(endpoint: endpoint, reason: reason)
         let now = ContinuousClock.now
-        if let last = loggedRefusals[message], now - last < refusalInterval { return }
-        loggedRefusals = loggedRefusals.filter { now - $0.value < refusalInterval }
+        if let last = loggedRefusals[message], now - last < Self.refusalInterval { return }
+        loggedRefusals = loggedRefusals.filter { now - $0.value < Self.refusalInterval }
         loggedRefusals[message] = now
         logger.warning(
             "endpoint refused the batch; dropped, not retried",

@@ -441,6 +441,19 @@ struct DiskQueueTests {
         #expect(fixture.dropped("too_old") == 3)
     }
 
+    /// An outage longer than max_age drops every cycle: counted every time, logged once a minute.
+    @Test func repeatedDropsAreLoggedOnceAMinute() throws {
+        let fixture = Fixture()
+        let queue = try fixture.open(maxAge: .seconds(3600))
+        for index in 0..<45 {
+            queue.append(Self.batch(Double(index), at: Self.now - 7_200_000 + Int64(index)))
+            #expect(queue.first(untilEmpty: true) == nil)
+        }
+        #expect(Self.drain(queue) == [])
+        #expect(fixture.dropped("too_old") == 45)
+        #expect(fixture.log.count("buffered samples older than max_age; dropped them") == 1)
+    }
+
     @Test func aSecondShipperOnTheSameDirectoryIsRefused() throws {
         let fixture = Fixture()
         let first = try fixture.open()

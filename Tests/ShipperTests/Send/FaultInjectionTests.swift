@@ -25,7 +25,7 @@ struct FaultInjectionTests {
         endpoint.queue.maxBackoff = .milliseconds(100)
         configure(&endpoint)
         let log = CapturedLog()
-        let sender = try RemoteWriteSender(endpoint: endpoint, interval: .seconds(10), metrics: metrics, logger: log.logger)
+        let sender = try RemoteWriteSender(endpoint: endpoint, metrics: metrics, logger: log.logger)
         let encoder = RemoteWriteEncoder()
         for index in 0..<Int64(batches) {
             let time = Self.timestampMs + index * timestampStepMs
@@ -152,7 +152,7 @@ struct FaultInjectionTests {
         var endpoint = RemoteWriteConfig.defaults(url: receiver.url, name: "e")
         endpoint.queue.minBackoff = .milliseconds(100)
         endpoint.queue.maxBackoff = .milliseconds(100)
-        let sender = try RemoteWriteSender(endpoint: endpoint, interval: .seconds(1), metrics: fixture.metrics, logger: fixture.log.logger, queue: queue)
+        let sender = try RemoteWriteSender(endpoint: endpoint, metrics: fixture.metrics, logger: fixture.log.logger, queue: queue)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         sender.enqueue([DiskQueueTests.batch(1, at: now - 59_900, samples: 2), DiskQueueTests.batch(2, at: now)])
         await WorkerThread.result(name: "test-send") { sender.run(untilEmpty: true) }

@@ -103,7 +103,7 @@ struct RemoteWriteV2SenderTests {
         let metrics = SelfMetrics(endpoints: ["fake"])
         let log = CapturedLog()
         let sender = try RemoteWriteSender(
-            endpoint: .defaults(url: receiver.url, name: "fake"), interval: .seconds(10), metrics: metrics, logger: log.logger)
+            endpoint: .defaults(url: receiver.url, name: "fake"), metrics: metrics, logger: log.logger)
         let v1 = RemoteWriteEncoder().encode(FaultInjectionTests.samples, timestampMs: 1, externalLabels: LabelSet())
         sender.enqueue([
             EncodedBatch(body: v1, sampleCount: 2, timestampMs: 1, message: .v2),
