@@ -4,10 +4,13 @@ import Foundation
 struct HTTPFields {
     static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "tls_config"]
 
-    /// Headers the shipper sets itself; a config may never replace them.
+    /// Headers the shipper sets itself, and those that belong to the connection rather than the
+    /// request (framing, upgrades, proxies): a config may never set them. One would otherwise
+    /// send a request with both Content-Length and Transfer-Encoding.
     static let reservedHeaders: Set<String> = [
         "content-encoding", "content-type", "x-prometheus-remote-write-version", "user-agent", "content-length",
-        "host", "authorization",
+        "host", "authorization", "transfer-encoding", "connection", "expect", "te", "trailer", "upgrade", "keep-alive",
+        "proxy-connection", "proxy-authorization",
     ]
 
     var name: String

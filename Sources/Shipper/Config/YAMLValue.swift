@@ -82,10 +82,13 @@ struct YAMLValue {
         guard case .mapping(let mapping) = node else { throw fail("expected a mapping of names to values") }
         guard mapping.count <= limit else { throw fail("\(mapping.count) entries; at most \(limit) are accepted") }
         var pairs: [(name: (text: String, fail: (String) -> ConfigError), value: String)] = []
-        for (key, value) in mapping {
+        for (index, (key, value)) in mapping.enumerated() {
             let name = key.string ?? ""
-            let keyValue = child(key, name)
-            pairs.append(((name, keyValue.fail), try child(value, name).string()))
+            // A name with control characters (CR, LF) or of any length is not quoted in errors.
+            let printable = name.count <= 64 && name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f }
+            let shown = printable ? name : "[\(index)]"
+            let keyValue = child(key, shown)
+            pairs.append(((name, keyValue.fail), try child(value, shown).string()))
         }
         return pairs
     }
