@@ -64,10 +64,10 @@ static char *header_value(const char *data, size_t bytes, const char *name, char
     return start;
 }
 
-/* A count header's value, or -1 unless it is all digits. */
+/* A count header's value; -2 (present but unreadable) unless it is all digits and fits. */
 static int64_t count_value(const char *text)
 {
-    return *text && strlen(text) < 19 && strspn(text, "0123456789") == strlen(text) ? strtoll(text, NULL, 10) : -1;
+    return *text && strlen(text) < 19 && strspn(text, "0123456789") == strlen(text) ? strtoll(text, NULL, 10) : -2;
 }
 
 static size_t on_header(char *data, size_t size, size_t count, void *context)

@@ -89,7 +89,7 @@ typedef struct crw_response {
     /* The HTTP version used: 11 or 20. */
     int32_t http_version;
     /* Remote-write 2.0's X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written
-     * headers: what the receiver says it wrote, or -1 when absent. */
+     * headers: what the receiver says it wrote, -1 when absent, -2 when present but not a count. */
     int64_t samples_written;
     int64_t histograms_written;
     int64_t exemplars_written;

@@ -16,11 +16,13 @@ enum HTTPFailure: String, Sendable, CaseIterable {
 }
 
 /// What a remote-write 2.0 receiver says it wrote: its X-Prometheus-Remote-Write-*-Written
-/// headers, each nil where absent.
+/// headers, each nil where absent or unreadable; `unreadable` when one was present but not a
+/// count (`-5`, `1e20`, `abc`): the receiver still speaks 2.0.
 struct WrittenCounts: Sendable, Equatable {
     var samples: Int64?
     var histograms: Int64?
     var exemplars: Int64?
+    var unreadable = false
 }
 
 /// A problem found while preparing the HTTP handle (a URL libcurl refuses).
@@ -84,7 +86,8 @@ final class HTTPClient {
             let counts = WrittenCounts(
                 samples: response.samples_written >= 0 ? response.samples_written : nil,
                 histograms: response.histograms_written >= 0 ? response.histograms_written : nil,
-                exemplars: response.exemplars_written >= 0 ? response.exemplars_written : nil)
+                exemplars: response.exemplars_written >= 0 ? response.exemplars_written : nil,
+                unreadable: [response.samples_written, response.histograms_written, response.exemplars_written].contains(-2))
             written = counts == WrittenCounts() ? nil : counts
             return .response(
                 status: Int(response.status),

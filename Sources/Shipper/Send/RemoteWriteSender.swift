@@ -22,6 +22,7 @@ final class RemoteWriteSender: @unchecked Sendable {
     private let pending = Mutex<Settings?>(nil)
     private let configured: Mutex<RemoteWriteConfig>
     private var loggedFirstDelivery = false
+    private var writtenLog = LogLimit()
     private var random = SystemRandomNumberGenerator()
     /// Turns queued bodies into the message the endpoint takes; the sending thread's own.
     private let transcoder = RemoteWriteEncoder()
@@ -133,7 +134,7 @@ final class RemoteWriteSender: @unchecked Sendable {
                         fallBack(status: status)
                         continue  // the same batch, as 1.0, at once
                     }
-                    if let samples = client.written?.samples { metrics.written(samples, endpoint: endpoint.name) }
+                    if let written = client.written { noteWritten(written, sent: batch.sampleCount, status: status) }
                 }
                 switch settings.policy.decide(outcome, attempt: attempt, random: &random) {
                 case .delivered:
@@ -159,6 +160,24 @@ final class RemoteWriteSender: @unchecked Sendable {
                 }
                 break
             }
+        }
+    }
+
+    /// A 2.0 receiver's Written headers: counted, and said (once a minute) when they cannot be
+    /// read or a 2xx wrote fewer samples than were sent. Neither means the receiver takes only
+    /// 1.0: the batch is not sent again.
+    private func noteWritten(_ written: WrittenCounts, sent: Int, status: Int) {
+        if let samples = written.samples { metrics.written(samples, endpoint: endpoint.name) }
+        guard (200..<300).contains(status) else { return }
+        if written.unreadable {
+            if writtenLog.allows() {
+                logger.warning(
+                    "the receiver sent an X-Prometheus-Remote-Write-*-Written header that is not a count; taking the batch as written")
+            }
+        } else if let samples = written.samples, samples < sent, writtenLog.allows() {
+            logger.warning(
+                "the receiver wrote fewer samples than it was sent; the rest are not retried",
+                metadata: ["batch.samples": "\(sent)", "receiver.samples_written": "\(samples)"])
         }
     }
 

@@ -96,6 +96,33 @@ struct RemoteWriteV2SenderTests {
         #expect(unsent == 0)
     }
 
+    /// A Written header that is not a count (negative, exponent, text) still says the receiver
+    /// speaks 2.0: no fallback, no resend of what it may have written; said once a minute.
+    @Test func anUnreadableWrittenHeaderIsNotAFallback() async throws {
+        for bad in ["-5", "1e20", "abc"] {
+            let headers = ["X-Prometheus-Remote-Write-Samples-Written": bad]
+            let receiver = try FakeReceiver(script: [], fallback: .status(204, headers: headers))
+            let (metrics, log, unsent) = try await deliver(to: receiver, batches: 2)
+            #expect(receiver.requests.map { $0.headers["x-prometheus-remote-write-version"] } == ["2.0.0", "2.0.0"], "\(bad)")
+            #expect(value(metrics, .remoteWriteVersion) == 2)
+            #expect(log.count(Self.fallbackLine) == 0)
+            #expect(log.count("the receiver sent an X-Prometheus-Remote-Write-*-Written header that is not a count; taking the batch as written") == 1)
+            #expect(unsent == 0)
+        }
+    }
+
+    /// A 2xx that wrote fewer samples than were sent is counted and said, not retried.
+    @Test func fewerSamplesWrittenThanSentIsLogged() async throws {
+        let headers = ["X-Prometheus-Remote-Write-Samples-Written": "1"]
+        let receiver = try FakeReceiver(script: [], fallback: .status(204, headers: headers))
+        let (metrics, log, _) = try await deliver(to: receiver, batches: 2)
+        #expect(receiver.requests.count == 2)
+        #expect(value(metrics, .samplesWritten) == 2)
+        let lines = log.entries.filter { $0.message == "the receiver wrote fewer samples than it was sent; the rest are not retried" }
+        #expect(lines.count == 1)
+        #expect(lines.first?.metadata["batch.samples"] == "2" && lines.first?.metadata["receiver.samples_written"] == "1")
+    }
+
     /// A queued batch that is not the message it says it holds (damage past its checksum) cannot
     /// be turned into what the endpoint takes: dropped as corrupt and logged, the next one sent.
     @Test func aBatchThatIsNotItsMessageIsDroppedAsCorrupt() async throws {
