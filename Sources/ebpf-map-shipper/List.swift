@@ -57,7 +57,7 @@ extension EBPFMapShipper {
 /// Which maps `list` and `serve` report, and how they count them.
 struct MapSelection: ParsableArguments {
     @Option(
-        name: .customLong("name"),
+        name: .customLong("name"), parsing: .unconditionalSingleValue,
         help: ArgumentHelp(
             "Only maps whose name matches this regex (unanchored; repeat to allow several).", valueName: "regex"))
     var names: [String] = []
@@ -70,7 +70,8 @@ struct MapSelection: ParsableArguments {
     @Option(help: "Counting path: auto (iterator, else system calls), iterator, or fallback.")
     var method: CollectionMethod = .auto
 
-    @Option(help: "At most this many keys are read per map when a map's keys must be walked.")
+    // Unconditional: "-1" is a (refused) value, not a missing one.
+    @Option(parsing: .unconditional, help: "At most this many keys are read per map when a map's keys must be walked.")
     var maxWalkKeys: UInt64 = CollectorOptions.defaultMaxWalkKeys
 
     @Option(
@@ -99,6 +100,9 @@ struct MapSelection: ParsableArguments {
             }
         }
         if maxWalkKeys == 0 { throw ValidationError("--max-walk-keys must be at least 1") }
+        for path in bpffsMounts {
+            if let problem = PinScanner.problem(searching: path) { throw ValidationError("--bpffs \(path): \(problem)") }
+        }
     }
 
     var collectorOptions: CollectorOptions {

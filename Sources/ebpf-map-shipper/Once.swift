@@ -17,7 +17,9 @@ extension EBPFMapShipper {
         @OptionGroup var config: ConfigOptions
         @OptionGroup var logging: LoggingOptions
 
+        // Unconditional: "-5s" is a (refused) value, not a missing one.
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 "The whole command's deadline, the request in flight included, e.g. 30s or 2m. Batches not delivered by then stay in the disk buffer for the next run.",
                 valueName: "duration"))

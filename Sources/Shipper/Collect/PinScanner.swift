@@ -5,7 +5,7 @@ import Logging
 ///
 /// A pin is a file on a bpffs; the kernel keeps no reverse index from a map to its pins, so
 /// this is the same walk bpftool does. An unmounted bpffs is normal and yields no pins.
-struct PinScanner {
+public struct PinScanner {
     /// Explicit mount points, or nil for every `bpf` mount in /proc/self/mounts.
     var mountPoints: [String]?
     var logger: Logger
@@ -51,6 +51,17 @@ struct PinScanner {
 
     /// The mount points of every bpffs this process sees (/proc/self/mounts, which a unit's
     /// ProcSubset=pid leaves visible, unlike /proc/mounts), octal escapes (`\040`) decoded.
+    /// Why `path` cannot be searched for pins (it does not exist, or is not on a bpffs), or nil.
+    public static func problem(searching path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return "no such directory"
+        }
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let onBPFFS = bpffsMounts().contains { mount in resolved == mount || resolved.hasPrefix(mount == "/" ? "/" : mount + "/") }
+        return onBPFFS ? nil : "not on a bpffs (mount one with: mount -t bpf bpf \(path))"
+    }
+
     static func bpffsMounts(mountsTable: String = "/proc/self/mounts") -> [String] {
         guard let text = try? String(contentsOfFile: mountsTable, encoding: .utf8) else { return [] }
         // Split as bytes: read every cycle, and Character-wise splitting costs ten times more.

@@ -77,7 +77,7 @@ extension Config {
                 + (maps.include.isEmpty ? "" : " include=\(maps.include)") + (maps.exclude.isEmpty ? "" : " exclude=\(maps.exclude)")
                 + (maps.types.isEmpty ? "" : " types=\(maps.types.map(\.name).sorted())"))
         for endpoint in remoteWrite {
-            var line = "remote_write \(endpoint.name): \(endpoint.url) timeout=\(Units.format(endpoint.timeout))"
+            var line = "remote_write \(endpoint.name): \(EndpointURL.hidingQueryValues(endpoint.url)) timeout=\(Units.format(endpoint.timeout))"
             line += " max_samples_per_send=\(endpoint.queue.maxSamplesPerSend)"
             line += " backoff=\(Units.format(endpoint.queue.minBackoff))..\(Units.format(endpoint.queue.maxBackoff))"
             line += " retry_on_http_429=\(endpoint.queue.retryOnHTTP429)"
@@ -95,7 +95,7 @@ extension Config {
             lines.append(line)
         }
         for gateway in pushgateway {
-            var line = "pushgateway \(gateway.name): \(gateway.url) job=\(gateway.job)"
+            var line = "pushgateway \(gateway.name): \(EndpointURL.hidingQueryValues(gateway.url)) job=\(gateway.job)"
             line += " grouping=" + gateway.grouping.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
             line += " method=\(gateway.method.rawValue) timeout=\(Units.format(gateway.timeout))"
             line += " delete_on_shutdown=\(gateway.deleteOnShutdown)"

@@ -26,6 +26,16 @@ enum HTTPSyntax {
 /// no whitespace, control characters or credentials. Credentials in a URL would be printed by
 /// `check-config` and become part of the default endpoint name, which is in every log line.
 struct EndpointURL: Equatable {
+    /// `url` with every query value replaced by `<hidden>`, for printing: a query may carry a
+    /// token (`?token=...`), and the config check prints what it read.
+    static func hidingQueryValues(_ url: String) -> String {
+        guard let mark = url.firstIndex(of: "?") else { return url }
+        let query = url[url.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: false).map { item in
+            item.firstIndex(of: "=").map { item[..<$0] + "=<hidden>" } ?? item
+        }
+        return String(url[...mark]) + query.joined(separator: "&")
+    }
+
     var host: String
     var port: Int?
 
@@ -48,25 +58,25 @@ struct EndpointURL: Equatable {
         }
         guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw Problem(
-                message: "invalid URL '\(Self.printable(text))'; it contains whitespace, a control character or "
+                message: "invalid URL '\(Self.printable(Self.hidingQueryValues(text)))'; it contains whitespace, a control character or "
                     + "non-ASCII text; percent-encode them")
         }
         guard scheme == "http" || scheme == "https" else {
-            throw Problem(message: "invalid URL '\(text)'; expected http:// or https:// with a host")
+            throw Problem(message: "invalid URL '\(Self.hidingQueryValues(text))'; expected http:// or https:// with a host")
         }
         var hostPart = Substring(authority)
         var portPart: Substring?
         if hostPart.hasPrefix("[") {
             guard let close = hostPart.firstIndex(of: "]") else {
-                throw Problem(message: "invalid URL '\(text)'; an IPv6 host needs its closing ']'")
+                throw Problem(message: "invalid URL '\(Self.hidingQueryValues(text))'; an IPv6 host needs its closing ']'")
             }
             let after = hostPart[hostPart.index(after: close)...]
             if after.hasPrefix(":") { portPart = after.dropFirst() } else if !after.isEmpty {
-                throw Problem(message: "invalid URL '\(text)'; expected [address]:port")
+                throw Problem(message: "invalid URL '\(Self.hidingQueryValues(text))'; expected [address]:port")
             }
             hostPart = hostPart[...close]
             guard hostPart.dropFirst().dropLast().allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else {
-                throw Problem(message: "invalid URL '\(text)'; the IPv6 address holds other characters than hex digits, ':' and '.'")
+                throw Problem(message: "invalid URL '\(Self.hidingQueryValues(text))'; the IPv6 address holds other characters than hex digits, ':' and '.'")
             }
         } else if let colon = hostPart.lastIndex(of: ":") {
             portPart = hostPart[hostPart.index(after: colon)...]
@@ -74,12 +84,12 @@ struct EndpointURL: Equatable {
         }
         guard !hostPart.isEmpty, hostPart.hasPrefix("[") || hostPart.allSatisfy({ $0.isLetter || $0.isNumber || "-._".contains($0) })
         else {
-            throw Problem(message: "invalid URL '\(text)'; expected http:// or https:// with a host")
+            throw Problem(message: "invalid URL '\(Self.hidingQueryValues(text))'; expected http:// or https:// with a host")
         }
         host = String(hostPart)
         if let portPart {
             guard let number = Int(portPart), (1...65535).contains(number) else {
-                throw Problem(message: "invalid URL '\(text)'; the port must be a number from 1 to 65535")
+                throw Problem(message: "invalid URL '\(Self.hidingQueryValues(text))'; the port must be a number from 1 to 65535")
             }
             port = number
         }

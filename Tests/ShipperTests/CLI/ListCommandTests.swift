@@ -145,6 +145,23 @@ struct LogFormatTests {
 
 /// Argument errors need no privileges.
 struct ListArgumentTests {
+    /// A value that starts with '-' is a value (refused with its reason), not a missing one; a
+    /// --bpffs that is not a bpffs is an error, not an empty answer.
+    @Test func argumentsSayWhatIsWrongWithThem() async throws {
+        let timeout = try await ShipperBinary.run(["once", "--timeout", "-5s"])
+        #expect(timeout.status == 64)
+        #expect(timeout.stderr.hasPrefix("Error: invalid --timeout '-5s'; expected a duration from 100ms to 1h, such as 30s or 2m\n"))
+        let keys = try await ShipperBinary.run(["list", "--max-walk-keys", "-1"])
+        #expect(keys.status == 64)
+        #expect(keys.stderr.hasPrefix("Error: The value '-1' is invalid for '--max-walk-keys <max-walk-keys>'"))
+        let missing = try await ShipperBinary.run(["list", "--bpffs", "/nonexistent"])
+        #expect(missing.status == 64 && missing.stdout.isEmpty)
+        #expect(missing.stderr.hasPrefix("Error: --bpffs /nonexistent: no such directory\n"))
+        let notBPFFS = try await ShipperBinary.run(["list", "--bpffs", "/proc"])
+        #expect(notBPFFS.status == 64)
+        #expect(notBPFFS.stderr.hasPrefix("Error: --bpffs /proc: not on a bpffs (mount one with: mount -t bpf bpf /proc)\n"))
+    }
+
     @Test func unknownTypeNamesTheValidOnes() async throws {
         let result = try await ShipperBinary.run(["list", "--type", "hashh"])
         #expect(result.status == 64)

@@ -338,6 +338,19 @@ struct ConfigTests {
         #expect(try parse(url("http://[::1]:9090/api/v1/write")).remoteWrite[0].name == "[::1]:9090")
         #expect(try parse(url("HTTPS://Prom.Example/w")).remoteWrite[0].name == "Prom.Example")
         #expect(EndpointURL.redacted("http://u:p@host/x") == "http://<redacted>@host/x")
+        // A query may carry a token: errors show its names only.
+        #expect(error(url("http://prom:0/w?token=s3cret")) == "shipper.yml:2: remote_write[0].url: invalid URL "
+            + "'http://prom:0/w?token=<hidden>'; the port must be a number from 1 to 65535")
+    }
+
+    /// check-config prints what it read, without a query's values.
+    @Test func checkConfigHidesQueryValues() async throws {
+        let file = try writeConfig("remote_write:\n  - url: 'http://127.0.0.1:9/w?token=s3cret&tenant=a'\n")
+        defer { removeConfig(file) }
+        let result = try await ShipperBinary.run(["check-config", file.path])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("remote_write 127.0.0.1:9: http://127.0.0.1:9/w?token=<hidden>&tenant=<hidden> "), "\(result.stdout)")
+        #expect(!result.stdout.contains("s3cret") && !result.stderr.contains("s3cret"))
     }
 
     /// Every duration and size is bounded at load, so `run` never meets a value its timers cannot hold.
