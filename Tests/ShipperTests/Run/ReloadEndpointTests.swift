@@ -222,4 +222,33 @@ struct ReloadEndpointTests {
         #expect(await fixture.daemon.terminate() == 0)
         await prometheus.stop()
     }
+    /// A Pushgateway entry's settings changed by SIGHUP: the next push goes to the new group.
+    @Test func aPushgatewayChangedByReloadPushesItsNewGroup() async throws {
+        let fixture = try await Fixture()
+        let gateway = try await ReceiverProcess.pushgateway()
+        func write(stage: String) throws {
+            try """
+                interval: 1s
+                maps:
+                  include: ['^\(fixture.prefix)m$']
+                pushgateway:
+                  - {name: gw, url: '\(gateway.baseURL)', job: nightly, grouping: {stage: \(stage)}}
+
+                """.write(to: fixture.file, atomically: true, encoding: .utf8)
+        }
+        func stages() async -> Set<String> {
+            Set(await gateway.exposed("ebpf_map_entries").compactMap { line in
+                line.firstRange(of: "stage=\"").map { String(line[$0.upperBound...].prefix { $0 != "\"" }) }
+            })
+        }
+        try write(stage: "load")
+        try fixture.start()
+        #expect(await eventually(within: 30) { await stages() == ["load"] }, "\(fixture.daemon.log)")
+        try write(stage: "transform")
+        #expect(await fixture.reload(), "\(fixture.daemon.log)")
+        #expect(await eventually(within: 30) { await stages() == ["load", "transform"] }, "\(fixture.daemon.log)")
+        #expect(await gateway.exposed("ebpf_map_entries").allSatisfy { $0.hasSuffix(" 7") })
+        #expect(await fixture.daemon.terminate() == 0)
+        await gateway.stop()
+    }
 }

@@ -111,6 +111,20 @@ struct PushgatewayTests {
         #expect(daemon.log.contains("msg=\"deleted the pushgateway group on shutdown\""))
     }
 
+    /// A delete that fails at shutdown says why in fields an operator can grep, never Swift's
+    /// debug text, and the shipper still exits 0.
+    @Test func aFailedDeleteAtShutdownSaysWhy() async throws {
+        let daemon = try ShipperDaemon(config: """
+            interval: 1s
+            \(pushgatewayConfig("http://127.0.0.1:\(Network.freePort())", "never-matches", extra: "    delete_on_shutdown: true\n    timeout: 1s"))
+            """)
+        #expect(await eventually(within: 30) { daemon.log.contains("msg=\"send failed; retrying\"") }, "\(daemon.log)")
+        #expect(await daemon.terminate() == 0)
+        let line = daemon.log.split(separator: "\n").first { $0.contains("could not delete the pushgateway group on shutdown") }
+        #expect(line?.contains("send.failure=connect") == true, "\(daemon.log)")
+        #expect(line?.contains("failure(") == false && line?.contains("Shipper.") == false, "\(line ?? "")")
+    }
+
     @Test func aTypeClashIsLoggedWithTheGatewaysMessageAndTheShipperKeepsRunning() async throws {
         let gateway = try await ReceiverProcess.pushgateway()
         // Another group already has ebpf_map_shipper_build_info as a counter.
