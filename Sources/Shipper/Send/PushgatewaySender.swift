@@ -9,34 +9,27 @@ import Logging
 /// guarded by `monitor`; the curl handle belongs to the thread that calls `run`.
 final class PushgatewaySender: @unchecked Sendable {
     let gateway: PushgatewayConfig
-    private let client: HTTPClient
-    private let credentials: RequestCredentials
     private let policy: RetryPolicy
     private let metrics: SelfMetrics
-    private let logger: Logger
     private let monitor = QueueMonitor()
     // Guarded by `monitor`.
     private var latest: (body: [UInt8], samples: Int, generation: Int)?
     private var settled = 0
     private var delivered = 0
     // Owned by the sending thread.
-    private var log: SendLog
+    private var connection: EndpointConnection
     private var random = SystemRandomNumberGenerator()
 
     static let protocolHeaders = ["Content-Type: \(TextExposition.contentType)"]
 
     init(gateway: PushgatewayConfig, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
         self.gateway = gateway
-        client = try HTTPClient(url: Self.groupURL(gateway), timeout: gateway.timeout, tls: gateway.tls)
+        connection = try EndpointConnection(gateway, url: Self.groupURL(gateway), metrics: metrics, logger: logger)
         policy = RetryPolicy(minBackoff: QueueConfig.defaults.minBackoff, maxBackoff: QueueConfig.defaults.maxBackoff, retryOn429: true)
         self.metrics = metrics
-        var logger = logger
-        logger[metadataKey: "endpoint.name"] = "\(gateway.name)"
-        self.logger = logger
-        log = SendLog(logger: logger, metrics: metrics, endpoint: gateway.name)
-        credentials = RequestCredentials(
-            headers: gateway.headers, basicAuth: gateway.basicAuth, bearerTokenFile: gateway.bearerTokenFile, logger: logger)
     }
+
+    private var logger: Logger { connection.logger }
 
     /// Replaces what is to be pushed next; an unsent older state is simply superseded.
     func offer(_ body: [UInt8], samples: Int) {
@@ -75,8 +68,8 @@ final class PushgatewaySender: @unchecked Sendable {
         var attempt = 0
         while true {
             if let deadline, ContinuousClock.now >= deadline { return false }
-            let outcome = credentials.perform(
-                client, method: gateway.method == .put ? "PUT" : "POST", body: state.body, protocolHeaders: Self.protocolHeaders,
+            let outcome = connection.perform(
+                method: gateway.method == .put ? "PUT" : "POST", body: state.body, protocolHeaders: Self.protocolHeaders,
                 deadline: deadline)
             switch policy.decide(outcome, attempt: attempt, random: &random) {
             case .delivered:
@@ -85,11 +78,11 @@ final class PushgatewaySender: @unchecked Sendable {
                 settle(state.generation, delivered: true)
                 return true
             case .drop(let reason, let message):
-                log.refusal(outcome, reason: reason, message: message, samples: state.samples)
+                connection.log.refusal(outcome, reason: reason, message: message, samples: state.samples)
                 settle(state.generation, delivered: false)
                 return true
             case .retry(let delay, let reason):
-                log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
+                connection.log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
                 attempt += 1
                 // A newer state makes this one pointless: push that instead.
                 let superseded = { (self.latest?.generation ?? 0) > state.generation }
@@ -111,7 +104,7 @@ final class PushgatewaySender: @unchecked Sendable {
     }
 
     private func deleteGroup() {
-        let outcome = credentials.perform(client, method: "DELETE", body: [], protocolHeaders: Self.protocolHeaders)
+        let outcome = connection.perform(method: "DELETE", body: [], protocolHeaders: Self.protocolHeaders)
         if case .response(let status, _, _, _) = outcome, (200..<300).contains(status) {
             logger.info("deleted the pushgateway group on shutdown")
         } else {

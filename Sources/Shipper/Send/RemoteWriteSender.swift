@@ -32,24 +32,15 @@ final class RemoteWriteSender: @unchecked Sendable {
     /// builds the next settings of every changed endpoint before it touches a running one.
     final class Settings: @unchecked Sendable {
         let endpoint: RemoteWriteConfig
-        fileprivate let client: HTTPClient
+        fileprivate var connection: EndpointConnection
         fileprivate let policy: RetryPolicy
-        fileprivate let credentials: RequestCredentials
-        fileprivate var log: SendLog
-        fileprivate let logger: Logger
 
         init(endpoint: RemoteWriteConfig, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
             self.endpoint = endpoint
-            client = try HTTPClient(url: endpoint.url, timeout: endpoint.timeout, tls: endpoint.tls)
+            connection = try EndpointConnection(endpoint, url: endpoint.url, metrics: metrics, logger: logger)
             policy = RetryPolicy(
                 minBackoff: endpoint.queue.minBackoff, maxBackoff: endpoint.queue.maxBackoff,
                 retryOn429: endpoint.queue.retryOnHTTP429)
-            var logger = logger
-            logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
-            self.logger = logger
-            log = SendLog(logger: logger, metrics: metrics, endpoint: endpoint.name)
-            credentials = RequestCredentials(
-                headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
         }
     }
 
@@ -107,7 +98,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         pending.withLock { $0 = next }
     }
 
-    private var logger: Logger { settings.logger }
+    private var logger: Logger { settings.connection.logger }
 
     /// Queues one cycle's batches, from any thread.
     func enqueue(_ batches: [EncodedBatch]) { queue.append(batches) }
@@ -120,21 +111,21 @@ final class RemoteWriteSender: @unchecked Sendable {
             while true {
                 if let deadline, ContinuousClock.now >= deadline { return }
                 if let next = pending.withLock({ $0.take() }) { settings = next }
-                let client = settings.client
                 let message = self.message
                 guard let body = body(of: batch, as: message) else {
                     queue.removeFirst()
-                    settings.log.unreadable(samples: batch.sampleCount, message: batch.message)
+                    settings.connection.log.unreadable(samples: batch.sampleCount, message: batch.message)
                     break
                 }
-                let outcome = settings.credentials.perform(
-                    client, method: "POST", body: body, protocolHeaders: Self.protocolHeaders(message), deadline: deadline)
+                let connection = settings.connection
+                let outcome = connection.perform(
+                    method: "POST", body: body, protocolHeaders: Self.protocolHeaders(message), deadline: deadline)
                 if message == .v2, let status = outcome.status {
-                    if status == 415 || ((200..<300).contains(status) && client.written == nil) {
+                    if status == 415 || ((200..<300).contains(status) && connection.client.written == nil) {
                         fallBack(status: status)
                         continue  // the same batch, as 1.0, at once
                     }
-                    if let written = client.written { noteWritten(written, sent: batch.sampleCount, status: status) }
+                    if let written = connection.client.written { noteWritten(written, sent: batch.sampleCount, status: status) }
                 }
                 switch settings.policy.decide(outcome, attempt: attempt, random: &random) {
                 case .delivered:
@@ -149,9 +140,9 @@ final class RemoteWriteSender: @unchecked Sendable {
                     }
                 case .drop(let reason, let message):
                     queue.removeFirst()
-                    settings.log.refusal(outcome, reason: reason, message: message, samples: batch.sampleCount)
+                    settings.connection.log.refusal(outcome, reason: reason, message: message, samples: batch.sampleCount)
                 case .retry(let delay, let reason):
-                    settings.log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
+                    settings.connection.log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
                     attempt += 1
                     guard queue.sleep(for: delay) else { return }
                     // A batch retried through an outage may outlive max_age, or be pushed out by

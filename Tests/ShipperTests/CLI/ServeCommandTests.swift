@@ -6,12 +6,18 @@ import Testing
 /// `serve`: the scrape endpoint, opened only when asked for.
 @Suite(.requiresBPF)
 struct ServeCommandTests {
-    @Test func servesTheMetricSetAndNothingElse() async throws {
+    /// A map of 5 entries out of 20, held by another process, and `serve` on a free port for it.
+    func serving() async throws -> (holder: MapHolder, prefix: String, id: UInt32, port: UInt16, server: ShipperDaemon) {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let id = try await holder.create("hash", name: prefix + "s", maxEntries: 20, fill: 5)
         let port = Network.freePort()
         let server = try ShipperDaemon(command: ["serve", "--listen", "127.0.0.1:\(port)", "--name", "^" + prefix])
+        return (holder, prefix, id, port, server)
+    }
+
+    @Test func servesTheMetricSetAndNothingElse() async throws {
+        let (holder, prefix, id, port, server) = try await serving()
         var text = ""
         #expect(await eventually(within: 30) {
             text = await Network.get("http://127.0.0.1:\(port)/metrics").map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -34,11 +40,7 @@ struct ServeCommandTests {
     /// connections: scrapes in between are answered, exactly; the slow one is answered once its
     /// request is whole, and the idle one is closed at its deadline.
     @Test func aSlowClientHoldsOnlyItsOwnConnection() async throws {
-        let holder = try MapHolder()
-        let prefix = uniquePrefix()
-        let id = try await holder.create("hash", name: prefix + "s", maxEntries: 20, fill: 5)
-        let port = Network.freePort()
-        let server = try ShipperDaemon(command: ["serve", "--listen", "127.0.0.1:\(port)", "--name", "^" + prefix])
+        let (holder, prefix, id, port, server) = try await serving()
         #expect(await eventually(within: 30) { await Network.get("http://127.0.0.1:\(port)/metrics") != nil })
         let idle = try RawConnection(port: port)
         let slow = try RawConnection(port: port)
@@ -59,6 +61,7 @@ struct ServeCommandTests {
         let closed = try await offPool { idle.readToEnd() }
         #expect(closed == "")
         #expect(await server.terminate() == 0)
+        withExtendedLifetime(holder) {}
     }
 
     /// HEAD is a GET without the body; other methods at /metrics are 405 with Allow; other paths 404.
