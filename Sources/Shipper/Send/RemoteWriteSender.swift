@@ -89,8 +89,10 @@ final class RemoteWriteSender: @unchecked Sendable {
     /// before its next request, so nothing queued waits for a new thread and nothing is resent.
     /// A changed `protobuf_message` starts over from it; otherwise a fallback to 1.0 stays.
     func reconfigure(_ next: Settings) {
-        let previous = configured.withLock { $0 }
-        configured.withLock { $0 = next.endpoint }
+        let previous = configured.withLock { value in
+            defer { value = next.endpoint }
+            return value
+        }
         if next.endpoint.message != previous.message {
             current.withLock { $0 = next.endpoint.message }
             metrics.sending(next.endpoint.message, endpoint: next.endpoint.name)
