@@ -12,6 +12,7 @@
  * Build: cc -static -O2 -o guest_maps guest_maps.c (guest_bpf.h beside it)
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <linux/bpf.h>
 #include <net/if.h>
 #include <stdint.h>
@@ -62,6 +63,25 @@ static _Noreturn void bench(uint32_t small, uint32_t big)
         pause();
 }
 
+/* A connected TCP pair over loopback: what every kernel's sockhash takes (Unix stream sockets
+ * only from 5.15). */
+static void tcp_pair(int pair[2])
+{
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof(address);
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof(address)) < 0 || listen(listener, 1) < 0 ||
+        getsockname(listener, (struct sockaddr *)&address, &length) < 0)
+        fail("listen");
+    pair[1] = socket(AF_INET, SOCK_STREAM, 0);
+    if (pair[1] < 0 || connect(pair[1], (struct sockaddr *)&address, sizeof(address)) < 0)
+        fail("connect");
+    pair[0] = accept(listener, NULL, NULL);
+    if (pair[0] < 0)
+        fail("accept");
+    close(listener);
+}
+
 struct spec {
     const char *suffix;
     uint32_t type, flags, fill, max, key, value;
@@ -71,6 +91,10 @@ struct spec {
 
 int main(int argc, char **argv)
 {
+    /* Before 5.11 map memory is charged to RLIMIT_MEMLOCK (64 KiB by default), not to the cgroup. */
+    struct rlimit memlock = {.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY};
+    if (setrlimit(RLIMIT_MEMLOCK, &memlock) < 0)
+        fail("setrlimit memlock");
     if (argc == 4 && strcmp(argv[1], "--bench") == 0)
         bench((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]));
     const char *prefix = argc > 1 ? argv[1] : "g_";
@@ -119,8 +143,7 @@ int main(int argc, char **argv)
                 memcpy(value, &lo, 4);
             } else if (s->type == BPF_MAP_TYPE_SOCKHASH) {
                 int pair[2];
-                if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
-                    fail("socketpair");
+                tcp_pair(pair);
                 memcpy(value, &pair[0], 4);
             }
             update(fd, key, value);

@@ -1,10 +1,18 @@
 import Foundation
 import Testing
 
-/// Debian 12's Linux 6.1, booted under qemu by scripts/vm-run: the older kernel most fleets run,
-/// where the kfunc `bpf_map_sum_elem_count` does not exist. One boot serves a whole suite: the
-/// guest runs every command once and prints each one's output between markers.
+/// Debian's own kernels, booted under qemu by scripts/vm-run: Linux 6.1 (Debian 12) by default,
+/// the kernel most fleets run, where the kfunc `bpf_map_sum_elem_count` does not exist, or any of
+/// the matrix (`Release`). One boot serves a whole suite: the guest runs every command once and
+/// prints each one's output between markers.
 enum GuestKernel {
+    /// The kernels fleets run, as `scripts/vm-run --kernel` names them: Debian 11, 12, 13 and 14's.
+    enum Release: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case bullseye = "5.10", bookworm = "6.1", trixie = "6.12", forky = "7"
+
+        var testDescription: String { "Linux \(rawValue)" }
+    }
+
     static let required = ProcessInfo.processInfo.environment["SHIPPER_REQUIRE_VM"] == "1"
 
     /// qemu and the initramfs tools are installed (scripts/install-deps installs them).
@@ -40,7 +48,7 @@ enum GuestKernel {
     /// Awaited; the boot is on a thread of its own.
     static func run(
         _ commands: [(name: String, command: String)], fixtures: [String] = [], files: [String: String] = [:],
-        binaries hostBinaries: [String] = [], systemd packages: [String]? = nil
+        binaries hostBinaries: [String] = [], systemd packages: [String]? = nil, kernel: Release = .bookworm
     ) async throws -> Run {
         let work = Scratch.path("guest")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -81,7 +89,8 @@ enum GuestKernel {
         let guestKind = packages.map { ["--systemd", "--packages", $0.joined(separator: ",")] } ?? []
         let shipper = packages == nil ? [ShipperBinary.url.path] : []
         let boot = try await runToEnd(
-            repository.appendingPathComponent("scripts/vm-run"), ["--timeout", "900"] + guestKind + [guest.path] + binaries + shipper)
+            repository.appendingPathComponent("scripts/vm-run"),
+            ["--kernel", kernel.rawValue, "--timeout", "900"] + guestKind + [guest.path] + binaries + shipper)
         // The serial console ends lines with CR LF, which Swift reads as one Character.
         let console = (boot.stdout + boot.stderr).replacingOccurrences(of: "\r\n", with: "\n")
         return Run(console: console, status: boot.status, commands: parse(console))
