@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// One turn of the pipeline: collect every map, encode its series and the shipper's own (with
 /// stale markers for series that disappeared), and queue the requests of every endpoint. Runs on
@@ -16,6 +17,7 @@ final class CollectCycle {
     private var ownStale = StaleTracker()
     private var lastMetadata: ContinuousClock.Instant?
     private var failureLog = LogLimit()
+    private var skipLog = LogLimit()
     /// Each cycle's collection, kept for its storage.
     private var maps: [MapStats] = []
 
@@ -47,7 +49,7 @@ final class CollectCycle {
     func run(at time: Date = Date()) -> Bool {
         let started = ContinuousClock.now
         do {
-            defer { metrics.collector(errors: collector.errors, lossTrackingActive: collector.lossTrackingActive) }
+            defer { metrics.collector(errors: collector.errors, lossTrackingActive: collector.lossTrackingActive, lossTrackingTypes: collector.lossTrackingTypes) }
             try collector.collect(into: &maps)
         } catch {
             // A failed cycle sends nothing, so no series is marked stale by accident. The collector
@@ -121,14 +123,36 @@ final class CollectCycle {
     }
 
     /// The thread's body for `run`: a cycle at every wall-clock multiple of the interval, until
-    /// `stop` is closed.
-    func loop(stop: QueueMonitor) {
-        let interval = Double(config.interval.milliseconds) / 1000
+    /// `stop` is closed. `schedule` outlives the thread: when collection resumes after a pause (a
+    /// reload) that crossed a boundary, that boundary's cycle runs at once, late, rather than
+    /// leaving a hole; boundaries missed before it are said, at most once a minute.
+    func loop(stop: QueueMonitor, schedule: CycleSchedule) {
+        let interval = max(config.interval.milliseconds, 1)
         while !stop.isClosed {
-            let now = Date().timeIntervalSince1970
-            let next = (now / interval).rounded(.down) * interval + interval
-            guard stop.sleep(until: Date(timeIntervalSince1970: next)) else { return }
-            run(at: Date(timeIntervalSince1970: next))
+            let due = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) / interval * interval
+            var next = due + interval
+            if let last = schedule.last, last < due {
+                next = due
+                if due - last > interval, skipLog.allows() {
+                    logger.warning(
+                        "collection fell behind its interval; skipped intervals",
+                        metadata: ["collect.skipped": "\((due - last) / interval - 1)"])
+                }
+            }
+            guard stop.sleep(until: Date(timeIntervalSince1970: Double(next) / 1000)) else { return }
+            run(at: Date(timeIntervalSince1970: Double(next) / 1000))
+            schedule.last = next
         }
+    }
+}
+
+/// When the last cycle of `run` was due, in wall-clock milliseconds, across the collect threads
+/// that reloads start one after another.
+final class CycleSchedule: Sendable {
+    private let lastDue = Mutex<Int64?>(nil)
+
+    var last: Int64? {
+        get { lastDue.withLock { $0 } }
+        set { lastDue.withLock { $0 = newValue } }
     }
 }

@@ -94,6 +94,8 @@ private struct Running {
     var config: Config
     private var stop = QueueMonitor()
     private var collectThread: WorkerThread?
+    /// Kept across reloads, so that a pause never leaves a hole (see `CollectCycle.loop`).
+    private let schedule = CycleSchedule()
     /// The sending thread of each sender and gateway, by object identity.
     private var sendThreads: [ObjectIdentifier: WorkerThread] = [:]
 
@@ -114,8 +116,8 @@ private struct Running {
     private mutating func startCollecting() {
         stop = QueueMonitor()
         nonisolated(unsafe) let cycle = pipeline.cycle
-        let stop = stop
-        collectThread = WorkerThread.start(name: "collect") { cycle.loop(stop: stop) }
+        let (stop, schedule) = (stop, schedule)
+        collectThread = WorkerThread.start(name: "collect") { cycle.loop(stop: stop, schedule: schedule) }
     }
 
     /// Starts a sending thread for each endpoint that has none yet (a reload keeps the others').
