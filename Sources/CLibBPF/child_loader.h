@@ -16,6 +16,8 @@ struct clibbpf_loaded {
     int value;
     int count;
     int fds[CLIBBPF_LOADED_MAX_FDS];
+    /* A loader's outcome for each of its parts (loss tracking: each hook), sent back with it. */
+    int details[CLIBBPF_LOADED_MAX_FDS];
 };
 
 typedef struct clibbpf_loaded (*clibbpf_loader)(int argument);

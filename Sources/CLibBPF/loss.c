@@ -40,18 +40,26 @@ struct clibbpf_loss {
     int link_fds[HOOKS];
     int links;
     uint32_t types;
+    /* Each hook's outcome: HOOK_ATTACHED, HOOK_ABSENT, or the -errno its attach failed with. */
+    int hooks[HOOKS];
     int loaded_by_child;
 };
 
+#define HOOK_ATTACHED 0
+#define HOOK_ABSENT 1
+
 /* Loads the programs whose function the kernel's BTF names, attaches each, and returns the
- * counters' map (fds[0]) and the links; `value` is the mask of map types covered. A program that
- * does not attach is left out with its types; if none attaches, the first error. */
+ * counters' map (fds[0]) and the links; `details` holds each hook's outcome, and `value` the mask
+ * of map types covered: those whose every hook present in this kernel attached. A program that
+ * does not attach is left out, and so are its types (a ring buffer counted by one of its three
+ * functions only would be counted wrong); if none attaches, the first error. */
 static struct clibbpf_loaded load_loss(int unused)
 {
     struct clibbpf_loaded result = {.err = -ENOENT};
     struct btf *vmlinux = btf__load_vmlinux_btf();
     struct loss *skeleton;
     int first_error = 0;
+    uint32_t attached = 0, failed = 0;
 
     (void)unused;
     if (!vmlinux) {
@@ -83,19 +91,25 @@ static struct clibbpf_loaded load_loss(int unused)
         struct bpf_link *link;
         int fd;
 
-        if (!program || !bpf_program__autoload(program))
+        if (!program || !bpf_program__autoload(program)) {
+            result.details[i] = HOOK_ABSENT;
             continue;
+        }
         link = bpf_program__attach(program);
         fd = link ? clibbpf_keep_fd(bpf_link__fd(link)) : (errno ? -errno : -EINVAL);
         bpf_link__destroy(link);
         if (fd < 0) {
+            result.details[i] = fd;
+            failed |= hooks[i].types;
             if (!first_error)
                 first_error = fd;
             continue;
         }
+        result.details[i] = HOOK_ATTACHED;
         result.fds[result.count++] = fd;
-        result.value |= (int)hooks[i].types;
+        attached |= hooks[i].types;
     }
+    result.value = (int)(attached & ~failed);
     loss__destroy(skeleton);
     if (result.count == 1) {
         clibbpf_loaded_close(&result);
@@ -122,6 +136,8 @@ int32_t clibbpf_loss_open(clibbpf_loss **out)
     for (int i = 1; i < loaded.count; i++)
         loss->link_fds[loss->links++] = loaded.fds[i];
     loss->types = (uint32_t)loaded.value;
+    for (size_t i = 0; i < HOOKS; i++)
+        loss->hooks[i] = loaded.details[i];
     *out = loss;
     return 0;
 }
@@ -129,6 +145,25 @@ int32_t clibbpf_loss_open(clibbpf_loss **out)
 uint32_t clibbpf_loss_types(const clibbpf_loss *loss)
 {
     return loss->types;
+}
+
+int32_t clibbpf_loss_type_status(const clibbpf_loss *loss, uint32_t map_type, const char **function)
+{
+    int32_t status = 1;
+
+    for (size_t i = 0; i < HOOKS; i++) {
+        if (map_type >= 32 || !(hooks[i].types & (1u << map_type)))
+            continue;
+        if (loss->hooks[i] < 0) {
+            *function = hooks[i].function;
+            return loss->hooks[i];
+        }
+        if (loss->hooks[i] == HOOK_ATTACHED)
+            status = 0;
+        else if (status == 1)
+            *function = hooks[i].function;
+    }
+    return status;
 }
 
 int32_t clibbpf_loss_read(clibbpf_loss *loss, struct clibbpf_loss_record *records, size_t capacity, size_t *count)

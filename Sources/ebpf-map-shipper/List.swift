@@ -40,7 +40,7 @@ extension EBPFMapShipper {
                 let started = ContinuousClock.now
                 maps = try collector.collect()
                 metrics.collected(in: started.duration(to: .now))
-                metrics.collector(errors: collector.errors, lossTrackingActive: collector.lossTrackingActive)
+                metrics.collector(errors: collector.errors, lossTrackingActive: collector.lossTrackingActive, lossTrackingTypes: collector.lossTrackingTypes)
             } catch {
                 throw fail("\(error)")
             }

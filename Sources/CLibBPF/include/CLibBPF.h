@@ -83,6 +83,10 @@ typedef struct clibbpf_loss clibbpf_loss;
 int32_t clibbpf_loss_open(clibbpf_loss **out);
 /* The map types whose losses are counted, as a mask of 1 << BPF_MAP_TYPE_*. */
 uint32_t clibbpf_loss_types(const clibbpf_loss *loss);
+/* Whether a map type's losses are counted: 0 if every hook it needs attached; -errno if one failed
+ * to attach (`*function` names it); 1 if the kernel has none of its functions, or it has no hook
+ * (`*function` names one, where there is one). */
+int32_t clibbpf_loss_type_status(const clibbpf_loss *loss, uint32_t map_type, const char **function);
 /* Copies every map's counters into `records`. -ENOSPC: call again with more room. */
 int32_t clibbpf_loss_read(clibbpf_loss *loss, struct clibbpf_loss_record *records, size_t capacity, size_t *count);
 /* Drops the counters of a map that is gone. */

@@ -8,7 +8,9 @@ extension Collector {
     static func loadLossCounters(_ mode: LossTracking, logger: Logger) throws(BPFError) -> LossCounters? {
         guard mode != .off else { return nil }
         do throws(BPFError) {
-            return try LibbpfLog.quietly { () throws(BPFError) in try LossCounters() }
+            let counters = try LibbpfLog.quietly { () throws(BPFError) in try LossCounters() }
+            sayUntracked(counters, logger: logger)
+            return counters
         } catch where mode == .on {
             throw BPFError(
                 "load the loss-tracking programs", errno: error.errno,
@@ -20,6 +22,35 @@ extension Collector {
                 metadata: ["error": "\(error.errno)"])
             return nil
         }
+    }
+
+    /// The map types loss tracking can count, with whether it does here.
+    static func trackedTypes(_ counters: LossCounters) -> [(type: MapType, tracked: Bool)] {
+        MapType.known.compactMap { type in
+            switch counters.status(of: type) {
+            case .tracked: (type, true)
+            case .failed: (type, false)
+            case .absent(let function): function == nil ? nil : (type, false)
+            }
+        }
+    }
+
+    /// One info line naming each type that is not counted on this kernel, and why: a partial
+    /// loss tracking is never silent.
+    private static func sayUntracked(_ counters: LossCounters, logger: Logger) {
+        let reasons = MapType.known.compactMap { type -> String? in
+            switch counters.status(of: type) {
+            case .tracked, .absent(function: nil): nil
+            case .absent(let function?): "\(type.name) (the kernel has no \(function))"
+            case .failed(let function, .resourceBusy):
+                "\(type.name) (\(function) cannot be traced on this kernel: EBUSY, it is not in available_filter_functions)"
+            case .failed(let function, let errno): "\(type.name) (attaching to \(function) failed: \(errno))"
+            }
+        }
+        guard !reasons.isEmpty else { return }
+        logger.info(
+            "loss tracking does not count these map types on this kernel; their loss counters are absent",
+            metadata: ["loss.untracked": "\(reasons.joined(separator: ", "))"])
     }
 
     /// Why the loss-tracking programs did not load, for an operator. The iterator or bpf(2) already

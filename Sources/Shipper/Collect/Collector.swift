@@ -46,6 +46,9 @@ public final class Collector {
     let iterator: MapIterator?
     /// The loss-tracking programs; nil when off or refused by the kernel (Collector+Losses.swift).
     let losses: LossCounters?
+    /// Each map type loss tracking can count, by name, with whether it does on this kernel;
+    /// empty when loss tracking is not running.
+    public let lossTrackingTypes: [String: Bool]
     /// When the loss counters started counting (their programs attached), in milliseconds since
     /// the epoch: the start timestamp of every map's loss counters, which were 0 then.
     public let lossCountersStartMs: Int64?
@@ -110,6 +113,9 @@ public final class Collector {
             }
         }
         losses = try Self.loadLossCounters(options.lossTracking, logger: logger)
+        lossTrackingTypes = losses.map { losses in
+            Dictionary(uniqueKeysWithValues: Self.trackedTypes(losses).map { ($0.type.name, $0.tracked) })
+        } ?? [:]
         lossCountersStartMs = losses == nil ? nil : Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
         switch iterator?.program {
         case .htab:
@@ -133,6 +139,8 @@ public final class Collector {
 
     /// Whether refused writes and evictions are being counted.
     public var lossTrackingActive: Bool { losses != nil }
+
+
 
     /// One full collection, sorted by map id.
     public func collect() throws(BPFError) -> [MapStats] {

@@ -187,6 +187,26 @@ final class LossCounters {
         type.rawValue < 32 && trackedTypes & (1 << type.rawValue) != 0
     }
 
+    /// Whether a map type's losses are counted here, and if not, why.
+    enum TypeStatus: Equatable {
+        case tracked
+        /// No hook counts this type, or (with the function) the kernel has none of its functions.
+        case absent(function: String?)
+        /// A hook the type needs did not attach: the function and the kernel's answer.
+        case failed(function: String, errno: Errno)
+    }
+
+    func status(of type: MapType) -> TypeStatus {
+        var function: UnsafePointer<CChar>?
+        let result = clibbpf_loss_type_status(handle, type.rawValue, &function)
+        let name = function.map { String(cString: $0) }
+        switch result {
+        case 0: return .tracked
+        case ..<0: return .failed(function: name ?? "?", errno: Errno(rawValue: -result))
+        default: return .absent(function: name)
+        }
+    }
+
     deinit { clibbpf_loss_close(handle) }
 
     /// Every map's counters so far, by map id.

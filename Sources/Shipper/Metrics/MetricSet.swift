@@ -38,6 +38,10 @@ extension Metric {
         name: "ebpf_map_shipper_loss_tracking_active",
         help: "1 when refused writes and evictions are counted on this host, 0 when loss tracking is off or the kernel refused its programs.",
         kind: .gauge)
+    public static let lossTrackingTypeActive = Metric(
+        name: "ebpf_map_shipper_loss_tracking_type_active",
+        help: "Per map type, while loss tracking runs: 1 when this kernel lets its losses be counted, 0 when it does not (the log says why); such maps have no loss counters.",
+        kind: .gauge)
     public static let configLastReloadSuccessful = Metric(
         name: "ebpf_map_shipper_config_last_reload_successful",
         help: "1 if the last load of the config (at start, or on SIGHUP) succeeded; 0 if it was refused and the previous one still runs.",
@@ -102,7 +106,7 @@ extension Metric {
     public static let allMetrics: [Metric] =
         mapMetrics + [
             .samplesSent, .samplesWritten, .remoteWriteVersion, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
-            .bufferOldest, .bufferCorrupt, .lossTrackingActive, .configLastReloadSuccessful,
+            .bufferOldest, .bufferCorrupt, .lossTrackingActive, .lossTrackingTypeActive, .configLastReloadSuccessful,
             .configLastReloadSuccessTimestamp, .buildInfo,
         ]
 }

@@ -15,6 +15,7 @@ struct OlderKernelTests {
         ("fallback", "ebpf-map-shipper list --format json --name '^g_' --method fallback"),
         ("iterator", "ebpf-map-shipper list --format json --name '^g_' --method iterator"),
         ("prometheus", "ebpf-map-shipper list --format prometheus --name '^g_'"),
+        ("losses", "ebpf-map-shipper list --format prometheus --name '^g_' --loss-tracking auto"),
         ("kernel", "uname -r"),
     ]
 
@@ -140,5 +141,38 @@ struct OlderKernelTests {
                 #expect(!lines.contains { $0.hasPrefix("ebpf_map_entries{\(labels)}") }, "\(name)")
             }
         }
+    }
+    /// The map types whose loss hooks a kernel refuses: on 7.x trie_update_elem,
+    /// queue_stack_map_push_elem and the bpf_ringbuf_* helpers are not in
+    /// available_filter_functions, so their fexit programs cannot attach (EBUSY).
+    static func untracked(on kernel: Kernel) -> Set<String> {
+        kernel == .forky ? ["lpm_trie", "queue", "ringbuf", "stack"] : []
+    }
+
+    /// Loss tracking says, per type, what it counts on each kernel: a gauge per type, one info
+    /// line naming each type it cannot count and why, and no loss counter at all (never 0) on
+    /// maps of such a type.
+    @Test(arguments: Kernel.allCases)
+    func lossTrackingSaysPerTypeWhatItCounts(kernel: Kernel) async throws {
+        let run = try await Self.guest(kernel)
+        let losses = run["losses"]
+        #expect(losses.status == 0, "\(losses.stderr)")
+        let lines = Set(losses.stdout.split(separator: "\n").map(String.init))
+        let untracked = Self.untracked(on: kernel)
+        for type in ["hash", "hash_of_maps", "lpm_trie", "lru_hash", "lru_percpu_hash", "percpu_hash", "queue", "ringbuf", "stack"] {
+            let value = untracked.contains(type) ? 0 : 1
+            #expect(lines.contains("ebpf_map_shipper_loss_tracking_type_active{map_type=\"\(type)\"} \(value)"), "\(type): \(losses.stdout)")
+        }
+        let said = losses.stderr.split(separator: "\n").filter { $0.contains("loss tracking does not count these map types") }
+        #expect(said.count == (untracked.isEmpty ? 0 : 1), "\(losses.stderr)")
+        for type in untracked { #expect(said.first?.contains("\(type) (") == true, "\(type): \(said)") }
+        let made = Self.made(run)
+        let lpm = try #require(made["g_lpm"])
+        let hash = try #require(made["g_hash"])
+        let failures = { (name: String, map: Made) in
+            "ebpf_map_insert_failures_total{map_id=\"\(map.id)\",map_name=\"\(name)\",map_type=\"\(map.type)\"} 0"
+        }
+        #expect(lines.contains(failures("g_hash", hash)))
+        #expect(lines.contains(failures("g_lpm", lpm)) == !untracked.contains("lpm_trie"), "\(losses.stdout)")
     }
 }
