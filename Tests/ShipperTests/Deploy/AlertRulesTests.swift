@@ -31,7 +31,7 @@ struct AlertRulesTests {
             if lines[index + 1] == "exp_alerts: []" { quiet.insert(name) } else { firing.insert(name) }
         }
         let alerts = Set(try Self.alertNames())
-        #expect(alerts.count == 7)
+        #expect(alerts.count == 8)
         #expect(firing == alerts)
         #expect(quiet == alerts)
     }
