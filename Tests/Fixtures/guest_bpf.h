@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,6 +21,15 @@ static inline int fail(const char *what)
 {
     perror(what);
     exit(1);
+}
+
+/* Before 5.11 map and program memory is charged to RLIMIT_MEMLOCK (64 KiB by default), not to the
+ * cgroup: lift it, as libbpf does for the shipper. */
+static inline void lift_memlock(void)
+{
+    struct rlimit unlimited = {.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY};
+    if (setrlimit(RLIMIT_MEMLOCK, &unlimited) < 0)
+        fail("setrlimit memlock");
 }
 
 static inline int create(uint32_t type, const char *name, uint32_t key, uint32_t value, uint32_t max, uint32_t flags, int inner)

@@ -165,6 +165,7 @@ static void on_usr1(int signal)
 int main(int argc, char **argv)
 {
     uint8_t value[8 * 64] = {0};
+    lift_memlock();
     if (argc == 3 && strcmp(argv[1], "--bench") == 0)
         bench((uint32_t)atoi(argv[2]));
     long seen;

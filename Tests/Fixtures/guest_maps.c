@@ -91,10 +91,7 @@ struct spec {
 
 int main(int argc, char **argv)
 {
-    /* Before 5.11 map memory is charged to RLIMIT_MEMLOCK (64 KiB by default), not to the cgroup. */
-    struct rlimit memlock = {.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY};
-    if (setrlimit(RLIMIT_MEMLOCK, &memlock) < 0)
-        fail("setrlimit memlock");
+    lift_memlock();
     if (argc == 4 && strcmp(argv[1], "--bench") == 0)
         bench((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]));
     const char *prefix = argc > 1 ? argv[1] : "g_";

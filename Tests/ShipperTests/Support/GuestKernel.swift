@@ -50,6 +50,9 @@ enum GuestKernel {
         _ commands: [(name: String, command: String)], fixtures: [String] = [], files: [String: String] = [:],
         binaries hostBinaries: [String] = [], systemd packages: [String]? = nil, kernel: Release = .bookworm
     ) async throws -> Run {
+        // Each guest is a 2 GiB, 2-CPU emulated machine: at most two boot at once.
+        await slots.take()
+        defer { Task { await slots.give() } }
         let work = Scratch.path("guest")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
@@ -117,6 +120,29 @@ enum GuestKernel {
             }
         }
         return commands
+    }
+}
+
+/// Boot slots: suites ask for their guests at once, and eight emulated machines at a time would
+/// thrash a 2-core host's memory and CPU for nothing. Waiting is awaited, never blocking a thread.
+private let slots = Slots(count: 2)
+
+private actor Slots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(count: Int) { free = count }
+
+    func take() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func give() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }
 
