@@ -260,7 +260,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 segments = [Segment(number: last.number, size: last.size)]
                 readOffset = last.size
             }
-            memoryTail = BoundedBatches(capacityBytes: 64 << 20)
+            memoryTail = BoundedBatches(capacityBytes: memoryTail.capacityBytes)
             persistCursor()
             releaseLocked()
         }
@@ -297,7 +297,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     /// Where the undelivered data is, for the line a removed endpoint gets.
     var summary: (samples: Int, bytes: Int64) {
-        monitor.withLock { (pendingSamplesLocked, segments.reduce(Int64(0)) { $0 + $1.size }) }
+        monitor.withLock { (pendingSamplesLocked, bytesOnDisk) }
     }
 
     var pendingSamples: Int { monitor.withLock { pendingSamplesLocked } }
@@ -305,6 +305,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     // MARK: Writing
 
     private var pendingRecordsOnDisk: Int { segments.reduce(0) { $0 + $1.records } }
+    private var bytesOnDisk: Int64 { segments.reduce(0) { $0 + $1.size } }
     private var pendingSamplesLocked: Int { segments.reduce(0) { $0 + $1.samples } + memoryTail.samples }
 
     /// False when the disk refused the write (logged at most once a minute).
@@ -379,7 +380,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// holds one, and the bound matters most then. That batch's samples count as dropped when the
     /// sender gives it up (`dropFirstIfStale`), not if it is delivered after all.
     private func makeRoom(for incoming: Int64) {
-        var total = segments.reduce(Int64(0)) { $0 + $1.size } + incoming
+        var total = bytesOnDisk + incoming
         while total > Int64(limits.maxSize), segments.count > 1 {
             total -= segments[0].size
             var samples = segments[0].samples
@@ -395,7 +396,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// At start and after a reload lowered `max_size`: what a previous run or config left beyond
     /// the bound goes, oldest first. The segment last written to is closed first, so it can go too.
     private func trimToMaxSize() {
-        guard segments.reduce(Int64(0), { $0 + $1.size }) > Int64(limits.maxSize) else { return }
+        guard bytesOnDisk > Int64(limits.maxSize) else { return }
         do { try rollOver(sync: false) } catch { diskFailed(error) }
         makeRoom(for: 0)
         retireDeliveredSegments()
@@ -596,7 +597,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     /// Buffer size, pending samples and the oldest pending timestamp, for the self-metrics.
     private func publish() {
-        let bytes = segments.reduce(Int64(0)) { $0 + $1.size } + Int64(memoryTail.bytes)
+        let bytes = bytesOnDisk + Int64(memoryTail.bytes)
         var oldest: Int64? = memoryTail.oldestTimestampMs
         if let head = segments.first(where: { $0.records > 0 }),
             let header = header(of: head, at: head.number == segments[0].number ? readOffset : 0)
