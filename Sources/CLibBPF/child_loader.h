@@ -7,7 +7,7 @@
 #ifndef CLIBBPF_CHILD_LOADER_H
 #define CLIBBPF_CHILD_LOADER_H
 
-#define CLIBBPF_LOADED_MAX_FDS 12
+#define CLIBBPF_LOADED_MAX_FDS 24
 
 /* What a loader made: `err` 0 and `count` fds, or `err` -errno and no fds. `value` is the
  * loader's own result (which program, which programs). */

@@ -33,26 +33,47 @@ static const struct {
 };
 
 #define HOOKS (sizeof(hooks) / sizeof(hooks[0]))
-_Static_assert(HOOKS + 1 <= CLIBBPF_LOADED_MAX_FDS, "the counters' map and every link travel back from the child");
+_Static_assert(2 * HOOKS + 1 <= CLIBBPF_LOADED_MAX_FDS, "the counters' map and every program and link travel back from the child");
+_Static_assert(HOOKS + 1 <= CLIBBPF_LOADED_MAX_FDS, "every hook's outcome and the re-attach probe's travel back too");
 
 struct clibbpf_loss {
     int map_fd;
+    /* Each hook's program (-1 where it has none), and its link while attached (-1 otherwise). */
+    int program_fds[HOOKS];
     int link_fds[HOOKS];
-    int links;
     uint32_t types;
-    /* Each hook's outcome: HOOK_ATTACHED, HOOK_ABSENT, or the -errno its attach failed with. */
+    /* Each hook's outcome at load: HOOK_ABSENT, HOOK_LOADED, or the -errno its attach failed with. */
     int hooks[HOOKS];
+    /* Whether a detached hook can be attached again (Linux >= 5.13); if not, none is detached. */
+    int can_reattach;
     int loaded_by_child;
 };
 
-#define HOOK_ATTACHED 0
-#define HOOK_ABSENT 1
+#define HOOK_ABSENT 0
+#define HOOK_LOADED 1
 
-/* Loads the programs whose function the kernel's BTF names, attaches each, and returns the
- * counters' map (fds[0]) and the links; `details` holds each hook's outcome, and `value` the mask
- * of map types covered: those whose every hook present in this kernel attached. A program that
- * does not attach is left out, and so are its types (a ring buffer counted by one of its three
- * functions only would be counted wrong); if none attaches, the first error. */
+/* Whether this kernel attaches a tracing program again after its link is gone: attaches the
+ * probe, detaches it and attaches it once more. */
+static int probe_reattach(struct loss *skeleton)
+{
+    for (int round = 0; round < 2; round++) {
+        struct bpf_link *link = bpf_program__attach(skeleton->progs.reattach_probe);
+        if (!link)
+            return 0;
+        bpf_link__destroy(link);
+    }
+    return 1;
+}
+
+/* Loads the programs whose function the kernel's BTF names and attaches each, which also learns
+ * whether the kernel lets it be traced (Linux 6.14 and later refuse the lpm_trie, queue/stack and
+ * ringbuf functions with EBUSY: they are built without ftrace). Returns the counters' map (fds[0])
+ * and, for each hook that attached, its program and its link, one after the other. `details[i]`
+ * holds hook i's outcome: the index in fds of its program, HOOK_ABSENT, or -errno;
+ * `details[HOOKS]` whether a detached hook can be attached again; `value` the mask of map types
+ * covered: those whose every hook present in this kernel attached. A program that does not attach
+ * is left out, and so are its types (a ring buffer counted by one of its three functions only
+ * would be counted wrong); if none attaches, the first error. */
 static struct clibbpf_loaded load_loss(int unused)
 {
     struct clibbpf_loaded result = {.err = -ENOENT};
@@ -77,6 +98,7 @@ static struct clibbpf_loaded load_loss(int unused)
         if (program)
             bpf_program__set_autoload(program, btf__find_by_name_kind(vmlinux, hooks[i].function, BTF_KIND_FUNC) > 0);
     }
+    bpf_program__set_autoload(skeleton->progs.reattach_probe, bpf_program__autoload(skeleton->progs.hash_update));
     btf__free(vmlinux);
     result.err = loss__load(skeleton);
     if (result.err == 0 && (result.fds[0] = clibbpf_keep_fd(bpf_map__fd(skeleton->maps.shipper_losses))) < 0)
@@ -86,27 +108,31 @@ static struct clibbpf_loaded load_loss(int unused)
         return result;
     }
     result.count = 1;
+    result.details[HOOKS] = bpf_program__autoload(skeleton->progs.reattach_probe) && probe_reattach(skeleton);
     for (size_t i = 0; i < HOOKS; i++) {
         struct bpf_program *program = bpf_object__find_program_by_name(skeleton->obj, hooks[i].program);
         struct bpf_link *link;
-        int fd;
+        int fd, link_fd;
 
-        if (!program || !bpf_program__autoload(program)) {
-            result.details[i] = HOOK_ABSENT;
+        result.details[i] = HOOK_ABSENT;
+        if (!program || !bpf_program__autoload(program))
             continue;
-        }
         link = bpf_program__attach(program);
-        fd = link ? clibbpf_keep_fd(bpf_link__fd(link)) : (errno ? -errno : -EINVAL);
+        fd = link ? clibbpf_keep_fd(bpf_program__fd(program)) : (errno ? -errno : -EINVAL);
+        link_fd = fd >= 0 ? clibbpf_keep_fd(bpf_link__fd(link)) : fd;
         bpf_link__destroy(link);
-        if (fd < 0) {
-            result.details[i] = fd;
+        if (link_fd < 0) {
+            if (fd >= 0)
+                close(fd);
+            result.details[i] = link_fd;
             failed |= hooks[i].types;
             if (!first_error)
-                first_error = fd;
+                first_error = link_fd;
             continue;
         }
-        result.details[i] = HOOK_ATTACHED;
+        result.details[i] = result.count;
         result.fds[result.count++] = fd;
+        result.fds[result.count++] = link_fd;
         attached |= hooks[i].types;
     }
     result.value = (int)(attached & ~failed);
@@ -133,11 +159,15 @@ int32_t clibbpf_loss_open(clibbpf_loss **out)
     }
     loss->loaded_by_child = in_child;
     loss->map_fd = loaded.fds[0];
-    for (int i = 1; i < loaded.count; i++)
-        loss->link_fds[loss->links++] = loaded.fds[i];
     loss->types = (uint32_t)loaded.value;
-    for (size_t i = 0; i < HOOKS; i++)
-        loss->hooks[i] = loaded.details[i];
+    loss->can_reattach = loaded.details[HOOKS];
+    for (size_t i = 0; i < HOOKS; i++) {
+        int detail = loaded.details[i];
+
+        loss->program_fds[i] = detail >= 1 ? loaded.fds[detail] : -1;
+        loss->link_fds[i] = detail >= 1 ? loaded.fds[detail + 1] : -1;
+        loss->hooks[i] = detail >= 1 ? HOOK_LOADED : detail;
+    }
     *out = loss;
     return 0;
 }
@@ -158,12 +188,53 @@ int32_t clibbpf_loss_type_status(const clibbpf_loss *loss, uint32_t map_type, co
             *function = hooks[i].function;
             return loss->hooks[i];
         }
-        if (loss->hooks[i] == HOOK_ATTACHED)
+        if (loss->hooks[i] == HOOK_LOADED)
             status = 0;
         else if (status == 1)
             *function = hooks[i].function;
     }
     return status;
+}
+
+int32_t clibbpf_loss_arm(clibbpf_loss *loss, uint32_t types)
+{
+    int32_t first_error = 0;
+
+    types &= loss->types;
+    for (size_t i = 0; i < HOOKS; i++) {
+        int wanted = (hooks[i].types & types) != 0 || !loss->can_reattach;
+
+        if (loss->program_fds[i] < 0 || wanted == (loss->link_fds[i] >= 0))
+            continue;
+        if (!wanted) {
+            close(loss->link_fds[i]);
+            loss->link_fds[i] = -1;
+            continue;
+        }
+        /* A tracing program's target is fixed at load: this attaches it there (Linux >= 5.5). */
+        loss->link_fds[i] = bpf_raw_tracepoint_open(NULL, loss->program_fds[i]);
+        if (loss->link_fds[i] < 0) {
+            if (!first_error)
+                first_error = loss->link_fds[i];
+            loss->link_fds[i] = -1;
+        }
+    }
+    return first_error;
+}
+
+int32_t clibbpf_loss_can_detach(const clibbpf_loss *loss)
+{
+    return loss->can_reattach;
+}
+
+uint32_t clibbpf_loss_armed(const clibbpf_loss *loss)
+{
+    uint32_t armed = loss->types;
+
+    for (size_t i = 0; i < HOOKS; i++)
+        if (loss->program_fds[i] >= 0 && loss->link_fds[i] < 0)
+            armed &= ~hooks[i].types;
+    return armed;
 }
 
 int32_t clibbpf_loss_read(clibbpf_loss *loss, struct clibbpf_loss_record *records, size_t capacity, size_t *count)
@@ -203,8 +274,12 @@ void clibbpf_loss_close(clibbpf_loss *loss)
 {
     if (!loss)
         return;
-    for (int i = 0; i < loss->links; i++)
-        close(loss->link_fds[i]);
+    for (size_t i = 0; i < HOOKS; i++) {
+        if (loss->link_fds[i] >= 0)
+            close(loss->link_fds[i]);
+        if (loss->program_fds[i] >= 0)
+            close(loss->program_fds[i]);
+    }
     close(loss->map_fd);
     free(loss);
 }

@@ -32,7 +32,7 @@ extension EBPFMapShipper {
 
         func run() throws {
             let logger = logging.makeLogger()
-            let options = selection.collectorOptions
+            let options = selection.collectorOptions(lossTrackingDefault: .off)
             let maps: [MapStats]
             let metrics = SelfMetrics()
             do {
@@ -40,7 +40,7 @@ extension EBPFMapShipper {
                 let started = ContinuousClock.now
                 maps = try collector.collect()
                 metrics.collected(in: started.duration(to: .now))
-                metrics.collector(errors: collector.errors, lossTrackingActive: collector.lossTrackingActive, lossTrackingTypes: collector.lossTrackingTypes)
+                metrics.record(collector)
             } catch {
                 throw fail("\(error)")
             }
@@ -77,10 +77,12 @@ struct MapSelection: ParsableArguments {
     @Option(
         help: """
             Count writes refused by full maps and LRU evictions (fexit programs), from the start of \
-            this command: auto (where the kernel allows), on (fail if it does not), or off. They \
-            slow every update of the maps they watch, so they are off unless asked for.
+            this command: auto (where the kernel allows, each map type's refusal hooks attached \
+            only while one of its maps is near capacity), on (every hook from the start; fail if \
+            the kernel allows none), or off. Default: auto for serve; off for list, which collects \
+            once and so has nothing to count.
             """)
-    var lossTracking: LossTracking = .off
+    var lossTracking: LossTracking?
 
     @Option(
         name: .customLong("bpffs"),
@@ -105,11 +107,12 @@ struct MapSelection: ParsableArguments {
         }
     }
 
-    var collectorOptions: CollectorOptions {
+    /// The collector's options; `--loss-tracking` left out means `lossTrackingDefault`.
+    func collectorOptions(lossTrackingDefault: LossTracking) -> CollectorOptions {
         var options = CollectorOptions(
             method: method, maxWalkKeys: maxWalkKeys, bpffsMounts: bpffsMounts.isEmpty ? nil : bpffsMounts,
             filter: MapFilter(include: names, types: Set(types.compactMap(MapType.init(name:)))))
-        options.lossTracking = lossTracking
+        options.lossTracking = lossTracking ?? lossTrackingDefault
         return options
     }
 }

@@ -7,7 +7,9 @@ extension EBPFMapShipper {
             abstract: "Collect once, push to every endpoint, and exit 0 only if every endpoint accepted the data.",
             discussion: """
                 For cron jobs, for batch jobs that push their maps before they exit, and for trying a \
-                config. Retries follow the endpoint's queue settings until --timeout.
+                config. Retries follow the endpoint's queue settings until --timeout. Loss counters \
+                are sent only with maps.loss_tracking: on (as 0: they count from this command's start); \
+                auto, the default, loads no loss-tracking programs for a single collection.
 
                 Example:
                   ebpf-map-shipper once --config shipper.yml && echo delivered
@@ -36,7 +38,10 @@ extension EBPFMapShipper {
         func run() async throws {
             let timeout = Config.parseDuration(self.timeout) ?? .seconds(60)
             let end = ContinuousClock.now + timeout
-            let config = try config.load()
+            var config = try config.load()
+            // One collection cannot count a loss with `auto`, which arms only maps seen near full:
+            // only an explicit `on` loads the loss-tracking programs here.
+            if config.maps.lossTracking == .auto { config.maps.lossTracking = .off }
             let logger = logging.makeLogger()
             let pipeline: Pipeline
             do { pipeline = try Pipeline(config: config, logger: logger) } catch { throw fail("\(error)") }

@@ -30,7 +30,7 @@ extension EBPFMapShipper {
             let collector: Collector
             let server: MetricsServer
             do {
-                collector = try Collector(options: selection.collectorOptions, logger: logger)
+                collector = try Collector(options: selection.collectorOptions(lossTrackingDefault: .auto), logger: logger)
                 server = try MetricsServer(listen: listen)
             } catch {
                 throw fail("\(error)")

@@ -5,9 +5,16 @@
  *   loss <name> <id> <type> <insert failures the writers saw, or -> <evictions, or ->
  * Each SIGUSR1 writes 10 more new keys into the full l_hash and prints "again <failures so far>".
  *
+ * With `--gradual` it fills its d_ maps the way maps fill in service, for `auto` loss tracking,
+ * one step per SIGUSR2: it makes them empty and prints "created"; fills d_hash and d_prog to 95 of
+ * 100 and d_ring past half and prints "filled"; then writes past capacity, prints the loss lines
+ * and "overflowed", and holds the maps until killed.
+ *
  * With `--bench N` it times map updates instead, for bench/loss, and prints tab-separated lines
  * "<path>\t<ns per update>": N updates of an existing key and N refused inserts into a full map,
- * each through bpf(2) and from a BPF program (BPF_PROG_TEST_RUN with repeat N, timed by the kernel).
+ * each through bpf(2) and from a BPF program (BPF_PROG_TEST_RUN with repeat N, timed by the kernel),
+ * N inserts of random keys from a program into a full LRU map, each of which evicts one entry on
+ * average, and N 64-byte records a program writes into a ring buffer with room for all of them.
  * Build: cc -static -O2 -o guest_losses guest_losses.c (guest_bpf.h beside it)
  */
 #include <errno.h>
@@ -118,6 +125,18 @@ static int update_program(int map, int32_t key)
     return load_program(insns, sizeof(insns) / sizeof(insns[0]));
 }
 
+/* A program that writes `size` zero bytes into ring buffer `ring` and returns the helper's result. */
+static int ring_writer(int ring, int32_t size)
+{
+    struct bpf_insn output[] = {
+        STORE_DW_ZERO(-8), STORE_DW_ZERO(-16), STORE_DW_ZERO(-24), STORE_DW_ZERO(-32), STORE_DW_ZERO(-40),
+        STORE_DW_ZERO(-48), STORE_DW_ZERO(-56), STORE_DW_ZERO(-64), LD_MAP_FD(BPF_REG_1, ring),
+        STACK_POINTER(BPF_REG_2, -64), MOV_IMM(BPF_REG_3, size), MOV_IMM(BPF_REG_4, 0), CALL(BPF_FUNC_ringbuf_output),
+        EXIT,
+    };
+    return load_program(output, sizeof(output) / sizeof(output[0]));
+}
+
 /* Nanoseconds per run of the program, `runs` runs timed by the kernel. */
 static double time_program(int program, uint32_t runs)
 {
@@ -151,10 +170,86 @@ static _Noreturn void bench(uint32_t runs)
     printf("syscall, refused insert\t%.1f\n", time_syscall(full, 100, runs));
     printf("program, existing key\t%.1f\n", time_program(update_program(map, 1), runs));
     printf("program, refused insert\t%.1f\n", time_program(update_program(full, 100), runs));
+    int lru = create(BPF_MAP_TYPE_LRU_HASH, "lb_lru", 4, 8, 1024, 0, 0);
+    for (uint32_t k = 0; k < 4096; k++)
+        write_key(lru, &k, value, BPF_ANY);
+    struct bpf_insn evicting[] = {
+        CALL(BPF_FUNC_get_prandom_u32), INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_0, -4, 0),
+        STORE_DW_ZERO(-16), LD_MAP_FD(BPF_REG_1, lru), STACK_POINTER(BPF_REG_2, -4), STACK_POINTER(BPF_REG_3, -16),
+        MOV_IMM(BPF_REG_4, BPF_ANY), CALL(BPF_FUNC_map_update_elem), EXIT,
+    };
+    printf("program, LRU insert that evicts\t%.1f\n", time_program(load_program(evicting, sizeof(evicting) / sizeof(evicting[0])), runs));
+    uint32_t ring_size = 4096;
+    while (ring_size < (uint64_t)runs * 72 + 4096)
+        ring_size <<= 1;
+    int ring = create(BPF_MAP_TYPE_RINGBUF, "lb_ring", 0, 0, ring_size, 0, 0);
+    printf("program, ring buffer output\t%.1f\n", time_program(ring_writer(ring, 64), runs));
     exit(0);
 }
 
-static volatile sig_atomic_t again;
+static volatile sig_atomic_t again, step;
+
+static void on_usr2(int signal)
+{
+    (void)signal;
+    step = 1;
+}
+
+/* Prints `line`, then waits for the next SIGUSR2. */
+static void step_done(const char *line)
+{
+    sigset_t usr2, old;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &usr2, &old);
+    printf("%s\n", line);
+    fflush(stdout);
+    while (!step)
+        sigsuspend(&old);
+    step = 0;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static _Noreturn void gradual(void)
+{
+    uint8_t value[8] = {0};
+    long hash_failures = 0, prog_failures = 0, ring_failures = 0;
+    signal(SIGUSR2, on_usr2);
+    int hash = create(BPF_MAP_TYPE_HASH, "d_hash", 4, 8, 100, 0, 0);
+    int prog = create(BPF_MAP_TYPE_HASH, "d_prog", 4, 8, 100, 0, 0);
+    int lru = create(BPF_MAP_TYPE_LRU_HASH, "d_lru", 4, 8, 8, 0, 0);
+    int ring = create(BPF_MAP_TYPE_RINGBUF, "d_ring", 0, 0, 4096, 0, 0);
+    int inserter = update_program(prog, 1000), writer = ring_writer(ring, 64);
+    step_done("created");
+
+    for (uint32_t k = 0; k < 95; k++) {
+        write_key(hash, &k, value, BPF_ANY);
+        write_key(prog, &k, value, BPF_ANY);
+    }
+    /* 29 records of 64 bytes and an 8-byte header: 2088 of 4096 bytes. */
+    for (int run = 0; run < 29; run++)
+        run_program(writer);
+    step_done("filled");
+
+    for (uint32_t k = 95; k < 110; k++)
+        hash_failures += write_key(hash, &k, value, BPF_ANY) == -E2BIG;
+    for (uint32_t k = 95; k < 100; k++)
+        write_key(prog, &k, value, BPF_ANY);
+    for (int run = 0; run < 5; run++)
+        prog_failures += run_program(inserter) == -E2BIG;
+    for (uint32_t k = 0; k < 20; k++)
+        write_key(lru, &k, value, BPF_ANY);
+    for (int run = 0; run < 200 && ring_failures < 3; run++)
+        ring_failures += run_program(writer) == -EAGAIN;
+    report("d_hash", hash, "hash", hash_failures, -1);
+    report("d_prog", prog, "hash", prog_failures, -1);
+    report("d_lru", lru, "lru_hash", -1, 20 - (long)count_keys(lru));
+    report("d_ring", ring, "ringbuf", ring_failures, -1);
+    printf("overflowed\n");
+    fflush(stdout);
+    for (;;)
+        pause();
+}
 
 static void on_usr1(int signal)
 {
@@ -168,6 +263,8 @@ int main(int argc, char **argv)
     lift_memlock();
     if (argc == 3 && strcmp(argv[1], "--bench") == 0)
         bench((uint32_t)atoi(argv[2]));
+    if (argc == 2 && strcmp(argv[1], "--gradual") == 0)
+        gradual();
     long seen;
 
     /* A hash map of 16: 16 keys fit, 10 more are refused, rewriting the 16 is not a loss. */
@@ -237,13 +334,7 @@ int main(int argc, char **argv)
     /* A ring buffer of one page that nobody reads: a program writes 64-byte records into it until
      * one is refused, then twice more. */
     int ring = create(BPF_MAP_TYPE_RINGBUF, "l_ring", 0, 0, 4096, 0, 0);
-    struct bpf_insn output[] = {
-        STORE_DW_ZERO(-8), STORE_DW_ZERO(-16), STORE_DW_ZERO(-24), STORE_DW_ZERO(-32), STORE_DW_ZERO(-40),
-        STORE_DW_ZERO(-48), STORE_DW_ZERO(-56), STORE_DW_ZERO(-64), LD_MAP_FD(BPF_REG_1, ring),
-        STACK_POINTER(BPF_REG_2, -64), MOV_IMM(BPF_REG_3, 64), MOV_IMM(BPF_REG_4, 0), CALL(BPF_FUNC_ringbuf_output),
-        EXIT,
-    };
-    int writer = load_program(output, sizeof(output) / sizeof(output[0]));
+    int writer = ring_writer(ring, 64);
     seen = 0;
     for (int run = 0; run < 200 && seen < 3; run++)
         seen += run_program(writer) == -EAGAIN;

@@ -152,4 +152,13 @@ int BPF_PROG(lru_eviction, void *arg, void *node, _Bool ret)
     return 0;
 }
 
+/* Counts nothing: attached, detached and attached again once at load, to learn whether this kernel
+ * can attach a tracing program again after detaching it (Linux >= 5.13). Where it cannot, a
+ * counting hook once detached would be lost, so every hook stays attached. */
+SEC("fexit/htab_map_update_elem")
+int BPF_PROG(reattach_probe, struct bpf_map *map, void *key, void *value, __u64 flags, long ret)
+{
+    return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -77,13 +77,21 @@ void clibbpf_close(int32_t fd);
  * full and the entries an LRU map evicted. Owned by one thread at a time. */
 typedef struct clibbpf_loss clibbpf_loss;
 
-/* Loads and attaches the programs whose kernel function exists (in a short-lived child where one
- * can be made). Fails where the kernel refuses tracing programs (-EPERM), lacks BTF, or has none
- * of the functions. */
+/* Loads and attaches the programs whose kernel function exists and can be traced (in a short-lived
+ * child where one can be made); clibbpf_loss_arm detaches and attaches them again. Fails where the
+ * kernel refuses tracing programs (-EPERM), lacks BTF, or has none of the functions. */
 int32_t clibbpf_loss_open(clibbpf_loss **out);
+/* Attaches the hooks of the map types in `types` (a mask of 1 << BPF_MAP_TYPE_*) and detaches the
+ * others, unless the kernel cannot attach a detached hook again (then all stay attached); types not
+ * counted here are ignored. 0, or the first -errno (that hook stays detached). */
+int32_t clibbpf_loss_arm(clibbpf_loss *loss, uint32_t types);
+/* 1 if hooks can be detached and attached again (Linux >= 5.13), 0 if they stay attached. */
+int32_t clibbpf_loss_can_detach(const clibbpf_loss *loss);
+/* The counted map types whose every hook is attached now, as a mask. */
+uint32_t clibbpf_loss_armed(const clibbpf_loss *loss);
 /* The map types whose losses are counted, as a mask of 1 << BPF_MAP_TYPE_*. */
 uint32_t clibbpf_loss_types(const clibbpf_loss *loss);
-/* Whether a map type's losses are counted: 0 if every hook it needs attached; -errno if one failed
+/* Whether a map type's losses can be counted: 0 if every hook it needs attached at load; -errno if one failed
  * to attach (`*function` names it); 1 if the kernel has none of its functions, or it has no hook
  * (`*function` names one, where there is one). */
 int32_t clibbpf_loss_type_status(const clibbpf_loss *loss, uint32_t map_type, const char **function);

@@ -10,6 +10,10 @@ extension Collector {
         do throws(BPFError) {
             let counters = try LibbpfLog.quietly { () throws(BPFError) in try LossCounters() }
             sayUntracked(counters, logger: logger)
+            if mode == .auto && !counters.canDetach {
+                logger.info(
+                    "loss tracking keeps every hook attached, as with on: this kernel cannot attach a tracing program again once it is detached (Linux < 5.13)")
+            }
             return counters
         } catch where mode == .on {
             throw BPFError(
@@ -24,26 +28,20 @@ extension Collector {
         }
     }
 
-    /// The map types loss tracking can count, with whether it does here.
-    static func trackedTypes(_ counters: LossCounters) -> [(type: MapType, tracked: Bool)] {
-        MapType.known.compactMap { type in
-            switch counters.status(of: type) {
-            case .tracked: (type, true)
-            case .failed: (type, false)
-            case .absent(let function): function == nil ? nil : (type, false)
-            }
-        }
+    /// Each map type loss tracking can count, with whether this kernel lets it.
+    static func typeStatuses(_ counters: LossCounters) -> [(type: MapType, status: LossCounters.TypeStatus)] {
+        MapType.known.map { ($0, counters.status(of: $0)) }.filter { $0.status != .absent(function: nil) }
     }
 
     /// One info line naming each type that is not counted on this kernel, and why: a partial
     /// loss tracking is never silent.
     private static func sayUntracked(_ counters: LossCounters, logger: Logger) {
-        let reasons = MapType.known.compactMap { type -> String? in
-            switch counters.status(of: type) {
-            case .tracked, .absent(function: nil): nil
-            case .absent(let function?): "\(type.name) (the kernel has no \(function))"
+        let reasons = typeStatuses(counters).compactMap { type, status -> String? in
+            switch status {
+            case .tracked: nil
+            case .absent(let function): "\(type.name) (the kernel has no \(function ?? "function to trace"))"
             case .failed(let function, .resourceBusy):
-                "\(type.name) (\(function) cannot be traced on this kernel: EBUSY, it is not in available_filter_functions)"
+                "\(type.name) (\(function) cannot be traced on this kernel: EBUSY, it is built without ftrace since Linux 6.14)"
             case .failed(let function, let errno): "\(type.name) (attaching to \(function) failed: \(errno))"
             }
         }
@@ -63,6 +61,34 @@ extension Collector {
             "the kernel has no BTF, or none of the functions the programs attach to"
         default:
             "loading its fexit programs failed: \(errno)"
+        }
+    }
+
+    /// Attaches the hooks this collection calls for and detaches the rest: with `on` every tracked
+    /// type's, with `auto` those `LossArming` picks and the eviction hook. A hook that fails to
+    /// attach is tried again next cycle.
+    func armLosses(for stats: [MapStats]) {
+        guard let losses else { return }
+        var wanted = trackedLossTypes
+        if let arming = lossArming?.update(stats, tracked: losses.tracks) {
+            wanted = arming.types.union(trackedLossTypes.filter(LossArming.alwaysArmed))
+            for change in arming.changes { logArming(change) }
+        }
+        guard wanted != losses.armed else { return }
+        do throws(BPFError) { try losses.arm(wanted) } catch { failed(.losses, error) }
+    }
+
+    private func logArming(_ change: LossArming.Change) {
+        switch change {
+        case let .armed(type, mapID, name, entries, maxEntries):
+            logger.debug(
+                "loss tracking armed: a map of this type is near capacity, or its fill is unknown",
+                metadata: ["map_type": "\(type.name)", "map.id": "\(mapID)", "map.name": "\(name)",
+                           "map.entries": "\(entries.map(String.init) ?? "unknown")", "map.max_entries": "\(maxEntries)"])
+        case let .disarmed(type):
+            logger.debug(
+                "loss tracking disarmed: every map of this type stayed well below capacity",
+                metadata: ["map_type": "\(type.name)", "collections": "\(LossArming.holdCollections)"])
         }
     }
 

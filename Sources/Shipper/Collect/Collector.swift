@@ -49,10 +49,14 @@ public final class Collector {
     /// Each map type loss tracking can count, by name, with whether it does on this kernel;
     /// empty when loss tracking is not running.
     public let lossTrackingTypes: [String: Bool]
+    /// The types this kernel lets loss tracking count.
+    let trackedLossTypes: Set<MapType>
+    /// With `auto`, which types' hooks are attached as maps near capacity; nil otherwise.
+    var lossArming: LossArming?
     /// When the loss counters started counting (their programs attached), in milliseconds since
     /// the epoch: the start timestamp of every map's loss counters, which were 0 then.
     public let lossCountersStartMs: Int64?
-    private let logger: Logger
+    let logger: Logger
     /// What is remembered per map id between cycles. Map ids are never reused, and a map's name,
     /// type and flags never change, so these stay true for the map's lifetime.
     struct Known {
@@ -113,10 +117,13 @@ public final class Collector {
             }
         }
         losses = try Self.loadLossCounters(options.lossTracking, logger: logger)
-        lossTrackingTypes = losses.map { losses in
-            Dictionary(uniqueKeysWithValues: Self.trackedTypes(losses).map { ($0.type.name, $0.tracked) })
-        } ?? [:]
+        let statuses = losses.map(Self.typeStatuses) ?? []
+        lossTrackingTypes = Dictionary(uniqueKeysWithValues: statuses.map { ($0.type.name, $0.status == .tracked) })
+        trackedLossTypes = Set(statuses.filter { $0.status == .tracked }.map(\.type))
+        lossArming = options.lossTracking == .auto && losses?.canDetach == true
+            ? LossArming(onlineCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN))) : nil
         lossCountersStartMs = losses == nil ? nil : Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        armLosses(for: [])
         switch iterator?.program {
         case .htab:
             logger.info(
@@ -140,7 +147,11 @@ public final class Collector {
     /// Whether refused writes and evictions are being counted.
     public var lossTrackingActive: Bool { losses != nil }
 
-
+    /// Each type loss tracking counts here, by name, with whether its hooks are attached now.
+    public var lossTrackingArmed: [String: Bool] {
+        guard let armed = losses?.armed else { return [:] }
+        return Dictionary(uniqueKeysWithValues: trackedLossTypes.map { ($0.name, armed.contains($0)) })
+    }
 
     /// One full collection, sorted by map id.
     public func collect() throws(BPFError) -> [MapStats] {
@@ -187,6 +198,7 @@ public final class Collector {
         walk.passRest()
         for id in walk.vanishedUnselected { walkInKernel(id, skip: false) }
         try attachMetadata(to: &stats)
+        armLosses(for: stats)
         attachLosses(to: &stats)
     }
 

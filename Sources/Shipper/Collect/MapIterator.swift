@@ -165,77 +165,6 @@ final class MapHandle {
     }
 }
 
-/// The loaded loss-tracking programs (fexit on the kernel functions where maps refuse writes or
-/// evict), and their per-map counters. See `LossTracking`.
-final class LossCounters {
-    private let handle: OpaquePointer
-    private var records = [clibbpf_loss_record](repeating: clibbpf_loss_record(), count: 256)
-    /// The map types whose losses the attached programs count, as a mask of 1 << type.
-    private let trackedTypes: UInt32
-
-    init() throws(BPFError) {
-        var handle: OpaquePointer?
-        try check(clibbpf_loss_open(&handle), "load the loss-tracking programs")
-        guard let handle else { throw BPFError("load the loss-tracking programs", errno: .invalidArgument) }
-        self.handle = handle
-        trackedTypes = clibbpf_loss_types(handle)
-    }
-
-    /// Whether the attached programs count this type's losses. A mask, not a set: it is asked once
-    /// per map per cycle.
-    func tracks(_ type: MapType) -> Bool {
-        type.rawValue < 32 && trackedTypes & (1 << type.rawValue) != 0
-    }
-
-    /// Whether a map type's losses are counted here, and if not, why.
-    enum TypeStatus: Equatable {
-        case tracked
-        /// No hook counts this type, or (with the function) the kernel has none of its functions.
-        case absent(function: String?)
-        /// A hook the type needs did not attach: the function and the kernel's answer.
-        case failed(function: String, errno: Errno)
-    }
-
-    func status(of type: MapType) -> TypeStatus {
-        var function: UnsafePointer<CChar>?
-        let result = clibbpf_loss_type_status(handle, type.rawValue, &function)
-        let name = function.map { String(cString: $0) }
-        switch result {
-        case 0: return .tracked
-        case ..<0: return .failed(function: name ?? "?", errno: Errno(rawValue: -result))
-        default: return .absent(function: name)
-        }
-    }
-
-    deinit { clibbpf_loss_close(handle) }
-
-    /// Every map's counters so far, by map id.
-    func read() throws(BPFError) -> [UInt32: LossCounts] {
-        while true {
-            var count = 0
-            let result = records.withUnsafeMutableBufferPointer {
-                clibbpf_loss_read(handle, $0.baseAddress, $0.count, &count)
-            }
-            if result == -Errno.noSpace.rawValue {
-                records = [clibbpf_loss_record](repeating: clibbpf_loss_record(), count: records.count * 2)
-                continue
-            }
-            try check(result, "read the loss counters")
-            var counts: [UInt32: LossCounts] = [:]
-            for record in records.prefix(count) {
-                counts[record.id] = LossCounts(
-                    insertFailures: record.counts.insert_failures, evictions: record.counts.evictions)
-            }
-            return counts
-        }
-    }
-
-    /// Drops the counters of a map that is gone, so that they never fill the programs' map.
-    func forget(_ id: UInt32) throws(BPFError) {
-        try check(clibbpf_loss_forget(handle, id), "forget the loss counters of map \(id)")
-    }
-}
-
 /// The system calls that enumerate maps and programs and resolve pins.
 enum KernelObjects {
     /// Every map id, in order, through BPF_MAP_GET_NEXT_ID.
@@ -340,7 +269,7 @@ enum LibbpfLog {
 
 /// Maps libbpf's `0 or -errno` convention to a thrown `BPFError`; returns non-negative results.
 @discardableResult
-private func check(_ result: Int32, _ operation: @autoclosure () -> String) throws(BPFError) -> Int32 {
+func check(_ result: Int32, _ operation: @autoclosure () -> String) throws(BPFError) -> Int32 {
     if result < 0 { throw BPFError(operation(), errno: Errno(rawValue: -result)) }
     return result
 }

@@ -98,4 +98,5 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     static let lruPercpuHash = MapType(rawValue: 10)
     static let array = MapType(rawValue: 2)
     static let stackTrace = MapType(rawValue: 7)
+    static let ringbuf = MapType(rawValue: 27)
 }

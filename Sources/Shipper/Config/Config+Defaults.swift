@@ -27,7 +27,7 @@ extension Config {
 extension MapsConfig {
     static let defaults = MapsConfig(
         include: [], exclude: [], types: [], countMethod: .auto, maxWalkKeys: CollectorOptions.defaultMaxWalkKeys,
-        lossTracking: .off)
+        lossTracking: .auto)
 }
 
 extension RemoteWriteConfig {

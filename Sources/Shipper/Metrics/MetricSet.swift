@@ -42,6 +42,10 @@ extension Metric {
         name: "ebpf_map_shipper_loss_tracking_type_active",
         help: "Per map type, while loss tracking runs: 1 when this kernel lets its losses be counted, 0 when it does not (the log says why); such maps have no loss counters.",
         kind: .gauge)
+    public static let lossTrackingArmed = Metric(
+        name: "ebpf_map_shipper_loss_tracking_armed",
+        help: "Per map type loss tracking counts: 1 while its hooks are attached, 0 while they are not (loss_tracking auto attaches a type's refusal hooks only while one of its maps is near capacity, as nothing can be refused before).",
+        kind: .gauge)
     public static let configLastReloadSuccessful = Metric(
         name: "ebpf_map_shipper_config_last_reload_successful",
         help: "1 if the last load of the config (at start, or on SIGHUP) succeeded; 0 if it was refused and the previous one still runs.",
@@ -106,7 +110,7 @@ extension Metric {
     public static let allMetrics: [Metric] =
         mapMetrics + [
             .samplesSent, .samplesWritten, .remoteWriteVersion, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
-            .bufferOldest, .bufferCorrupt, .lossTrackingActive, .lossTrackingTypeActive, .configLastReloadSuccessful,
+            .bufferOldest, .bufferCorrupt, .lossTrackingActive, .lossTrackingTypeActive, .lossTrackingArmed, .configLastReloadSuccessful,
             .configLastReloadSuccessTimestamp, .buildInfo,
         ]
 }

@@ -14,6 +14,7 @@ public final class SelfMetrics: Sendable {
         var collectErrors: [CollectStage: UInt64] = Dictionary(uniqueKeysWithValues: CollectStage.allCases.map { ($0, 0) })
         var lossTrackingActive: Bool?
         var lossTrackingTypes: [String: Bool] = [:]
+        var lossTrackingArmed: [String: Bool] = [:]
         var lastReloadSuccessful: Bool?
         var lastReloadSuccessSeconds: Double?
         var buffers: [String: Buffer] = [:]
@@ -100,13 +101,18 @@ public final class SelfMetrics: Sendable {
         state.withLock { $0.collectSeconds = seconds }
     }
 
-    /// The collector's failure counts so far (`Collector.errors`), whether it counts losses, and
-    /// for which map types (`Collector.lossTrackingTypes`).
-    public func collector(errors: [CollectStage: UInt64], lossTrackingActive: Bool, lossTrackingTypes: [String: Bool] = [:]) {
+    /// The collector's failure counts so far (`Collector.errors`), whether it counts losses, for
+    /// which map types (`Collector.lossTrackingTypes`), and whose hooks are attached now
+    /// (`Collector.lossTrackingArmed`).
+    public func collector(
+        errors: [CollectStage: UInt64], lossTrackingActive: Bool, lossTrackingTypes: [String: Bool] = [:],
+        lossTrackingArmed: [String: Bool] = [:]
+    ) {
         state.withLock {
             $0.collectErrors.merge(errors) { $1 }
             $0.lossTrackingActive = lossTrackingActive
             $0.lossTrackingTypes = lossTrackingTypes
+            $0.lossTrackingArmed = lossTrackingArmed
         }
     }
 
@@ -150,6 +156,9 @@ public final class SelfMetrics: Sendable {
         if let active = state.lossTrackingActive { samples.append(Sample(.lossTrackingActive, LabelSet(), active ? 1 : 0)) }
         for (type, active) in state.lossTrackingTypes.sorted(by: { $0.key < $1.key }) {
             samples.append(Sample(.lossTrackingTypeActive, LabelSet(["map_type": type]), active ? 1 : 0))
+        }
+        for (type, armed) in state.lossTrackingArmed.sorted(by: { $0.key < $1.key }) {
+            samples.append(Sample(.lossTrackingArmed, LabelSet(["map_type": type]), armed ? 1 : 0))
         }
         if let successful = state.lastReloadSuccessful {
             samples.append(Sample(.configLastReloadSuccessful, LabelSet(), successful ? 1 : 0))

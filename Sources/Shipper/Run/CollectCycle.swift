@@ -49,7 +49,7 @@ final class CollectCycle {
     func run(at time: Date = Date()) -> Bool {
         let started = ContinuousClock.now
         do {
-            defer { metrics.collector(errors: collector.errors, lossTrackingActive: collector.lossTrackingActive, lossTrackingTypes: collector.lossTrackingTypes) }
+            defer { metrics.record(collector) }
             try collector.collect(into: &maps)
         } catch {
             // A failed cycle sends nothing, so no series is marked stale by accident. The collector

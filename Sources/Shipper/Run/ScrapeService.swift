@@ -28,7 +28,7 @@ public final class ScrapeService: Service {
                     let started = ContinuousClock.now
                     let maps = try collector.collect()
                     metrics.collected(in: started.duration(to: .now))
-                    metrics.collector(errors: collector.errors, lossTrackingActive: collector.lossTrackingActive, lossTrackingTypes: collector.lossTrackingTypes)
+                    metrics.record(collector)
                     return TextExposition.render(MetricSet.samples(for: maps) + metrics.samples())
                 } catch {
                     logger.error("collection failed", metadata: ["error": "\(error)"])

@@ -44,6 +44,28 @@ struct LossTrackingTests {
         ("panels", """
             sh -c 'while read -r query; do wget -qO- "http://127.0.0.1:8428/api/v1/query?query=$query"; echo; done </bin/panels.txt'
             """),
+        // `auto`, the default, as maps fill in service: guest_losses --gradual steps its d_ maps from
+        // empty, to near full, to past capacity; `serve` collects at each scrape.
+        ("auto", """
+            sh -c 'ebpf-map-shipper serve --listen 127.0.0.1:9436 --name "^d_" --log-level debug 2>/tmp/auto.err & \
+            guest_losses --gradual >/tmp/gradual & echo $! >/tmp/gradual.pid; \
+            n=0; while ! grep -q created /tmp/gradual 2>/dev/null && [ $n -lt 3000 ]; do sleep 0.1; n=$((n+1)); done; \
+            n=0; while ! wget -qO- http://127.0.0.1:9436/metrics >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done'
+            """),
+        ("empty", "wget -qO- http://127.0.0.1:9436/metrics"),
+        // Scraped until the hash type is armed, and the ring buffer type where this kernel tracks it.
+        ("filled", """
+            sh -c 'kill -USR2 $(cat /tmp/gradual.pid); \
+            n=0; while ! grep -q filled /tmp/gradual && [ $n -lt 3000 ]; do sleep 0.1; n=$((n+1)); done; \
+            n=0; while [ $n -lt 600 ]; do wget -qO /tmp/armed http://127.0.0.1:9436/metrics; \
+            grep -q "armed{map_type=.hash.} 1" /tmp/armed && { grep -q "armed{map_type=.ringbuf.} 1" /tmp/armed \
+            || grep -q "type_active{map_type=.ringbuf.} 0" /tmp/armed; } && break; sleep 0.1; n=$((n+1)); done; cat /tmp/armed'
+            """),
+        ("overflowed", """
+            sh -c 'kill -USR2 $(cat /tmp/gradual.pid); \
+            n=0; while ! grep -q overflowed /tmp/gradual && [ $n -lt 3000 ]; do sleep 0.1; n=$((n+1)); done; cat /tmp/gradual'
+            """),
+        ("counted", "sh -c 'wget -qO- http://127.0.0.1:9436/metrics; cat /tmp/auto.err'"),
         ("fresh", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking on"),
         ("off", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking off"),
     ]
@@ -87,14 +109,19 @@ struct LossTrackingTests {
         var evictions: Int?
     }
 
-    static func seen(_ run: GuestKernel.Run) -> [String: Seen] {
+    static func seen(_ run: GuestKernel.Run, in command: String = "losses") -> [String: Seen] {
         var maps: [String: Seen] = [:]
-        for line in run["losses"].stdout.split(separator: "\n") where line.hasPrefix("loss ") {
+        for line in run[command].stdout.split(separator: "\n") where line.hasPrefix("loss ") {
             let fields = line.split(separator: " ").map(String.init)
             guard fields.count == 6, let id = Int(fields[2]) else { continue }
             maps[fields[1]] = Seen(id: id, type: fields[3], insertFailures: Int(fields[4]), evictions: Int(fields[5]))
         }
         return maps
+    }
+
+    /// The value of a self-metric with labels `labels` in a scrape, nil if absent.
+    static func selfValue(_ scrape: String, _ series: String) -> Double? {
+        scrape.split(separator: "\n").first { $0.hasPrefix(series + " ") }?.split(separator: " ").last.flatMap { Double($0) }
     }
 
     /// The value of `metric` for map `name` in a scrape, nil if absent.
@@ -224,5 +251,43 @@ struct LossTrackingTests {
                 if expected == nil { #expect(map[key] is NSNull, "\(command) \(name)") }
             }
         }
+    }
+
+    /// With the default, `auto`: nothing armed but the eviction hook while the maps are empty; the
+    /// hash and ring buffer hooks armed once their maps near capacity (said at debug); and then
+    /// every refused write and eviction counted exactly. 5.10 cannot attach a detached hook again,
+    /// so there every hook stays attached, as with `on`, and says so.
+    @Test(arguments: Kernel.allCases)
+    func autoArmsAsMapsFillAndCountsExactly(kernel: Kernel) async throws {
+        let run = try await Self.guest(kernel)
+        let ringTracked = Self.tracked("ringbuf", on: kernel)
+        let detaches = kernel != .bullseye
+        let armed = { (scrape: String, type: String) in
+            Self.selfValue(scrape, "ebpf_map_shipper_loss_tracking_armed{map_type=\"\(type)\"}")
+        }
+        let empty = run["empty"].stdout
+        #expect(armed(empty, "hash") == (detaches ? 0 : 1), "\(run.console)")
+        #expect(armed(empty, "ringbuf") == (ringTracked ? (detaches ? 0 : 1) : nil))
+        #expect(armed(empty, "lru_hash") == 1)
+        let filled = run["filled"].stdout
+        #expect(armed(filled, "hash") == 1, "\(filled)")
+        #expect(armed(filled, "ringbuf") == (ringTracked ? 1 : nil))
+        #expect(armed(filled, "percpu_hash") == (detaches ? 0 : 1))
+
+        let seen = Self.seen(run, in: "overflowed")
+        #expect(seen["d_hash"]?.insertFailures == 10, "\(run["overflowed"])")
+        #expect(seen["d_prog"]?.insertFailures == 5)
+        #expect(seen["d_ring"]?.insertFailures == 3)
+        let evictions = try #require(seen["d_lru"]?.evictions)
+        let counted = run["counted"].stdout
+        #expect(Self.value(counted, "ebpf_map_insert_failures_total", "d_hash") == 10, "\(counted)")
+        #expect(Self.value(counted, "ebpf_map_insert_failures_total", "d_prog") == 5)
+        #expect(Self.value(counted, "ebpf_map_insert_failures_total", "d_ring") == (ringTracked ? 3 : nil))
+        #expect(Self.value(counted, "ebpf_map_evictions_total", "d_lru") == Double(evictions))
+        let armedLines = counted.split(separator: "\n").filter { $0.contains("loss tracking armed") }
+        #expect(armedLines.count == (detaches ? (ringTracked ? 2 : 1) : 0), "\(counted)")
+        #expect(!detaches || armedLines.contains { $0.contains("map_type=hash") && $0.contains("map.name=d_") })
+        #expect(counted.contains("loss tracking keeps every hook attached") == !detaches)
+        #expect(!counted.contains("level=warning"))
     }
 }

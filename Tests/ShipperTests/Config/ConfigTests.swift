@@ -133,9 +133,10 @@ struct ConfigTests {
             == "shipper.yml:2: pushgateway[0]: duplicate endpoint name 'a:1'; give each remote_write and pushgateway entry a unique name")
     }
 
-    @Test func lossTrackingIsOffUnlessAskedFor() throws {
-        #expect(try parse("remote_write: [{url: 'http://a:1'}]\n").maps.lossTracking == .off)
-        #expect(try parse("maps: {loss_tracking: auto}\nremote_write: [{url: 'http://a:1'}]\n").maps.lossTracking == .auto)
+    @Test func lossTrackingIsAutoUnlessSet() throws {
+        #expect(try parse("remote_write: [{url: 'http://a:1'}]\n").maps.lossTracking == .auto)
+        #expect(try parse("maps: {loss_tracking: off}\nremote_write: [{url: 'http://a:1'}]\n").maps.lossTracking == .off)
+        #expect(try parse("maps: {loss_tracking: on}\nremote_write: [{url: 'http://a:1'}]\n").maps.lossTracking == .on)
         #expect(error("maps:\n  loss_tracking: yes\nremote_write: [{url: 'http://a:1'}]\n")
             == "shipper.yml:2: maps.loss_tracking: unknown loss_tracking 'yes'; expected auto, on or off")
     }

@@ -35,12 +35,11 @@ struct SystemdServiceTests {
         let journal = "journalctl -u ebpf-map-shipper --no-pager"
         let commands: [(name: String, command: String)] = [
             ("install", "dpkg -i \(file)"),
-            // The operator's edits: the receiver, a per-host label, loss tracking (this kernel allows
-            // its fexit programs), and a shorter interval for the test.
+            // The operator's edits: the receiver, a per-host label, and a shorter interval for the
+            // test. Loss tracking is auto by default (this kernel allows its fexit programs).
             ("configure", """
                 sed -i -e 's#http://127.0.0.1:9090/api/v1/write#http://127.0.0.1:8428/api/v1/write#' \
-                -e 's/^  # site: /  site: /' -e 's/^interval: 15s/interval: 5s/' \
-                -e 's/^  loss_tracking: off/  loss_tracking: auto/' \(config) && \
+                -e 's/^  # site: /  site: /' -e 's/^interval: 15s/interval: 5s/' \(config) && \
                 sed -i 's/^#SITE=fra1/SITE=fra1/' /etc/default/ebpf-map-shipper
                 """),
             ("start", "systemctl enable --now ebpf-map-shipper"),
