@@ -2,7 +2,7 @@
 //   collect-bench BIG_MAP_NAME EMPTY_MAP_NAME
 // Prints tab-separated "measurement<TAB>method<TAB>median_ms<TAB>min_ms<TAB>maps" lines.
 //   collect-bench --loss
-// times a steady-state collection of every map with loss tracking off and on (bench/loss).
+// times a steady-state collection of every map with loss tracking off, auto and on (bench/loss).
 import Foundation
 import Logging
 import Shipper
@@ -68,7 +68,7 @@ func collector(_ path: Path, include: [String] = []) throws -> Collector {
 }
 
 if arguments.count == 2 {
-    for mode in [LossTracking.off, .on] {
+    for mode in [LossTracking.off, .auto, .on] {
         var options = CollectorOptions(method: .iterator)
         options.lossTracking = mode
         let collector = try Collector(options: options, logger: logger)
