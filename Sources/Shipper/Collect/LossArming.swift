@@ -49,26 +49,32 @@ struct LossArming {
     /// Takes one collection's maps, sorted by id, and returns the types to keep armed, with what
     /// changed.
     mutating func update(_ maps: [MapStats], tracked: (MapType) -> Bool) -> (types: Set<MapType>, changes: [Change]) {
-        var near: [MapType: MapStats] = [:]
+        // Indices, not copies: a MapStats copy retains its name, pins and programs.
+        var near: [MapType: Int] = [:]
         var inBand: Set<MapType> = []
         var next = spare
         next.removeAll(keepingCapacity: true)
         var cursor = 0
-        for map in maps where tracked(map.type) && !Self.alwaysArmed(map.type) {
-            while cursor < lastEntries.count, lastEntries[cursor].id < map.id { cursor += 1 }
-            let last = cursor < lastEntries.count && lastEntries[cursor].id == map.id ? lastEntries[cursor].entries : nil
-            if let count = map.entries { next.append((map.id, count)) }
-            switch position(of: map, last: last) {
-            case .near: if near[map.type] == nil { near[map.type] = map }
-            case .inBand: inBand.insert(map.type)
+        for index in maps.indices {
+            let type = maps[index].type
+            guard tracked(type), !Self.alwaysArmed(type) else { continue }
+            let id = maps[index].id
+            while cursor < lastEntries.count, lastEntries[cursor].id < id { cursor += 1 }
+            let last = cursor < lastEntries.count && lastEntries[cursor].id == id ? lastEntries[cursor].entries : nil
+            let entries = maps[index].entries
+            if let entries { next.append((id, entries)) }
+            switch position(type, flags: maps[index].flags, entries: entries, capacity: maps[index].maxEntries, last: last) {
+            case .near: if near[type] == nil { near[type] = index }
+            case .inBand: inBand.insert(type)
             case .clear: break
             }
         }
         spare = lastEntries
         lastEntries = next
         var changes: [Change] = []
-        for (type, map) in near.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+        for (type, index) in near.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             if armed[type] == nil {
+                let map = maps[index]
                 changes.append(.armed(type, mapID: map.id, name: map.name, entries: map.entries, maxEntries: map.maxEntries))
             }
             armed[type] = 0
@@ -91,12 +97,14 @@ struct LossArming {
     private enum Position { case near, inBand, clear }
 
     /// Where a map stands against its capacity; `last` is its count at the last collection.
-    private func position(of map: MapStats, last: UInt64?) -> Position {
-        guard let count = map.entries else { return .near }
-        let capacity = UInt64(map.maxEntries)
-        var margin = map.type == .ringbuf ? capacity / 2 : capacity / 10
+    private func position(
+        _ type: MapType, flags: UInt32, entries: UInt64?, capacity maxEntries: UInt32, last: UInt64?
+    ) -> Position {
+        guard let count = entries else { return .near }
+        let capacity = UInt64(maxEntries)
+        var margin = type == .ringbuf ? capacity / 2 : capacity / 10
         if let last, count > last { margin = max(margin, 2 * (count - last)) }
-        if map.type.counting == .kernelCounter, map.flags & MapType.noPreallocFlag != 0 {
+        if flags & MapType.noPreallocFlag != 0, type.counting == .kernelCounter {
             margin = max(margin, Self.perCPUSlack * UInt64(onlineCPUs))
         }
         if count + margin >= capacity { return .near }
