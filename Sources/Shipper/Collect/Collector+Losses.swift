@@ -75,7 +75,15 @@ extension Collector {
             for change in arming.changes { logArming(change) }
         }
         guard wanted != losses.armed else { return }
-        do throws(BPFError) { try losses.arm(wanted) } catch { failed(.losses, error) }
+        do throws(BPFError) {
+            try losses.arm(wanted)
+        } catch {
+            errors[.losses, default: 0] += 1
+            guard armLog.allows() else { return }
+            logger.warning(
+                "could not attach a loss-tracking hook; it is tried again each collection, and what it would count is not counted meanwhile",
+                metadata: ["collect.stage": "\(CollectStage.losses.rawValue)", "error": "\(error)"])
+        }
     }
 
     private func logArming(_ change: LossArming.Change) {

@@ -78,9 +78,11 @@ public final class Collector {
     /// Map types whose walk was already announced.
     private var announcedWalkTypes: Set<MapType> = []
     /// Failures so far, by stage, for the self-metrics; each leaves out only what it concerns.
-    public private(set) var errors: [CollectStage: UInt64] = [:]
+    public internal(set) var errors: [CollectStage: UInt64] = [:]
     private var errorLogs: [CollectStage: LogLimit] = [:]
     private var skipLog = LogLimit()
+    /// Failures to attach a loss-tracking hook, logged once a minute (Collector+Losses.swift).
+    var armLog = LogLimit()
     /// The program names of each map from the last program listing that worked.
     private var lastUsers: [UInt32: [String]] = [:]
     /// Full names of the programs whose kernel name was cut at 15 characters, by program id (ids
