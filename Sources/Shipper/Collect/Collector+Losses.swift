@@ -78,11 +78,9 @@ extension Collector {
         do throws(BPFError) {
             try losses.arm(wanted)
         } catch {
-            errors[.losses, default: 0] += 1
-            guard armLog.allows() else { return }
-            logger.warning(
-                "could not attach a loss-tracking hook; it is tried again each collection, and what it would count is not counted meanwhile",
-                metadata: ["collect.stage": "\(CollectStage.losses.rawValue)", "error": "\(error)"])
+            failed(
+                .losses, error,
+                message: "could not attach a loss-tracking hook; it is tried again each collection, and what it would count is not counted meanwhile")
         }
     }
 

@@ -78,11 +78,9 @@ public final class Collector {
     /// Map types whose walk was already announced.
     private var announcedWalkTypes: Set<MapType> = []
     /// Failures so far, by stage, for the self-metrics; each leaves out only what it concerns.
-    public internal(set) var errors: [CollectStage: UInt64] = [:]
+    public private(set) var errors: [CollectStage: UInt64] = [:]
     private var errorLogs: [CollectStage: LogLimit] = [:]
     private var skipLog = LogLimit()
-    /// Failures to attach a loss-tracking hook, logged once a minute (Collector+Losses.swift).
-    var armLog = LogLimit()
     /// The program names of each map from the last program listing that worked.
     private var lastUsers: [UInt32: [String]] = [:]
     /// Full names of the programs whose kernel name was cut at 15 characters, by program id (ids
@@ -204,14 +202,17 @@ public final class Collector {
         attachLosses(to: &stats)
     }
 
-    /// Counts a failure of `stage` and logs it, at most once a minute per stage.
-    func failed(_ stage: CollectStage, _ error: BPFError, mapID: UInt32? = nil, name: String? = nil) {
+    /// Counts a failure of `stage` and logs it (`message`, or the stage's own), at most once a minute
+    /// per stage.
+    func failed(
+        _ stage: CollectStage, _ error: BPFError, mapID: UInt32? = nil, name: String? = nil, message: String? = nil
+    ) {
         errors[stage, default: 0] += 1
         guard errorLogs[stage, default: LogLimit()].allows() else { return }
         var metadata: Logger.Metadata = ["collect.stage": "\(stage.rawValue)", "error": "\(error)"]
         if let mapID { metadata["map.id"] = "\(mapID)" }
         if let name { metadata["map.name"] = "\(name)" }
-        logger.warning("\(stage.failureMessage)", metadata: metadata)
+        logger.warning("\(message ?? stage.failureMessage)", metadata: metadata)
     }
 
     func injectFailure(_ stage: CollectStage) throws(BPFError) {
