@@ -38,8 +38,8 @@ extension Collector {
     private static func sayUntracked(_ counters: LossCounters, logger: Logger) {
         let reasons = typeStatuses(counters).compactMap { type, status -> String? in
             switch status {
-            case .tracked: nil
-            case .absent(let function): "\(type.name) (the kernel has no \(function ?? "function to trace"))"
+            case .tracked, .absent(function: nil): nil
+            case .absent(let function?): "\(type.name) (the kernel has no \(function))"
             case .failed(let function, .resourceBusy):
                 "\(type.name) (\(function) cannot be traced on this kernel: EBUSY, it is built without ftrace since Linux 6.14)"
             case .failed(let function, let errno): "\(type.name) (attaching to \(function) failed: \(errno))"
@@ -69,9 +69,9 @@ extension Collector {
     /// attach is tried again next cycle.
     func armLosses(for stats: [MapStats]) {
         guard let losses else { return }
-        var wanted = trackedLossTypes
+        var wanted = losses.tracked
         if let arming = lossArming?.update(stats, tracked: losses.tracks) {
-            wanted = arming.types.union(trackedLossTypes.filter(LossArming.alwaysArmed))
+            wanted = arming.types.union(losses.tracked.filter(LossArming.alwaysArmed))
             for change in arming.changes { logArming(change) }
         }
         guard wanted != losses.armed else { return }

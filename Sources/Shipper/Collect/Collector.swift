@@ -49,8 +49,6 @@ public final class Collector {
     /// Each map type loss tracking can count, by name, with whether it does on this kernel;
     /// empty when loss tracking is not running.
     public let lossTrackingTypes: [String: Bool]
-    /// The types this kernel lets loss tracking count.
-    let trackedLossTypes: Set<MapType>
     /// With `auto`, which types' hooks are attached as maps near capacity; nil otherwise.
     var lossArming: LossArming?
     /// When the loss counters started counting (their programs attached), in milliseconds since
@@ -119,7 +117,6 @@ public final class Collector {
         losses = try Self.loadLossCounters(options.lossTracking, logger: logger)
         let statuses = losses.map(Self.typeStatuses) ?? []
         lossTrackingTypes = Dictionary(uniqueKeysWithValues: statuses.map { ($0.type.name, $0.status == .tracked) })
-        trackedLossTypes = Set(statuses.filter { $0.status == .tracked }.map(\.type))
         lossArming = options.lossTracking == .auto && losses?.canDetach == true
             ? LossArming(onlineCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN))) : nil
         lossCountersStartMs = losses == nil ? nil : Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
@@ -149,8 +146,9 @@ public final class Collector {
 
     /// Each type loss tracking counts here, by name, with whether its hooks are attached now.
     public var lossTrackingArmed: [String: Bool] {
-        guard let armed = losses?.armed else { return [:] }
-        return Dictionary(uniqueKeysWithValues: trackedLossTypes.map { ($0.name, armed.contains($0)) })
+        guard let losses else { return [:] }
+        let armed = losses.armed
+        return Dictionary(uniqueKeysWithValues: losses.tracked.map { ($0.name, armed.contains($0)) })
     }
 
     /// One full collection, sorted by map id.

@@ -9,6 +9,8 @@ final class LossCounters {
     private var records = [clibbpf_loss_record](repeating: clibbpf_loss_record(), count: 256)
     /// The map types whose losses the attached programs count, as a mask of 1 << type.
     private let trackedTypes: UInt32
+    /// The same types as a set, for arming.
+    let tracked: Set<MapType>
 
     init() throws(BPFError) {
         var handle: OpaquePointer?
@@ -16,6 +18,7 @@ final class LossCounters {
         guard let handle else { throw BPFError("load the loss-tracking programs", errno: .invalidArgument) }
         self.handle = handle
         trackedTypes = clibbpf_loss_types(handle)
+        tracked = Self.types(in: trackedTypes)
     }
 
     /// Whether this kernel lets this type's losses be counted (its hooks attached at load). A mask,
@@ -53,14 +56,16 @@ final class LossCounters {
         try check(clibbpf_loss_arm(handle, mask), "attach the loss-tracking programs")
     }
 
+    /// The types in a mask of 1 << type.
+    private static func types(in mask: UInt32) -> Set<MapType> {
+        Set(MapType.known.filter { $0.rawValue < 32 && mask & (1 << $0.rawValue) != 0 })
+    }
+
     /// Whether hooks can be detached and attached again (Linux >= 5.13); where not, all stay attached.
     var canDetach: Bool { clibbpf_loss_can_detach(handle) == 1 }
 
     /// The tracked types whose every hook is attached now.
-    var armed: Set<MapType> {
-        let mask = clibbpf_loss_armed(handle)
-        return Set(MapType.known.filter { $0.rawValue < 32 && mask & (1 << $0.rawValue) != 0 })
-    }
+    var armed: Set<MapType> { Self.types(in: clibbpf_loss_armed(handle)) }
 
     /// Every map's counters so far, by map id.
     func read() throws(BPFError) -> [UInt32: LossCounts] {
