@@ -239,7 +239,7 @@ const ProtobufCMessageDescriptor io__prometheus__write__v2__request__descriptor 
   (ProtobufCMessageInit) io__prometheus__write__v2__request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor io__prometheus__write__v2__time_series__field_descriptors[4] =
+static const ProtobufCFieldDescriptor io__prometheus__write__v2__time_series__field_descriptors[3] =
 {
   {
     "labels_refs",
@@ -277,21 +277,8 @@ static const ProtobufCFieldDescriptor io__prometheus__write__v2__time_series__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "created_timestamp",
-    6,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_INT64,
-    0,   /* quantifier_offset */
-    offsetof(Io__Prometheus__Write__V2__TimeSeries, created_timestamp),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned io__prometheus__write__v2__time_series__field_indices_by_name[] = {
-  3,   /* field[3] = created_timestamp */
   0,   /* field[0] = labels_refs */
   2,   /* field[2] = metadata */
   1,   /* field[1] = samples */
@@ -300,7 +287,7 @@ static const ProtobufCIntRange io__prometheus__write__v2__time_series__number_ra
 {
   { 1, 0 },
   { 5, 2 },
-  { 0, 4 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor io__prometheus__write__v2__time_series__descriptor =
 {
@@ -310,14 +297,14 @@ const ProtobufCMessageDescriptor io__prometheus__write__v2__time_series__descrip
   "Io__Prometheus__Write__V2__TimeSeries",
   "io.prometheus.write.v2",
   sizeof(Io__Prometheus__Write__V2__TimeSeries),
-  4,
+  3,
   io__prometheus__write__v2__time_series__field_descriptors,
   io__prometheus__write__v2__time_series__field_indices_by_name,
   2,  io__prometheus__write__v2__time_series__number_ranges,
   (ProtobufCMessageInit) io__prometheus__write__v2__time_series__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor io__prometheus__write__v2__sample__field_descriptors[2] =
+static const ProtobufCFieldDescriptor io__prometheus__write__v2__sample__field_descriptors[3] =
 {
   {
     "value",
@@ -343,15 +330,28 @@ static const ProtobufCFieldDescriptor io__prometheus__write__v2__sample__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "start_timestamp",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Io__Prometheus__Write__V2__Sample, start_timestamp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned io__prometheus__write__v2__sample__field_indices_by_name[] = {
+  2,   /* field[2] = start_timestamp */
   1,   /* field[1] = timestamp */
   0,   /* field[0] = value */
 };
 static const ProtobufCIntRange io__prometheus__write__v2__sample__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor io__prometheus__write__v2__sample__descriptor =
 {
@@ -361,7 +361,7 @@ const ProtobufCMessageDescriptor io__prometheus__write__v2__sample__descriptor =
   "Io__Prometheus__Write__V2__Sample",
   "io.prometheus.write.v2",
   sizeof(Io__Prometheus__Write__V2__Sample),
-  2,
+  3,
   io__prometheus__write__v2__sample__field_descriptors,
   io__prometheus__write__v2__sample__field_indices_by_name,
   1,  io__prometheus__write__v2__sample__number_ranges,

@@ -71,15 +71,10 @@ struct  Io__Prometheus__Write__V2__TimeSeries
   size_t n_samples;
   Io__Prometheus__Write__V2__Sample **samples;
   Io__Prometheus__Write__V2__Metadata *metadata;
-  /*
-   * When the counter started counting (the start, or "created", timestamp), in milliseconds
-   * since the Unix epoch; 0 when unknown.
-   */
-  int64_t created_timestamp;
 };
 #define IO__PROMETHEUS__WRITE__V2__TIME_SERIES__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__prometheus__write__v2__time_series__descriptor) \
-    , 0,NULL, 0,NULL, NULL, 0 }
+    , 0,NULL, 0,NULL, NULL }
 
 
 struct  Io__Prometheus__Write__V2__Sample
@@ -90,10 +85,15 @@ struct  Io__Prometheus__Write__V2__Sample
    * Milliseconds since the Unix epoch.
    */
   int64_t timestamp;
+  /*
+   * When the counter started counting (the start timestamp), in milliseconds since the Unix
+   * epoch; 0 when unknown or not a counter.
+   */
+  int64_t start_timestamp;
 };
 #define IO__PROMETHEUS__WRITE__V2__SAMPLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__prometheus__write__v2__sample__descriptor) \
-    , 0, 0 }
+    , 0, 0, 0 }
 
 
 struct  Io__Prometheus__Write__V2__Metadata

@@ -44,11 +44,14 @@ void crw_decoded_v2_series(const crw_decoded_v2 *d, size_t series, crw_series_v2
     out->type = s->metadata ? (int32_t)s->metadata->type : 0;
     out->help_ref = s->metadata ? s->metadata->help_ref : 0;
     out->unit_ref = s->metadata ? s->metadata->unit_ref : 0;
-    out->created_timestamp_ms = s->created_timestamp;
 }
 
-void crw_decoded_v2_sample(const crw_decoded_v2 *d, size_t series, size_t index, double *value, int64_t *timestamp_ms)
+void crw_decoded_v2_sample(const crw_decoded_v2 *d, size_t series, size_t index, double *value, int64_t *timestamp_ms,
+                           int64_t *start_timestamp_ms)
 {
-    *value = d->message.timeseries[series]->samples[index]->value;
-    *timestamp_ms = d->message.timeseries[series]->samples[index]->timestamp;
+    const Io__Prometheus__Write__V2__Sample *sample = d->message.timeseries[series]->samples[index];
+
+    *value = sample->value;
+    *timestamp_ms = sample->timestamp;
+    *start_timestamp_ms = sample->start_timestamp;
 }

@@ -58,7 +58,6 @@ typedef struct crw_series_v2 {
     int32_t type; /* Metadata.MetricType */
     uint32_t help_ref;
     uint32_t unit_ref;
-    int64_t created_timestamp_ms; /* 0: not sent */
 } crw_series_v2;
 
 int32_t crw_decode_v2(const uint8_t *body, size_t length, crw_decoded_v2 **out);
@@ -68,7 +67,9 @@ const char *crw_decoded_v2_symbol(const crw_decoded_v2 *decoded, size_t index);
 size_t crw_decoded_v2_series_count(const crw_decoded_v2 *decoded);
 /* `out->refs` stays valid until crw_decoded_v2_free. */
 void crw_decoded_v2_series(const crw_decoded_v2 *decoded, size_t series, crw_series_v2 *out);
-void crw_decoded_v2_sample(const crw_decoded_v2 *decoded, size_t series, size_t index, double *value, int64_t *timestamp_ms);
+/* `start_timestamp_ms` is Sample.start_timestamp (rc.4): 0 when not sent. */
+void crw_decoded_v2_sample(const crw_decoded_v2 *decoded, size_t series, size_t index, double *value, int64_t *timestamp_ms,
+                           int64_t *start_timestamp_ms);
 
 /* ---- HTTP: one reusable libcurl easy handle per endpoint, so connections are kept alive ---- */
 

@@ -60,13 +60,15 @@ struct DecodedWriteRequestV2: Sendable {
     struct Series: Sendable {
         /// Label name and value refs, in pairs.
         var refs: [UInt32]
-        var samples: [(value: Double, timestampMs: Int64)]
+        /// `startTimestampMs` is 0 when not sent.
+        var samples: [(value: Double, timestampMs: Int64, startTimestampMs: Int64)]
         var hasMetadata: Bool
         var type: Int32
         var helpRef: UInt32
         var unitRef: UInt32
-        /// 0 when not sent.
-        var startTimestampMs: Int64
+
+        /// The start timestamp of the series' first sample (the shipper sends one per series); 0 for none.
+        var startTimestampMs: Int64 { samples.first?.startTimestampMs ?? 0 }
     }
 
     var symbols: [String]
@@ -87,11 +89,11 @@ struct DecodedWriteRequestV2: Sendable {
                 samples: (0..<raw.sample_count).map { sample in
                     var value = 0.0
                     var timestamp: Int64 = 0
-                    crw_decoded_v2_sample(decoded, index, sample, &value, &timestamp)
-                    return (value, timestamp)
+                    var start: Int64 = 0
+                    crw_decoded_v2_sample(decoded, index, sample, &value, &timestamp, &start)
+                    return (value, timestamp, start)
                 },
-                hasMetadata: raw.has_metadata != 0, type: raw.type, helpRef: raw.help_ref, unitRef: raw.unit_ref,
-                startTimestampMs: raw.created_timestamp_ms)
+                hasMetadata: raw.has_metadata != 0, type: raw.type, helpRef: raw.help_ref, unitRef: raw.unit_ref)
         }
     }
 

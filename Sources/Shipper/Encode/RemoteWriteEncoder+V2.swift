@@ -17,7 +17,7 @@ extension RemoteWriteEncoder {
 
     /// One 2.0 request holding every sample, labels merged as `SeriesBuffer.append` does. Each
     /// series carries its metric's type, HELP and unit, and a counter whose metric is in
-    /// `startTimestamps` its start ("created") timestamp, in milliseconds.
+    /// `startTimestamps` its start timestamp, in milliseconds.
     func encodeV2(
         _ samples: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet,
         startTimestamps: [Metric: Int64] = [:]
@@ -65,7 +65,7 @@ extension RemoteWriteEncoder {
                 for sample in entry.samples {
                     RemoteWriteV2Wire.appendSeries(
                         refs: refs, value: sample.value, timestamp: RemoteWriteWire.Timestamp(milliseconds: sample.timestampMs),
-                        metadata: metadata, startMs: entry.startTimestampMs, to: &series)
+                        metadata: metadata, startMs: sample.startTimestampMs, to: &series)
                 }
             }
         }

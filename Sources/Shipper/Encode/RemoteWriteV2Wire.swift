@@ -8,7 +8,10 @@ enum RemoteWriteV2Wire {
     private static let seriesTag: UInt8 = 5 << 3 | 2  // Request.timeseries
     private static let labelsRefsTag: UInt8 = 1 << 3 | 2  // TimeSeries.labels_refs, packed
     private static let metadataTag: UInt8 = 5 << 3 | 2  // TimeSeries.metadata
-    private static let createdTimestampTag: UInt8 = 6 << 3 | 0  // TimeSeries.created_timestamp
+    private static let sampleTag: UInt8 = 2 << 3 | 2  // TimeSeries.samples
+    private static let sampleValueTag: UInt8 = 1 << 3 | 1  // Sample.value, 64-bit
+    private static let sampleTimestampTag: UInt8 = 2 << 3 | 0  // Sample.timestamp
+    private static let sampleStartTag: UInt8 = 3 << 3 | 0  // Sample.start_timestamp (rc.4)
     private static let metadataTypeTag: UInt8 = 1 << 3 | 0  // Metadata.type
     private static let metadataHelpTag: UInt8 = 3 << 3 | 0  // Metadata.help_ref
     private static let metadataUnitTag: UInt8 = 4 << 3 | 0  // Metadata.unit_ref
@@ -31,7 +34,7 @@ enum RemoteWriteV2Wire {
     }
 
     /// Appends one Request.timeseries entry with one sample. `refs` are the label pairs' refs,
-    /// sorted by label name; `startMs` is the created (start) timestamp, 0 for none.
+    /// sorted by label name; `startMs` is the sample's start timestamp, 0 for none.
     static func appendSeries(
         refs: some Collection<UInt32>, value: Double, timestamp: RemoteWriteWire.Timestamp, metadata: Metadata,
         startMs: Int64, to sink: inout ByteSink
@@ -77,22 +80,29 @@ enum RemoteWriteV2Wire {
         if metadata.unitRef != 0 { writeField(metadataUnitTag, metadata.unitRef, to: &writer) }
     }
 
-    /// A timeseries entry: `labelBytes` written by `labels`, then the sample and the start timestamp.
+    /// A timeseries entry: `labelBytes` written by `labels`, then its one sample with the start
+    /// timestamp in it, where rc.4 puts it (rc.3 had it in TimeSeries field 6, now reserved).
     private static func writeSeries(
         labelBytes: Int, value: Double, timestamp: RemoteWriteWire.Timestamp, startMs: Int64, to sink: inout ByteSink,
         labels: (inout WireWriter) -> Void
     ) {
         let start = UInt64(bitPattern: startMs)
         timestamp.bytes.withUnsafeBytes { stamp in
-            let inner = labelBytes + RemoteWriteWire.sampleFieldSize(timestamp: stamp.count) + (start == 0 ? 0 : 1 + varintSize(start))
+            // At most 1 + 8 + 1 + 10 + 1 + 10 bytes: the length fits one byte.
+            let sample = 1 + 8 + 1 + stamp.count + (start == 0 ? 0 : 1 + varintSize(start))
+            let inner = labelBytes + 2 + sample
             sink.write(1 + varintSize(UInt64(inner)) + inner) { writer in
                 writer.write(seriesTag)
                 writer.writeVarint(UInt64(inner))
                 labels(&writer)
-                // Sample is 1.0's message, under the same field number.
-                RemoteWriteWire.writeSample(value, stamp, to: &writer)
+                writer.write(sampleTag)
+                writer.write(UInt8(sample))
+                writer.write(sampleValueTag)
+                writer.write(value.bitPattern.littleEndian)
+                writer.write(sampleTimestampTag)
+                writer.write(stamp)
                 if start != 0 {
-                    writer.write(createdTimestampTag)
+                    writer.write(sampleStartTag)
                     writer.writeVarint(start)
                 }
             }

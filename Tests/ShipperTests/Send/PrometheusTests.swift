@@ -136,3 +136,41 @@ struct VictoriaMetricsTests {
         #expect(try await victoria.query("ebpf_map_entries{map_id=\"\(id)\"}").first?.value == "8")
     }
 }
+
+/// Remote-write 2.0 against a real 2.0 receiver: Prometheus 3.5.3 from Debian forky
+/// (`ReceiverProcess.prometheus3`). It answers with the Written headers, so the shipper keeps
+/// sending 2.0; every value arrives exactly, read back through its query API.
+@Suite(.requiresBPF, .timeLimit(.minutes(2)))
+struct Prometheus3Tests {
+    @Test func a2_0CycleArrivesWithExactValues() async throws {
+        let prometheus = try await ReceiverProcess.prometheus3()
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let hash = try await holder.create("hash", name: prefix + "hash", maxEntries: 8, fill: 3)
+        let lru = try await holder.create("lru_hash", name: prefix + "lru", maxEntries: 4, fill: 2)
+        let result = try await ShipperBinary.once(config: """
+            external_labels: {site: edge-1}
+            maps: {include: ['^\(prefix)']}
+            remote_write:
+              - name: central
+                url: \(prometheus.remoteWriteURL)
+                protobuf_message: io.prometheus.write.v2.Request
+            buffer: {dir: ''}
+            """)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("endpoint takes only remote-write 1.0"), "\(result.stderr)")
+
+        func values(_ metric: String) async throws -> [String: String] {
+            Dictionary(uniqueKeysWithValues: try await prometheus.query(metric).map { ($0.labels["map_id"] ?? "", $0.value) })
+        }
+        #expect(try await values("ebpf_map_entries") == ["\(hash)": "3", "\(lru)": "2"])
+        #expect(try await values("ebpf_map_max_entries") == ["\(hash)": "8", "\(lru)": "4"])
+        #expect(try await values("ebpf_map_pressure") == ["\(hash)": "0.375", "\(lru)": "0.5"])
+        let entries = try await prometheus.query("ebpf_map_entries{map_id=\"\(hash)\"}")
+        #expect(entries.map(\.labels) == [[
+            "__name__": "ebpf_map_entries", "instance": Config.hostname(), "job": "ebpf-map-shipper", "site": "edge-1",
+            "map_id": "\(hash)", "map_name": prefix + "hash", "map_type": "hash",
+        ]])
+        #expect(try await prometheus.query("ebpf_map_shipper_remote_write_version{endpoint=\"central\"}").map(\.value) == ["2"])
+    }
+}

@@ -77,6 +77,32 @@ final class ReceiverProcess: @unchecked Sendable {
             }, ready: "/-/ready", port: port)
     }
 
+    /// Prometheus 3.5.3 from Debian forky, a real remote-write 2.0 receiver (Debian 12's 2.42 takes
+    /// only 1.0), unpacked by `scripts/suite-package` without installing it.
+    static func prometheus3() async throws -> ReceiverProcess {
+        let fetch = Process()
+        fetch.executableURL = GuestKernel.repository.appendingPathComponent("scripts/suite-package")
+        fetch.arguments = ["forky", "prometheus"]
+        let output = Pipe()
+        fetch.standardOutput = output
+        try fetch.run()
+        let root = try await offPool { output.fileHandleForReading.readDataToEndOfFile() }
+        guard await fetch.exited() == 0 else {
+            throw ReceiverError(description: "scripts/suite-package forky prometheus failed (its stderr is above)")
+        }
+        let executable = String(decoding: root, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) + "/usr/bin/prometheus"
+        return try await start(
+            name: "prometheus3", executable: executable,
+            arguments: { port, directory in
+                let config = directory.appendingPathComponent("prometheus.yml")
+                try "global:\n  scrape_interval: 15s\n".write(to: config, atomically: true, encoding: .utf8)
+                return [
+                    "--config.file=\(config.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+                    "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver",
+                ]
+            }, ready: "/-/ready")
+    }
+
     /// Prometheus serving HTTPS (and so HTTP/2) with a fresh self-signed certificate for 127.0.0.1,
     /// which is left at `directory/tls.crt` for clients to trust.
     static func prometheusWithTLS() async throws -> ReceiverProcess {
