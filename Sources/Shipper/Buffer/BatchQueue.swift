@@ -19,6 +19,7 @@ protocol BatchQueue: AnyObject, Sendable {
     func sleep(for duration: Duration) -> Bool
     /// Wakes the sending thread and makes `first` return nil from now on.
     func close()
+    var isClosed: Bool { get }
     /// Closes the queue and lets go of what it holds on disk (its lock included), leaving the
     /// undelivered data there for whoever opens the directory next. A reload's removed endpoint.
     func release()

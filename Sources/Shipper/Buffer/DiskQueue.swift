@@ -215,6 +215,8 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     func close() { monitor.close() }
 
+    var isClosed: Bool { monitor.isClosed }
+
     func release() {
         monitor.withLock { releaseLocked() }
         monitor.close()

@@ -30,6 +30,8 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
     func removeFirst() { monitor.withLock { batches.removeFirst() } }
     func sleep(for duration: Duration) -> Bool { monitor.sleep(for: duration) }
     func close() { monitor.close() }
+
+    var isClosed: Bool { monitor.isClosed }
     func release() { close() }
 
     func handOver(to target: any BatchQueue) {

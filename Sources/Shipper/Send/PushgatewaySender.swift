@@ -13,7 +13,7 @@ final class PushgatewaySender: @unchecked Sendable {
     private let metrics: SelfMetrics
     private let monitor = QueueMonitor()
     // Guarded by `monitor`.
-    private var latest: (body: [UInt8], samples: Int, generation: Int)?
+    private var latest: State?
     private var settled = 0
     private var delivered = 0
     // Owned by the sending thread.
@@ -21,6 +21,13 @@ final class PushgatewaySender: @unchecked Sendable {
     private var random = SystemRandomNumberGenerator()
 
     static let protocolHeaders = ["Content-Type: \(TextExposition.contentType)"]
+
+    /// One state to push; a higher generation supersedes it.
+    struct State {
+        var body: [UInt8]
+        var samples: Int
+        var generation: Int
+    }
 
     init(gateway: PushgatewayConfig, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
         self.gateway = gateway
@@ -34,7 +41,7 @@ final class PushgatewaySender: @unchecked Sendable {
     /// Replaces what is to be pushed next; an unsent older state is simply superseded.
     func offer(_ body: [UInt8], samples: Int) {
         monitor.withLock {
-            latest = (body, samples, (latest?.generation ?? 0) + 1)
+            latest = State(body: body, samples: samples, generation: (latest?.generation ?? 0) + 1)
             monitor.wake()
         }
     }
@@ -54,7 +61,7 @@ final class PushgatewaySender: @unchecked Sendable {
         if deleteAtEnd && gateway.deleteOnShutdown { deleteGroup() }
     }
 
-    private func nextState(untilSettled: Bool) -> (body: [UInt8], samples: Int, generation: Int)? {
+    private func nextState(untilSettled: Bool) -> State? {
         monitor.withLock {
             let pending = { self.latest.map { $0.generation > self.settled } ?? false }
             if untilSettled && !pending() { return nil }
@@ -64,37 +71,27 @@ final class PushgatewaySender: @unchecked Sendable {
     }
 
     /// False when `deadline` passed or the sender was closed before the state settled.
-    private func push(_ state: (body: [UInt8], samples: Int, generation: Int), deadline: ContinuousClock.Instant?) -> Bool {
-        var attempt = 0
-        while true {
-            if let deadline, ContinuousClock.now >= deadline { return false }
-            let outcome = connection.perform(
-                method: gateway.method == .put ? "PUT" : "POST", body: state.body, protocolHeaders: Self.protocolHeaders,
-                deadline: deadline)
-            switch policy.decide(outcome, attempt: attempt, random: &random) {
-            case .delivered:
-                metrics.delivered(state.samples, endpoint: gateway.name, at: Date().timeIntervalSince1970)
-                if attempt > 0 { logger.info("pushgateway accepted the push after retries", metadata: ["send.attempts": "\(attempt + 1)"]) }
-                settle(state.generation, delivered: true)
-                return true
-            case .drop(let reason, let message):
-                connection.log.refusal(outcome, reason: reason, message: message, samples: state.samples)
-                settle(state.generation, delivered: false)
-                return true
-            case .retry(let delay, let reason):
-                connection.log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
-                attempt += 1
-                // A newer state makes this one pointless: push that instead.
-                let superseded = { (self.latest?.generation ?? 0) > state.generation }
-                guard monitor.sleep(for: delay, interrupted: superseded) else { return false }
-                if monitor.withLock(superseded) {
-                    metrics.dropped(state.samples, endpoint: gateway.name, reason: "superseded")
-                    settle(state.generation, delivered: false)
-                    return true
-                }
-            }
+    private func push(_ state: State, deadline: ContinuousClock.Instant?) -> Bool {
+        switch Delivery.deliver(state, samples: state.samples, to: self, deadline: deadline) {
+        case .delivered(let attempts, _):
+            metrics.delivered(state.samples, endpoint: gateway.name, at: Date().timeIntervalSince1970)
+            if attempts > 1 { logger.info("pushgateway accepted the push after retries", metadata: ["send.attempts": "\(attempts)"]) }
+            settle(state.generation, delivered: true)
+            return true
+        case .refused:
+            settle(state.generation, delivered: false)
+            return true
+        case .abandoned:
+            // Closed, or out of time: the state stays offered. Superseded: push the newer one.
+            if monitor.isClosed || deadline.map({ ContinuousClock.now >= $0 }) == true || !isSuperseded(state) { return false }
+            metrics.dropped(state.samples, endpoint: gateway.name, reason: "superseded")
+            settle(state.generation, delivered: false)
+            return true
         }
     }
+
+    /// A newer state makes this one pointless: that one is pushed instead.
+    private func isSuperseded(_ state: State) -> Bool { monitor.withLock { (latest?.generation ?? 0) > state.generation } }
 
     private func settle(_ generation: Int, delivered accepted: Bool) {
         monitor.withLock {
@@ -140,5 +137,24 @@ final class PushgatewaySender: @unchecked Sendable {
         }
         let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
         return "/\(name)/\(value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? value)"
+    }
+}
+
+extension PushgatewaySender: DeliveryTarget {
+    func attempt(_ state: State, number: Int, deadline: ContinuousClock.Instant?) -> Delivery.Attempt {
+        let outcome = connection.perform(
+            method: gateway.method == .put ? "PUT" : "POST", body: state.body, protocolHeaders: Self.protocolHeaders,
+            deadline: deadline)
+        return .sent(outcome, policy: policy)
+    }
+
+    /// Waits unless a newer state comes meanwhile (then this one is given up) or the sender is closed.
+    func retry(_ state: State, after delay: Duration) -> Bool {
+        monitor.sleep(for: delay, interrupted: { (self.latest?.generation ?? 0) > state.generation }) && !isSuperseded(state)
+    }
+
+    var log: SendLog {
+        get { connection.log }
+        set { connection.log = newValue }
     }
 }

@@ -109,49 +109,23 @@ final class RemoteWriteSender: @unchecked Sendable {
     /// `deadline` passes (no request outlives it; what is left stays queued).
     func run(untilEmpty: Bool, deadline: ContinuousClock.Instant? = nil) {
         while let batch = queue.first(untilEmpty: untilEmpty) {
-            var attempt = 0
-            while true {
-                if let deadline, ContinuousClock.now >= deadline { return }
-                if let next = pending.withLock({ $0.take() }) { settings = next }
-                let message = self.message
-                guard let body = body(of: batch, as: message) else {
-                    queue.removeFirst()
-                    settings.connection.log.unreadable(samples: batch.sampleCount, message: batch.message)
-                    break
+            switch Delivery.deliver(batch, samples: batch.sampleCount, to: self, deadline: deadline) {
+            case .delivered(let attempts, let outcome):
+                queue.removeFirst()
+                metrics.delivered(batch.sampleCount, endpoint: endpoint.name, at: Date().timeIntervalSince1970)
+                if !loggedFirstDelivery || attempts > 1 {
+                    logger.info(
+                        attempts > 1 ? "endpoint accepted the batch after retries" : "endpoint accepts samples",
+                        metadata: ["batch.samples": "\(batch.sampleCount)", "send.attempts": "\(attempts)",
+                                   "http.version": "\(outcome.httpVersion)"])
+                    loggedFirstDelivery = true
                 }
-                let connection = settings.connection
-                let outcome = connection.perform(
-                    method: "POST", body: body, protocolHeaders: Self.protocolHeaders(message), deadline: deadline)
-                if message == .v2, let status = outcome.status {
-                    if status == 415 || ((200..<300).contains(status) && connection.client.written == nil) {
-                        fallBack(status: status)
-                        continue  // the same batch, as 1.0, at once
-                    }
-                    if let written = connection.client.written { noteWritten(written, sent: batch.sampleCount, status: status) }
-                }
-                switch settings.policy.decide(outcome, attempt: attempt, random: &random) {
-                case .delivered:
-                    queue.removeFirst()
-                    metrics.delivered(batch.sampleCount, endpoint: endpoint.name, at: Date().timeIntervalSince1970)
-                    if !loggedFirstDelivery || attempt > 0 {
-                        logger.info(
-                            attempt > 0 ? "endpoint accepted the batch after retries" : "endpoint accepts samples",
-                            metadata: ["batch.samples": "\(batch.sampleCount)", "send.attempts": "\(attempt + 1)",
-                                       "http.version": "\(outcome.httpVersion)"])
-                        loggedFirstDelivery = true
-                    }
-                case .drop(let reason, let message):
-                    queue.removeFirst()
-                    settings.connection.log.refusal(outcome, reason: reason, message: message, samples: batch.sampleCount)
-                case .retry(let delay, let reason):
-                    settings.connection.log.retry(outcome, reason: reason, delay: delay, attempt: attempt)
-                    attempt += 1
-                    guard queue.sleep(for: delay) else { return }
-                    // A batch retried through an outage may outlive max_age, or be pushed out by
-                    // max_size: then take the next one.
-                    if !queue.dropFirstIfStale() { continue }
-                }
-                break
+            case .refused:
+                queue.removeFirst()
+            case .abandoned:
+                // Closed or out of time: the batch stays queued. Otherwise it was too old or
+                // pushed out by max_size meanwhile, and the queue has let it go: take the next one.
+                if queue.isClosed || deadline.map({ ContinuousClock.now >= $0 }) == true { return }
             }
         }
     }
@@ -193,6 +167,39 @@ final class RemoteWriteSender: @unchecked Sendable {
                 "http.status": "\(status)",
                 "fallback.reason": "\(status == 415 ? "415 Unsupported Media Type" : "2xx without X-Prometheus-Remote-Write-*-Written headers")",
             ])
+    }
+}
+
+extension RemoteWriteSender: DeliveryTarget {
+    /// Sends `batch` as the message the endpoint takes now, with the settings a reload last handed over.
+    func attempt(_ batch: EncodedBatch, number: Int, deadline: ContinuousClock.Instant?) -> Delivery.Attempt {
+        if let next = pending.withLock({ $0.take() }) { settings = next }
+        let message = self.message
+        guard let body = body(of: batch, as: message) else {
+            settings.connection.log.unreadable(samples: batch.sampleCount, message: batch.message)
+            return .unsendable
+        }
+        let connection = settings.connection
+        let outcome = connection.perform(method: "POST", body: body, protocolHeaders: Self.protocolHeaders(message), deadline: deadline)
+        if message == .v2, let status = outcome.status {
+            if status == 415 || ((200..<300).contains(status) && connection.client.written == nil) {
+                fallBack(status: status)
+                return .again  // the same batch, as 1.0, at once
+            }
+            if let written = connection.client.written { noteWritten(written, sent: batch.sampleCount, status: status) }
+        }
+        return .sent(outcome, policy: settings.policy)
+    }
+
+    /// A batch retried through an outage may outlive max_age, or be pushed out by max_size: then
+    /// it is given up for the next one.
+    func retry(_ batch: EncodedBatch, after delay: Duration) -> Bool {
+        queue.sleep(for: delay) && !queue.dropFirstIfStale()
+    }
+
+    var log: SendLog {
+        get { settings.connection.log }
+        set { settings.connection.log = newValue }
     }
 }
 
