@@ -30,9 +30,6 @@ struct crw_encoder {
     size_t out_capacity;
     /* Uncompressed bytes of the body being written. */
     uint64_t total;
-    /* A merged body's parts, uncompressed one at a time. */
-    uint8_t *part;
-    size_t part_capacity;
 };
 
 crw_encoder *crw_encoder_new(void)
@@ -45,7 +42,6 @@ void crw_encoder_free(crw_encoder *encoder)
     if (!encoder)
         return;
     free(encoder->out);
-    free(encoder->part);
     free(encoder);
 }
 
@@ -163,36 +159,6 @@ int32_t crw_compress_end(crw_encoder *e, const uint8_t **body, size_t *body_leng
     *body_length = e->out_used - (CRW_LENGTH_ROOM - prefix);
     reset(e);
     return 0;
-}
-
-/* Adds the uncompressed bytes of one compressed body to the body being written. */
-static int write_uncompressed(crw_encoder *e, const char *body, size_t length)
-{
-    size_t raw;
-    int err;
-
-    if (snappy_uncompressed_length(body, length, &raw) != SNAPPY_OK)
-        return -EBADMSG;
-    if ((err = reserve_bytes(&e->part, &e->part_capacity, raw ? raw : 1)))
-        return err;
-    if (snappy_uncompress(body, length, (char *)e->part, &raw) != SNAPPY_OK)
-        return -EBADMSG;
-    return crw_compress_write(e, e->part, raw);
-}
-
-int32_t crw_merge(crw_encoder *e, const uint8_t *bodies, const size_t *lengths, size_t count,
-                  const uint8_t **body, size_t *length)
-{
-    size_t offset = 0;
-    int err;
-
-    for (size_t i = 0; i < count; offset += lengths[i], i++) {
-        if ((err = write_uncompressed(e, (const char *)bodies + offset, lengths[i]))) {
-            reset(e);
-            return err;
-        }
-    }
-    return crw_compress_end(e, body, length);
 }
 
 int32_t crw_body_is_valid(const uint8_t *body, size_t length)

@@ -18,17 +18,10 @@ void crw_encoder_free(crw_encoder *encoder);
  * result is the bytes snappy_compress gives for the whole. -EFBIG: 4 GiB or more. */
 int32_t crw_compress_write(crw_encoder *encoder, const uint8_t *raw, size_t length);
 /* Ends the body written since the last end (empty if none). `*body` stays valid until the next
- * write or merge. */
+ * write. */
 int32_t crw_compress_end(crw_encoder *encoder, const uint8_t **body, size_t *body_length);
 
-/* Joins compressed requests into one: protobuf concatenates repeated fields, so the bodies are
- * uncompressed one by one and written as one body. `bodies` holds `count` bodies back to back, of
- * `lengths` bytes each. `*body` stays valid until the next call. -EBADMSG: not snappy block data. */
-int32_t crw_merge(crw_encoder *encoder, const uint8_t *bodies, const size_t *lengths, size_t count,
-                  const uint8_t **body, size_t *length);
-
-/* 1 if `body` is one whole snappy block (what crw_merge can read), 0 if not; nothing is
- * decompressed. */
+/* 1 if `body` is one whole snappy block, 0 if not; nothing is decompressed. */
 int32_t crw_body_is_valid(const uint8_t *body, size_t length);
 
 /* ---- Decoding (receivers in tests, diagnostics) ---- */

@@ -1,16 +1,18 @@
 /// One endpoint's FIFO of batches, shared by the collect thread (which appends) and the
 /// endpoint's sending thread (which sends the head and removes it once it is delivered or
-/// dropped). Head-of-line retries keep every series' samples in timestamp order.
+/// dropped). Head-of-line retries keep every series' samples in timestamp order. Bodies are
+/// opaque: a queue counts samples and bytes, never reads what they hold.
 protocol BatchQueue: AnyObject, Sendable {
     /// Queues one cycle's batches, in order; whatever a bound pushes out is counted and logged
     /// by the queue.
-    func append(_ batches: [EncodedBatch])
-    /// The oldest batch, waiting for one if there is none. nil once closed, or, with `untilEmpty`,
-    /// as soon as nothing is queued.
-    func first(untilEmpty: Bool) -> EncodedBatch?
-    /// Removes the batch `first` returned: it was delivered, or refused for good.
+    func append(_ batches: [Batch])
+    /// The oldest batches, as many as hold at most `maxSamples` samples together (at least one),
+    /// waiting for one if there is none. nil once closed, or, with `untilEmpty`, as soon as
+    /// nothing is queued.
+    func first(untilEmpty: Bool, maxSamples: Int) -> [Batch]?
+    /// Removes the batches `first` returned: they were delivered, or refused for good.
     func removeFirst()
-    /// Before a retry: true if the batch `first` returned should not be retried: it holds samples
+    /// Before a retry: true if the batches `first` returned should not be retried: they hold samples
     /// older than the queue's age bound (it is given back, and the next `first` drops what is too
     /// old, counted as `too_old`, and hands out the rest), or the size bound dropped it meanwhile
     /// (counted as `buffer_full`), or the queue was released.
@@ -31,7 +33,7 @@ protocol BatchQueue: AnyObject, Sendable {
 }
 
 extension BatchQueue {
-    func append(_ batch: EncodedBatch) { append([batch]) }
+    func append(_ batch: Batch) { append([batch]) }
     /// Queues without an age bound keep every batch until it is delivered or refused.
     func dropFirstIfStale() -> Bool { false }
 }

@@ -9,9 +9,9 @@ import SystemPackage
 ///
 /// Bounded by `maxSize` and `maxAge`: past either, the oldest records go first, counted as
 /// `buffer_full` or `too_old`; the age bound holds at send time too, for a batch retried through
-/// an outage. Damaged records (torn tail, flipped bits, bodies that are not snappy) are detected,
-/// counted with their samples where their header is readable, logged and skipped; everything else
-/// is kept. Memory stays flat however long the endpoint is down: the queue keeps one summary per
+/// an outage. Damaged records (torn tail, flipped bits) are detected, counted with their samples
+/// where their header is readable, logged and skipped; everything else is kept. Bodies are never
+/// read here: a body the sender cannot read is counted as corrupt there. Memory stays flat however long the endpoint is down: the queue keeps one summary per
 /// segment, never one per record. Files are opened only through `BufferDirectory`, never through
 /// a symlink.
 ///
@@ -24,8 +24,6 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         /// fsync once after each cycle's appends (true), or leave it to the kernel: both survive
         /// kill -9, only fsync survives power loss.
         var fsync: Bool
-        /// Replayed records are merged into requests of up to this many samples.
-        var maxSamplesPerSend: Int
     }
 
     /// The endpoint directory's path, for messages.
@@ -41,8 +39,6 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private let monitor = QueueMonitor()
     private let lock: FileDescriptor
     private let cursor: BufferCursor
-    /// Joins replayed records into one request; used by the sending thread under the lock.
-    private let merger = RemoteWriteEncoder()
 
     // Everything below is guarded by `monitor`.
     /// Segments with undelivered records or still being written, oldest first. The last one is written to.
@@ -62,7 +58,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// The batches appended last, as they were written: while the endpoint keeps up, `first`
     /// hands these out instead of reading the records back from disk and checking their CRCs.
     /// Bounded by `recentCapacityBytes`; older records are read from disk.
-    private var recent: [(segment: UInt64, offset: Int64, batch: EncodedBatch)] = []
+    private var recent: [(segment: UInt64, offset: Int64, batch: Batch)] = []
     private var recentBytes = 0
     private static let recentCapacityBytes = 4 << 20
     private var inFlightFromMemory = false
@@ -117,7 +113,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     // MARK: BatchQueue
 
-    func append(_ batches: [EncodedBatch]) {
+    func append(_ batches: [Batch]) {
         monitor.withLock {
             defer { monitor.wake() }
             guard !released else { return }
@@ -140,14 +136,14 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
         }
     }
 
-    func first(untilEmpty: Bool) -> EncodedBatch? {
+    func first(untilEmpty: Bool, maxSamples: Int) -> [Batch]? {
         monitor.withLock {
             while !released {
                 expire(now: now())
-                if let batch = nextFromDisk() { return batch }
+                if let batches = nextFromDisk(maxSamples: maxSamples) { return batches }
                 if let batch = memoryTail.first {
                     inFlightFromMemory = true
-                    return batch
+                    return [batch]
                 }
                 if backlogLogged {
                     backlogLogged = false
@@ -227,7 +223,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     /// megabytes per append.
     func handOver(to target: any BatchQueue) {
         monitor.withLock {
-            var chunk: [EncodedBatch] = []
+            var chunk: [Batch] = []
             var chunkBytes = 0
             func flush() {
                 target.append(chunk)
@@ -311,7 +307,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     private var pendingSamplesLocked: Int { segments.reduce(0) { $0 + $1.samples } + memoryTail.samples }
 
     /// False when the disk refused the write (logged at most once a minute).
-    private func appendToDisk(_ batch: EncodedBatch) -> Bool {
+    private func appendToDisk(_ batch: Batch) -> Bool {
         let bytes = Record(batch).encoded
         do {
             if let last = segments.last, last.size > 0, last.size + Int64(bytes.count) > segmentSize {
@@ -406,9 +402,10 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     // MARK: Reading
 
-    /// The next request's worth of records from disk: consecutive records of the head segment,
-    /// merged up to `maxSamplesPerSend` samples. Damaged records on the way are skipped and counted.
-    private func nextFromDisk() -> EncodedBatch? {
+    /// The next records of the head segment, as many as hold at most `maxSamples` samples (at
+    /// least one), as they were written: their bodies are the sender's to read. Damaged records
+    /// on the way are skipped and counted.
+    private func nextFromDisk(maxSamples: Int) -> [Batch]? {
         while let head = segments.first, head.records > 0 {
             guard let fd = readerFor(head) else {
                 // Unreadable segment: nothing in it can be delivered.
@@ -417,46 +414,24 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 continue
             }
             var offset = readOffset
-            var bodies: [[UInt8]] = []
-            var records = 0
+            var batches: [Batch] = []
             var samples = 0
-            var timestamp: Int64 = 0
-            var message = RemoteWriteMessage.v1
-            var first = (end: Int64(0), samples: 0)
-            read: while records < head.records {
-                let cached = recentRecord(segment: head.number, at: offset)
-                switch cached ?? Segment.read(fd, at: offset, size: head.size) {
+            read: while batches.count < head.records {
+                switch recentRecord(segment: head.number, at: offset) ?? Segment.read(fd, at: offset, size: head.size) {
                 case .record(let record, let end):
-                    // A body read back that is not snappy (damaged past its CRC, or written by
-                    // another version) would fail the merge and every request after it.
-                    if cached == nil && !merger.isValidBody(record.body) {
-                        guard bodies.isEmpty else { break read }
-                        skip(from: offset, to: end, records: 1, samples: record.sampleCount)
-                        offset = end
-                        continue
-                    }
-                    // A request holds one message: 1.0 and 2.0 records (a config changed) never merge.
-                    if !bodies.isEmpty && (samples + record.sampleCount > limits.maxSamplesPerSend || record.message != message) {
-                        break read
-                    }
-                    if bodies.isEmpty {
-                        timestamp = record.timestampMs
-                        message = record.message
-                        first = (end, record.sampleCount)
-                    }
-                    bodies.append(record.body)
-                    records += 1
+                    if !batches.isEmpty && samples + record.sampleCount > maxSamples { break read }
+                    batches.append(record.batch)
                     samples += record.sampleCount
                     offset = end
                 case .damaged(let resume):
-                    guard bodies.isEmpty else { break read }
-                    skip(from: offset, to: resume, records: 0, samples: Segment.samplesPromised(fd, from: offset, to: resume))
+                    guard batches.isEmpty else { break read }
+                    skip(from: offset, to: resume, samples: Segment.samplesPromised(fd, from: offset, to: resume))
                     offset = resume
                 case .end:
                     break read
                 }
             }
-            if bodies.isEmpty {
+            if batches.isEmpty {
                 // The summary promised records the file no longer has: trust the file.
                 segments[0].records = 0
                 segments[0].samples = 0
@@ -464,19 +439,13 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
                 retireDeliveredSegments()
                 continue
             }
-            if bodies.count > 1, let merged = message == .v1 ? merger.merge(bodies) : merger.mergeV2(bodies) {
-                inFlight = (head.number, offset, records, samples, timestamp)
-                return EncodedBatch(body: merged, sampleCount: samples, timestampMs: timestamp, message: message)
-            }
-            // One record, or a merge that failed (out of memory, an unreadable 2.0 body): the first
-            // record on its own.
-            inFlight = (head.number, first.end, 1, first.samples, timestamp)
-            return EncodedBatch(body: bodies[0], sampleCount: first.samples, timestampMs: timestamp, message: message)
+            inFlight = (head.number, offset, batches.count, samples, batches[0].timestampMs)
+            return batches
         }
         return nil
     }
 
-    private func remember(_ batch: EncodedBatch, segment: UInt64, offset: Int64) {
+    private func remember(_ batch: Batch, segment: UInt64, offset: Int64) {
         recent.append((segment, offset, batch))
         recentBytes += batch.body.count
         while recentBytes > Self.recentCapacityBytes, !recent.isEmpty { forgetOldestRecent() }
@@ -506,12 +475,9 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     }
 
     /// Skips damaged bytes of the head segment: counted as a corrupt record with the samples its
-    /// header promised, logged, and the cursor moved past them. `records` intact records among
-    /// them leave the head's summary too.
-    private func skip(from offset: Int64, to resume: Int64, records: Int, samples: Int) {
+    /// header promised, logged, and the cursor moved past them.
+    private func skip(from offset: Int64, to resume: Int64, samples: Int) {
         report.corrupt(samples: samples)
-        segments[0].records -= records
-        segments[0].samples -= records > 0 ? samples : 0
         report.logger.warning(
             "damaged record in the disk buffer; skipped it and kept the rest",
             metadata: ["buffer.segment": "\(path)/\(segments[0].name)", "buffer.offset": "\(offset)",
@@ -547,7 +513,7 @@ final class DiskQueue: BatchQueue, @unchecked Sendable {
     // MARK: Age
 
     private func cutoffMs(now: Date) -> Int64 {
-        Int64((now.timeIntervalSince1970 * 1000).rounded(.down)) - limits.maxAge.milliseconds
+        now.milliseconds - limits.maxAge.milliseconds
     }
 
     /// Drops what is older than `maxAge` and not in flight: whole segments whose newest record is

@@ -5,6 +5,8 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
     private let monitor = QueueMonitor()
     // Guarded by `monitor`.
     private var batches: BoundedBatches
+    /// How many batches the last `first` handed out.
+    private var inFlight = 0
     private let report: DropReport
 
     init(capacityBytes: Int, report: DropReport) {
@@ -12,22 +14,29 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
         self.report = report
     }
 
-    func append(_ batches: [EncodedBatch]) {
+    func append(_ batches: [Batch]) {
         monitor.withLock {
             defer { monitor.wake() }
-            let dropped = batches.reduce(0) { $0 + self.batches.append($1) }
+            let dropped = batches.reduce(0) { $0 + self.batches.append($1, inFlight: inFlight) }
             report.drop(dropped, reason: "queue_full", "endpoint unreachable for too long; dropping the oldest queued samples")
         }
     }
 
-    func first(untilEmpty: Bool) -> EncodedBatch? {
+    func first(untilEmpty: Bool, maxSamples: Int) -> [Batch]? {
         monitor.withLock {
-            guard monitor.wait(while: { batches.isEmpty && !untilEmpty }) else { return nil }
-            return batches.first
+            guard monitor.wait(while: { batches.isEmpty && !untilEmpty }), !batches.isEmpty else { return nil }
+            let run = batches.first(maxSamples: maxSamples)
+            inFlight = run.count
+            return run
         }
     }
 
-    func removeFirst() { monitor.withLock { batches.removeFirst() } }
+    func removeFirst() {
+        monitor.withLock {
+            batches.removeFirst(inFlight)
+            inFlight = 0
+        }
+    }
     func sleep(for duration: Duration) -> Bool { monitor.sleep(for: duration) }
     func close() { monitor.close() }
 
@@ -36,7 +45,10 @@ final class MemoryQueue: BatchQueue, @unchecked Sendable {
 
     func handOver(to target: any BatchQueue) {
         let moved = monitor.withLock {
-            defer { batches = BoundedBatches(capacityBytes: batches.capacityBytes) }
+            defer {
+                batches = BoundedBatches(capacityBytes: batches.capacityBytes)
+                inFlight = 0
+            }
             return batches.all
         }
         target.append(moved)

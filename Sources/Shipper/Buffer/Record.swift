@@ -4,37 +4,36 @@
 ///
 /// little-endian, 24-byte header. The CRC-32 covers timestamp, samples and body, so a torn write
 /// or a flipped bit anywhere is detected; the magic lets a reader find the next good record
-/// after damage instead of giving up on the rest of the file. The top bit of `samples` says the
-/// body is a remote-write 2.0 request; without it, 1.0 (as every record before 2.0 existed).
+/// after damage instead of giving up on the rest of the file. The top two bits of `samples` are
+/// the body's `BodyFormat` (records written before formats existed have 0 or the top bit there,
+/// which is what those releases meant by them).
 struct Record: Equatable {
     static let magic: UInt32 = 0x534D_4245  // "EBMS" on disk
     static let headerSize = 24
     /// Larger lengths are damage, not data: a batch is at most a few MiB.
     static let maxBodySize = 64 << 20
-    private static let v2Bit: UInt32 = 1 << 31
+    private static let countMask: UInt32 = (1 << 30) - 1
 
     var timestampMs: Int64
     var sampleCount: Int
     var body: [UInt8]
-    var message: RemoteWriteMessage = .v1
+    var format: BodyFormat
 
-    init(timestampMs: Int64, sampleCount: Int, body: [UInt8], message: RemoteWriteMessage = .v1) {
+    init(timestampMs: Int64, sampleCount: Int, body: [UInt8], format: BodyFormat) {
         self.timestampMs = timestampMs
         self.sampleCount = sampleCount
         self.body = body
-        self.message = message
+        self.format = format
     }
 
-    init(_ batch: EncodedBatch) {
-        self.init(timestampMs: batch.timestampMs, sampleCount: batch.sampleCount, body: batch.body, message: batch.message)
+    init(_ batch: Batch) {
+        self.init(timestampMs: batch.timestampMs, sampleCount: batch.sampleCount, body: batch.body, format: batch.format)
     }
 
-    var batch: EncodedBatch {
-        EncodedBatch(body: body, sampleCount: sampleCount, timestampMs: timestampMs, message: message)
-    }
+    var batch: Batch { Batch(body: body, sampleCount: sampleCount, timestampMs: timestampMs, format: format) }
 
-    /// The `samples` field: the count, and the message bit.
-    private var samplesField: UInt32 { UInt32(sampleCount) | (message == .v2 ? Self.v2Bit : 0) }
+    /// The `samples` field: the count, and the format in the top two bits.
+    private var samplesField: UInt32 { UInt32(sampleCount) & Self.countMask | UInt32(format.rawValue) << 30 }
 
     /// Header and body, ready to append.
     var encoded: [UInt8] {
@@ -63,7 +62,7 @@ struct Record: Equatable {
         var checksum: UInt32
         var timestampMs: Int64
         var sampleCount: Int
-        var message: RemoteWriteMessage
+        var format: BodyFormat
 
         /// nil unless the bytes start with the magic and a plausible length.
         init?(_ bytes: some Collection<UInt8>) {
@@ -75,8 +74,8 @@ struct Record: Equatable {
             checksum = b.littleEndian(UInt32.self, at: 8)
             timestampMs = Int64(bitPattern: b.littleEndian(UInt64.self, at: 12))
             let samples = b.littleEndian(UInt32.self, at: 20)
-            sampleCount = Int(samples & ~Record.v2Bit)
-            message = samples & Record.v2Bit != 0 ? .v2 : .v1
+            sampleCount = Int(samples & Record.countMask)
+            format = BodyFormat(rawValue: UInt8(samples >> 30))
         }
     }
 }

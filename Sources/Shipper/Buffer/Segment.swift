@@ -53,14 +53,15 @@ struct Segment {
     }
 
     /// The samples that the headers of a damaged stretch still promise, where they can be read:
-    /// what a skipped record held. A count no record could hold is damage too, and not counted.
+    /// what a skipped record held. A count no record could hold is damage too, and not counted:
+    /// every body spends at least 8 bytes (a float64 value) on each of its samples.
     static func samplesPromised(_ fd: FileDescriptor, from start: Int64, to end: Int64) -> Int {
         var offset = start
         var samples = 0
         while offset + Int64(Record.headerSize) <= end, let bytes = try? fd.readBytes(count: Record.headerSize, at: offset),
             let header = Record.Header(bytes)
         {
-            if header.sampleCount <= ConfigBounds.maxSamplesPerSend.upperBound { samples += header.sampleCount }
+            if header.sampleCount <= header.length / 8 { samples += header.sampleCount }
             offset += Int64(Record.headerSize + header.length)
         }
         return samples
@@ -80,7 +81,7 @@ struct Segment {
             offset + Int64(Record.headerSize + header.length) <= size,
             let body = try? fd.readBytes(count: header.length, at: offset + Int64(Record.headerSize))
         else { return nil }
-        let record = Record(timestampMs: header.timestampMs, sampleCount: header.sampleCount, body: body, message: header.message)
+        let record = Record(timestampMs: header.timestampMs, sampleCount: header.sampleCount, body: body, format: header.format)
         return record.checksum == header.checksum ? record : nil
     }
 

@@ -119,7 +119,7 @@ public final class Collector {
         lossTrackingTypes = Dictionary(uniqueKeysWithValues: statuses.map { ($0.type.name, $0.status == .tracked) })
         lossArming = options.lossTracking == .auto && losses?.canDetach == true
             ? LossArming(onlineCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN))) : nil
-        lossCountersStartMs = losses == nil ? nil : Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        lossCountersStartMs = losses == nil ? nil : Date().milliseconds
         armLosses(for: [])
         switch iterator?.program {
         case .htab:

@@ -45,6 +45,11 @@ struct WireWriter {
         offset += 1
     }
 
+    mutating func write(_ word: UInt32) {
+        base.storeBytes(of: word, toByteOffset: offset, as: UInt32.self)
+        offset += 4
+    }
+
     mutating func write(_ word: UInt64) {
         base.storeBytes(of: word, toByteOffset: offset, as: UInt64.self)
         offset += 8

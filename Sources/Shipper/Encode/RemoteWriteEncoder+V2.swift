@@ -1,20 +1,6 @@
-/// Remote-write 2.0 request bodies (io.prometheus.write.v2.Request).
+/// Remote-write 2.0 request bodies (io.prometheus.write.v2.Request) by the plain path, and the
+/// buffered bodies of releases before frames, turned into the message an endpoint takes.
 extension RemoteWriteEncoder {
-    /// One 2.0 request per run of up to `maxSamples` series, in order; every series carries its
-    /// type, HELP and unit, so none is sent apart.
-    func requestsV2(_ series: inout MapSeriesCache, maxSamples: Int, timestampMs: Int64) -> [EncodedBatch] {
-        var batches: [EncodedBatch] = []
-        let strings = series.strings
-        series.writeV2(maxSamples: maxSamples, symbols: &requestSymbols, into: &sink) { run, symbols, count in
-            symbolSink.removeAll()
-            symbols.write(strings, to: &symbolSink)
-            compress(symbolSink.written)
-            compress(run.written)
-            batches.append(EncodedBatch(body: endBody(), sampleCount: count, timestampMs: timestampMs, message: .v2))
-        }
-        return batches
-    }
-
     /// One 2.0 request holding every sample, labels merged as `SeriesBuffer.append` does. Each
     /// series carries its metric's type, HELP and unit, and a counter whose metric is in
     /// `startTimestamps` its start timestamp, in milliseconds.
@@ -42,36 +28,6 @@ extension RemoteWriteEncoder {
         return endV2Body(symbols: symbols, series: series)
     }
 
-    /// One 2.0 request holding every series of `bodies`, in order, each string once: requests do
-    /// not merge by joining their bytes, as 1.0's do, since each numbers its own symbols. Used to
-    /// replay a backlog in requests of up to max_samples_per_send samples.
-    /// nil if a body is not a 2.0 request, or a ref points past its symbols.
-    func mergeV2(_ bodies: [[UInt8]]) -> [UInt8]? {
-        var symbols = StringIds()
-        var series = ByteSink()
-        var refs: [UInt32] = []
-        for body in bodies {
-            guard let request = DecodedWriteRequestV2(body: body), request.symbols.first == "" else { return nil }
-            let renumbered = request.symbols.map { symbols.id($0) }
-            func ref(_ old: UInt32) -> UInt32? { Int(old) < renumbered.count ? renumbered[Int(old)] : nil }
-            for entry in request.series {
-                refs.removeAll(keepingCapacity: true)
-                for old in entry.refs {
-                    guard let new = ref(old) else { return nil }
-                    refs.append(new)
-                }
-                guard let help = ref(entry.helpRef), let unit = ref(entry.unitRef) else { return nil }
-                let metadata = RemoteWriteV2Wire.Metadata(type: entry.type, helpRef: help, unitRef: unit)
-                for sample in entry.samples {
-                    RemoteWriteV2Wire.appendSeries(
-                        refs: refs, value: sample.value, timestamp: RemoteWriteWire.Timestamp(milliseconds: sample.timestampMs),
-                        metadata: metadata, startMs: sample.startTimestampMs, to: &series)
-                }
-            }
-        }
-        return endV2Body(symbols: symbols, series: series)
-    }
-
     /// The body of a request whose refs are `symbols`' ids: the symbols first, as the spec's field
     /// order has them, though every ref is known only once the series are written.
     private func endV2Body(symbols: StringIds, series: ByteSink) -> [UInt8] {
@@ -84,6 +40,17 @@ extension RemoteWriteEncoder {
 }
 
 extension RemoteWriteEncoder {
+    /// A body a release before frames buffered, as `message`: as it was if it is that message's,
+    /// else turned into it. nil if it is not a readable request of the message it claims.
+    func body(_ batch: Batch, as message: RemoteWriteMessage) -> [UInt8]? {
+        switch (batch.format, message) {
+        case (.remoteWriteV1, .v1), (.remoteWriteV2, .v2): isValidBody(batch.body) ? batch.body : nil
+        case (.remoteWriteV2, .v1): v1Body(fromV2: batch.body)
+        case (.remoteWriteV1, .v2): v2Body(fromV1: batch.body)
+        default: nil
+        }
+    }
+
     /// The 1.0 request that carries what a 2.0 body does, for an endpoint found to take only 1.0:
     /// the same series and samples (stale markers included), and each metric's type and HELP once,
     /// after them, as `encode` writes metadata. 1.0 has no place for units or start timestamps.

@@ -72,8 +72,8 @@ struct RequestSymbols {
         self.ids = ids
     }
 
-    /// The Request.symbols entries, in ref order.
-    func write(_ strings: StringIds, to sink: inout ByteSink) {
-        for id in ids { RemoteWriteV2Wire.appendSymbol(strings.strings[Int(id)], to: &sink) }
+    /// The Request.symbols entries, in ref order; `strings` by id.
+    func write(_ strings: [String], to sink: inout ByteSink) {
+        for id in ids { RemoteWriteV2Wire.appendSymbol(strings[Int(id)], to: &sink) }
     }
 }

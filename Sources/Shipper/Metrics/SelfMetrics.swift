@@ -41,7 +41,7 @@ public final class SelfMetrics: Sendable {
 
     private let state: Mutex<State>
     /// When the counters started, in milliseconds since the epoch: their start timestamp in 2.0.
-    let startedMs = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    let startedMs = Date().milliseconds
 
     public init(endpoints: [String] = []) {
         state = Mutex(State())

@@ -2,9 +2,9 @@ import Foundation
 import Logging
 import Synchronization
 
-/// One turn of the pipeline: collect every map, encode its series and the shipper's own (with
-/// stale markers for series that disappeared), and queue the requests of every endpoint. Runs on
-/// its own thread.
+/// One turn of the pipeline: collect every map, write its series and the shipper's own (with
+/// stale markers for series that disappeared) as one frame, and queue that frame for every
+/// endpoint, whose sender encodes it. Runs on its own thread.
 final class CollectCycle {
     private let config: Config
     let collector: Collector
@@ -12,23 +12,12 @@ final class CollectCycle {
     private let gateways: [PushgatewaySender]
     private let metrics: SelfMetrics
     private let logger: Logger
-    private let encoder = RemoteWriteEncoder()
-    private var cache: MapSeriesCache
+    private var frames: FrameWriter
     private var ownStale = StaleTracker()
-    private var lastMetadata: ContinuousClock.Instant?
     private var failureLog = LogLimit()
     private var skipLog = LogLimit()
     /// Each cycle's collection, kept for its storage.
     private var maps: [MapStats] = []
-
-    private struct RequestShape: Hashable {
-        var message: RemoteWriteMessage
-        var size: Int
-    }
-
-    /// Type and help are sent with the first request, then at this interval, as Prometheus does
-    /// (1.0; 2.0 sends them with every series).
-    static let metadataInterval: Duration = .seconds(60)
 
     init(
         config: Config, collector: Collector, senders: [RemoteWriteSender], gateways: [PushgatewaySender],
@@ -40,8 +29,7 @@ final class CollectCycle {
         self.gateways = gateways
         self.metrics = metrics
         self.logger = logger
-        self.cache = MapSeriesCache(
-            externalLabels: config.externalLabels, tracksSymbols: config.remoteWrite.contains { $0.message == .v2 })
+        self.frames = FrameWriter(externalLabels: config.externalLabels)
     }
 
     /// Collects and queues one batch set. Returns false if the collection failed (logged).
@@ -74,25 +62,11 @@ final class CollectCycle {
         }
         guard !senders.isEmpty else { return true }
 
-        let timestampMs = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
-        let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
-        cache.update(maps, timestamp: timestamp, countersStartMs: collector.lossCountersStartMs ?? 0)
+        frames.update(maps, countersStartMs: collector.lossCountersStartMs ?? 0)
         // The shipper's counters count from its start: 2.0 sends that as their start timestamp.
-        for sample in own + ownStale.markers(after: own) { cache.append(sample, startMs: metrics.startedMs) }
-        let metadata = metadataDue() ? Metric.allMetrics : []
-
-        // Endpoints sent the same message in batches of the same size share the encoded bodies.
-        var requests: [RequestShape: [EncodedBatch]] = [:]
-        for sender in senders {
-            let shape = RequestShape(message: sender.message, size: sender.endpoint.queue.maxSamplesPerSend)
-            if requests[shape] == nil {
-                requests[shape] = switch shape.message {
-                case .v1: encoder.requests(cache, maxSamples: shape.size, metadata: metadata, timestampMs: timestampMs)
-                case .v2: encoder.requestsV2(&cache, maxSamples: shape.size, timestampMs: timestampMs)
-                }
-            }
-            sender.enqueue(requests[shape] ?? [])
-        }
+        for sample in own + ownStale.markers(after: own) { frames.append(sample, startMs: metrics.startedMs) }
+        let frame = frames.frame(timestampMs: time.milliseconds)
+        for sender in senders { sender.enqueue(frame) }
         return true
     }
 
@@ -115,13 +89,6 @@ final class CollectCycle {
         })
     }
 
-    private func metadataDue() -> Bool {
-        let now = ContinuousClock.now
-        if let last = lastMetadata, now - last < Self.metadataInterval { return false }
-        lastMetadata = now
-        return true
-    }
-
     /// The thread's body for `run`: a cycle at every wall-clock multiple of the interval, until
     /// `stop` is closed. `schedule` outlives the thread: when collection resumes after a pause (a
     /// reload) that crossed a boundary, that boundary's cycle runs at once, late, rather than
@@ -129,7 +96,7 @@ final class CollectCycle {
     func loop(stop: QueueMonitor, schedule: CycleSchedule) {
         let interval = max(config.interval.milliseconds, 1)
         while !stop.isClosed {
-            let due = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) / interval * interval
+            let due = Date().milliseconds / interval * interval
             var next = due + interval
             if let last = schedule.last, last < due {
                 next = due

@@ -132,7 +132,7 @@ extension DiskQueue.Limits {
     init(_ endpoint: RemoteWriteConfig, _ buffer: BufferConfig) {
         self.init(
             maxSize: endpoint.bufferMaxSize ?? buffer.maxSize, maxAge: endpoint.bufferMaxAge ?? buffer.maxAge,
-            fsync: buffer.fsync, maxSamplesPerSend: endpoint.queue.maxSamplesPerSend)
+            fsync: buffer.fsync)
     }
 }
 

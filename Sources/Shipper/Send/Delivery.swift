@@ -21,7 +21,7 @@ enum Delivery {
         /// Send again at once, not counted as a retry: the sender changed the request (a fallback
         /// to remote-write 1.0).
         case again
-        /// It cannot be sent at all (a body that is not the message it claims); the sender said why.
+        /// It cannot be sent at all; the sender counted it.
         case unsendable
     }
 

@@ -5,11 +5,15 @@ import Synchronization
 /// Sends one endpoint's queue, oldest batch first, on its own thread. Knows HTTP and the
 /// remote-write protocol, nothing about maps.
 ///
+/// The queue holds frames; the sender encodes them when it sends them, outside any lock, as the
+/// message the endpoint takes, in requests of up to `max_samples_per_send` samples (several
+/// frames in one request while it keeps up, one frame in several requests if it is large).
+///
 /// Remote-write 2.0 endpoints fall back to 1.0, until restart, when the receiver shows it takes
 /// only 1.0: a 415, or a 2xx without any of 2.0's X-Prometheus-Remote-Write-*-Written headers
-/// (how a 1.0 receiver answers a body it could not read, which it dropped). The batch that
-/// showed it is sent again at once as 1.0, and so is every 2.0 batch still queued: a body is
-/// turned into the message the endpoint takes when it is sent, so the fallback loses nothing.
+/// (how a 1.0 receiver answers a body it could not read, which it dropped). The fallback swaps
+/// the encoder: the request that showed it is encoded again and sent at once as 1.0, and so is
+/// everything still queued, so the fallback loses nothing.
 ///
 /// Unchecked Sendable: `enqueue` touches only the thread-safe queue and metrics and may be called
 /// from any thread; everything else (the curl handle, the log memory) belongs to the one thread
@@ -23,10 +27,12 @@ final class RemoteWriteSender: @unchecked Sendable {
     private let configured: Mutex<RemoteWriteConfig>
     private var loggedFirstDelivery = false
     private var writtenLog = LogLimit()
-    private var random = SystemRandomNumberGenerator()
-    /// Turns queued bodies into the message the endpoint takes; the sending thread's own.
-    private let transcoder = RemoteWriteEncoder()
     private let current: Mutex<RemoteWriteMessage>
+    /// The sending thread's own: the encoder of the message the endpoint is sent, and what it
+    /// encoded of the batches in flight.
+    private var encoder: any RequestEncoder
+    private let legacy = RemoteWriteEncoder()
+    private var inFlight: (batches: [Batch], maxSamples: Int, encoded: EncodedBatches) = ([], 0, EncodedBatches())
 
     /// Everything a sender's requests depend on, built (and checked) before it is used: a reload
     /// builds the next settings of every changed endpoint before it touches a running one.
@@ -60,8 +66,15 @@ final class RemoteWriteSender: @unchecked Sendable {
     /// The endpoint's settings as last configured. From any thread.
     var endpoint: RemoteWriteConfig { configured.withLock { $0 } }
 
-    /// What the endpoint is sent now: what collections should encode. From any thread.
+    /// What the endpoint is sent now. From any thread.
     var message: RemoteWriteMessage { current.withLock { $0 } }
+
+    private static func encoder(for message: RemoteWriteMessage) -> any RequestEncoder {
+        switch message {
+        case .v1: RemoteWriteV1Encoder()
+        case .v2: RemoteWriteV2Encoder()
+        }
+    }
 
     /// In-memory bound per endpoint while it is unreachable: the oldest batches go first.
     static let queueCapacityBytes = 64 << 20
@@ -82,6 +95,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         self.metrics = metrics
         self.configured = Mutex(settings.endpoint)
         self.current = Mutex(settings.endpoint.message)
+        self.encoder = Self.encoder(for: settings.endpoint.message)
         metrics.sending(settings.endpoint.message, endpoint: settings.endpoint.name)
     }
 
@@ -102,32 +116,60 @@ final class RemoteWriteSender: @unchecked Sendable {
 
     private var logger: Logger { settings.connection.logger }
 
-    /// Queues one cycle's batches, from any thread.
-    func enqueue(_ batches: [EncodedBatch]) { queue.append(batches) }
+    /// Queues one cycle's frame, from any thread.
+    func enqueue(_ batch: Batch) { queue.append(batch) }
 
     /// The thread's body: sends until the queue is closed, or, with `untilEmpty`, drained, or
     /// `deadline` passes (no request outlives it; what is left stays queued).
     func run(untilEmpty: Bool, deadline: ContinuousClock.Instant? = nil) {
-        while let batch = queue.first(untilEmpty: untilEmpty) {
-            switch Delivery.deliver(batch, samples: batch.sampleCount, to: self, deadline: deadline) {
-            case .delivered(let attempts, let outcome):
-                queue.removeFirst()
-                metrics.delivered(batch.sampleCount, endpoint: endpoint.name, at: Date().timeIntervalSince1970)
-                if !loggedFirstDelivery || attempts > 1 {
-                    logger.info(
-                        attempts > 1 ? "endpoint accepted the batch after retries" : "endpoint accepts samples",
-                        metadata: ["batch.samples": "\(batch.sampleCount)", "send.attempts": "\(attempts)",
-                                   "http.version": "\(outcome.httpVersion)"])
-                    loggedFirstDelivery = true
-                }
-            case .refused:
-                queue.removeFirst()
-            case .abandoned:
-                // Closed or out of time: the batch stays queued. Otherwise it was too old or
-                // pushed out by max_size meanwhile, and the queue has let it go: take the next one.
-                if queue.isClosed || deadline.map({ ContinuousClock.now >= $0 }) == true { return }
+        while let batches = queue.first(untilEmpty: untilEmpty, maxSamples: maxSamples) {
+            encode(batches, maxSamples: maxSamples)
+            if inFlight.encoded.unreadable > 0 {
+                settings.connection.log.unreadable(samples: inFlight.encoded.unreadable)
             }
+            var index = 0
+            sending: while index < inFlight.encoded.requests.count {
+                let samples = inFlight.encoded.requests[index].samples
+                switch Delivery.deliver(index, samples: samples, to: self, deadline: deadline) {
+                case .delivered(let attempts, let outcome):
+                    metrics.delivered(samples, endpoint: endpoint.name, at: Date().timeIntervalSince1970)
+                    if !loggedFirstDelivery || attempts > 1 {
+                        logger.info(
+                            attempts > 1 ? "endpoint accepted the batch after retries" : "endpoint accepts samples",
+                            metadata: ["batch.samples": "\(samples)", "send.attempts": "\(attempts)",
+                                       "http.version": "\(outcome.httpVersion)"])
+                        loggedFirstDelivery = true
+                    }
+                    index += 1
+                case .refused:
+                    index += 1
+                case .abandoned:
+                    // Closed or out of time: the batches stay queued. Otherwise they were too old or
+                    // pushed out by max_size meanwhile, and the queue has let them go: take the next.
+                    if queue.isClosed || deadline.map({ ContinuousClock.now >= $0 }) == true { return }
+                    break sending
+                }
+            }
+            if index == inFlight.encoded.requests.count { queue.removeFirst() }
         }
+    }
+
+    private var maxSamples: Int { settings.endpoint.queue.maxSamplesPerSend }
+
+    /// Encodes `batches` as the message the endpoint is sent now, for `attempt`.
+    private func encode(_ batches: [Batch], maxSamples: Int) {
+        inFlight = (batches, maxSamples, encoder.requests(batches, maxSamples: maxSamples, legacy: legacy))
+    }
+
+    /// A reload's settings, taken between requests. A changed `protobuf_message` swaps the encoder
+    /// and encodes the batches in flight again, cut as before, so the next request goes as the new
+    /// message; a changed `max_samples_per_send` applies from the next batches.
+    private func takeSettings(_ next: Settings) {
+        settings = next
+        let wanted = message
+        guard encoder.message != wanted else { return }
+        encoder = Self.encoder(for: wanted)
+        encode(inFlight.batches, maxSamples: inFlight.maxSamples)
     }
 
     /// A 2.0 receiver's Written headers: counted, and said (once a minute) when they cannot be
@@ -148,18 +190,12 @@ final class RemoteWriteSender: @unchecked Sendable {
         }
     }
 
-    /// `batch`'s body as `message`; nil if it cannot be read as the message it says it holds.
-    private func body(of batch: EncodedBatch, as message: RemoteWriteMessage) -> [UInt8]? {
-        switch (batch.message, message) {
-        case (.v1, .v1), (.v2, .v2): batch.body
-        case (.v2, .v1): transcoder.v1Body(fromV2: batch.body)
-        case (.v1, .v2): transcoder.v2Body(fromV1: batch.body)
-        }
-    }
-
     /// From now until restart, the endpoint is sent 1.0. Logged once: it happens once.
     private func fallBack(status: Int) {
         current.withLock { $0 = .v1 }
+        encoder = RemoteWriteV1Encoder()
+        // The same requests as 1.0: the runs are cut at the same samples.
+        encode(inFlight.batches, maxSamples: inFlight.maxSamples)
         metrics.sending(.v1, endpoint: endpoint.name)
         logger.warning(
             "endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart (or a reload that changes its protobuf_message), queued batches included",
@@ -171,29 +207,29 @@ final class RemoteWriteSender: @unchecked Sendable {
 }
 
 extension RemoteWriteSender: DeliveryTarget {
-    /// Sends `batch` as the message the endpoint takes now, with the settings a reload last handed over.
-    func attempt(_ batch: EncodedBatch, number: Int, deadline: ContinuousClock.Instant?) -> Delivery.Attempt {
-        if let next = pending.withLock({ $0.take() }) { settings = next }
-        let message = self.message
-        guard let body = body(of: batch, as: message) else {
-            settings.connection.log.unreadable(samples: batch.sampleCount, message: batch.message)
-            return .unsendable
-        }
+    /// Sends request `index` of the batches in flight, with the settings a reload last handed over.
+    func attempt(_ index: Int, number: Int, deadline: ContinuousClock.Instant?) -> Delivery.Attempt {
+        if let next = pending.withLock({ $0.take() }) { takeSettings(next) }
+        // Encoded again as another message, a buffered body of an older release may no longer read.
+        guard index < inFlight.encoded.requests.count else { return .unsendable }
+        let request = inFlight.encoded.requests[index]
+        let message = encoder.message
         let connection = settings.connection
-        let outcome = connection.perform(method: "POST", body: body, protocolHeaders: Self.protocolHeaders(message), deadline: deadline)
+        let outcome = connection.perform(
+            method: "POST", body: request.body, protocolHeaders: Self.protocolHeaders(message), deadline: deadline)
         if message == .v2, let status = outcome.status {
             if status == 415 || ((200..<300).contains(status) && connection.client.written == nil) {
                 fallBack(status: status)
-                return .again  // the same batch, as 1.0, at once
+                return .again  // the same request, as 1.0, at once
             }
-            if let written = connection.client.written { noteWritten(written, sent: batch.sampleCount, status: status) }
+            if let written = connection.client.written { noteWritten(written, sent: request.samples, status: status) }
         }
         return .sent(outcome, policy: settings.policy)
     }
 
-    /// A batch retried through an outage may outlive max_age, or be pushed out by max_size: then
-    /// it is given up for the next one.
-    func retry(_ batch: EncodedBatch, after delay: Duration) -> Bool {
+    /// Requests retried through an outage may outlive max_age, or be pushed out by max_size: then
+    /// they are given up for the next ones.
+    func retry(_ index: Int, after delay: Duration) -> Bool {
         queue.sleep(for: delay) && !queue.dropFirstIfStale()
     }
 

@@ -32,13 +32,12 @@ struct SendLog {
                        "receiver.message": "\(message.trimmingCharacters(in: .whitespacesAndNewlines))"])
     }
 
-    /// A queued body that cannot be read as the message it holds (damage the record's checksum
-    /// did not catch): dropped and counted as corrupt every time, logged once a minute.
-    mutating func unreadable(samples: Int, message: RemoteWriteMessage) {
+    /// Queued batches that cannot be read (damage their records' checksums did not catch): dropped
+    /// and counted as corrupt every time, logged once a minute.
+    mutating func unreadable(samples: Int) {
         metrics.dropped(samples, endpoint: endpoint, reason: "corrupt")
         guard unreadableLog.allows() else { return }
-        logger.error(
-            "a queued batch is not a readable \(message.rawValue); dropped", metadata: ["batch.samples": "\(samples)"])
+        logger.error("a queued batch cannot be read; dropped", metadata: ["batch.samples": "\(samples)"])
     }
 
     func retry(_ outcome: HTTPOutcome, reason: String, delay: Duration, attempt: Int) {

@@ -30,7 +30,7 @@ struct BufferDirectoryTests {
         func open(_ endpoint: String = "x") throws -> DiskQueue {
             try DiskQueue(
                 directory: buffer + "/" + endpoint,
-                limits: .init(maxSize: 1 << 30, maxAge: .seconds(86400), fsync: false, maxSamplesPerSend: 1),
+                limits: .init(maxSize: 1 << 30, maxAge: .seconds(86400), fsync: false),
                 report: DropReport(endpoint: "x", metrics: metrics, logger: log.logger))
         }
 

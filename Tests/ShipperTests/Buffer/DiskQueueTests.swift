@@ -19,9 +19,9 @@ struct DiskQueueTests {
         /// The queue's clock: the time now, unless a test sets it.
         let clock = Mutex2<Date?>(nil)
 
-        func open(maxSize: UInt64 = 1 << 30, maxAge: Duration = .seconds(86400), maxSamples: Int = 1) throws -> DiskQueue {
+        func open(maxSize: UInt64 = 1 << 30, maxAge: Duration = .seconds(86400)) throws -> DiskQueue {
             try DiskQueue(
-                directory: directory, limits: .init(maxSize: maxSize, maxAge: maxAge, fsync: false, maxSamplesPerSend: maxSamples),
+                directory: directory, limits: .init(maxSize: maxSize, maxAge: maxAge, fsync: false),
                 report: report, now: { [clock] in clock.get() ?? Date() })
         }
 
@@ -37,11 +37,11 @@ struct DiskQueueTests {
     static let now = Int64(Date().timeIntervalSince1970 * 1000)
 
     /// A real request body with one sample whose value is `value`.
-    static func batch(_ value: Double, at timestampMs: Int64 = now, samples: Int = 1) -> EncodedBatch {
+    static func batch(_ value: Double, at timestampMs: Int64 = now, samples: Int = 1) -> Batch {
         let body = RemoteWriteEncoder().encode(
             (0..<samples).map { Sample(.mapEntries, LabelSet(["map_id": "\($0)"]), value) }, timestampMs: timestampMs,
             externalLabels: LabelSet())
-        return EncodedBatch(body: body, sampleCount: samples, timestampMs: timestampMs)
+        return Batch(body: body, sampleCount: samples, timestampMs: timestampMs, format: .remoteWriteV1)
     }
 
     /// Takes everything from the queue, acknowledging each batch; the first sample value of each.
@@ -106,53 +106,30 @@ struct DiskQueueTests {
         #expect(Self.drain(try again.open()) == [1, 2, 3])
     }
 
-    @Test func replayMergesRecordsIntoRequestsOfMaxSamples() throws {
+    /// The queue hands out as many records as fit `maxSamples`, as they were written, and takes
+    /// them all back at once.
+    @Test func replayHandsOutRecordsUpToMaxSamplesUnread() throws {
         let fixture = Fixture()
-        let queue = try fixture.open(maxSamples: 6)
+        let queue = try fixture.open()
         for index in 0..<10 { queue.append(Self.batch(Double(index), at: Self.now + Int64(index) * 1000, samples: 2)) }
-        let first = try #require(queue.first(untilEmpty: true))
-        #expect(first.sampleCount == 6)
-        let decoded = try #require(DecodedWriteRequest(body: first.body))
-        #expect(decoded.series.map { $0.samples[0].timestampMs } == [0, 0, 1, 1, 2, 2].map { Self.now + $0 * 1000 })
+        let first = try #require(queue.first(untilEmpty: true, maxSamples: 6))
+        #expect(first == (0..<3).map { Self.batch(Double($0), at: Self.now + Int64($0) * 1000, samples: 2) })
         queue.removeFirst()
         #expect(queue.pendingSamples == 14)
+        // A record larger than the bound still goes, alone.
+        #expect(queue.first(untilEmpty: true, maxSamples: 1)?.map(\.sampleCount) == [2])
     }
 
-    /// A 2.0 batch, with the same sample as `batch`.
-    static func batchV2(_ value: Double, at timestampMs: Int64 = now, samples: Int = 1) -> EncodedBatch {
-        let body = RemoteWriteEncoder().encodeV2(
-            (0..<samples).map { Sample(.mapEntries, LabelSet(["map_id": "\($0)"]), value) }, timestampMs: timestampMs,
-            externalLabels: LabelSet())
-        return EncodedBatch(body: body, sampleCount: samples, timestampMs: timestampMs, message: .v2)
-    }
-
-    /// Records say which message they hold, across a restart; 2.0 records merge by renumbering
-    /// their symbols, and never with 1.0 ones.
-    @Test func recordsKeepTheirMessageAndMergeOnlyWithTheirOwn() throws {
+    /// Records keep the format their writer gave them, across a restart: the buffer never reads a body.
+    @Test func recordsKeepTheirFormatAcrossARestart() throws {
         let fixture = Fixture()
-        do {
-            let queue = try fixture.open(maxSamples: 6)
-            queue.append([Self.batch(1), Self.batchV2(2, samples: 2), Self.batchV2(3, samples: 2), Self.batch(4)])
+        let formats = [BodyFormat.remoteWriteV1, .frame, .remoteWriteV2, BodyFormat(rawValue: 3)]
+        let batches = formats.enumerated().map { index, format in
+            Batch(body: Array("body \(index)".utf8), sampleCount: index + 1, timestampMs: Self.now + Int64(index), format: format)
         }
-        let queue = try fixture.open(maxSamples: 6)
-        var seen: [(RemoteWriteMessage, Int, [Double])] = []
-        while let batch = queue.first(untilEmpty: true) {
-            let values = batch.message == .v2
-                ? (DecodedWriteRequestV2(body: batch.body)?.series.map { $0.samples[0].value } ?? [])
-                : (DecodedWriteRequest(body: batch.body)?.series.map { $0.samples[0].value } ?? [])
-            seen.append((batch.message, batch.sampleCount, values))
-            queue.removeFirst()
-        }
-        #expect(seen.map(\.0) == [.v1, .v2, .v1])
-        #expect(seen.map(\.1) == [1, 4, 1])
-        #expect(seen.map(\.2) == [[1], [2, 2, 3, 3], [4]])
-        // The merged 2.0 request holds each string once.
-        let merged = try #require(RemoteWriteEncoder().mergeV2([Self.batchV2(2, samples: 2).body, Self.batchV2(3, samples: 2).body]))
-        let request = try #require(DecodedWriteRequestV2(body: merged))
-        #expect(Set(request.symbols).count == request.symbols.count)
-        #expect(request.series.compactMap { request.labels(of: $0)?.map(\.value) } == [
-            ["ebpf_map_entries", "0"], ["ebpf_map_entries", "1"], ["ebpf_map_entries", "0"], ["ebpf_map_entries", "1"],
-        ])
+        do { try fixture.open().append(batches) }
+        let queue = try fixture.open()
+        #expect(queue.first(untilEmpty: true, maxSamples: 100) == batches)
     }
 
     @Test func damagedRecordsAreCountedSkippedAndTheRestKept() throws {
@@ -232,33 +209,12 @@ struct DiskQueueTests {
         #expect(fixture.segmentFiles.count == 1)
     }
 
-    /// A record whose CRC holds but whose body is not snappy (another version, a bug) once hit a
-    /// precondition in the merge: the daemon would crash at every start.
-    @Test func aRecordThatIsNotSnappyIsSkippedAndCountedNotFatal() throws {
-        let fixture = Fixture()
-        do {
-            let queue = try fixture.open(maxSamples: 10)
-            queue.append([Self.batch(1), Self.batch(2)])
-            queue.append(EncodedBatch(body: [0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 1, 2, 3], sampleCount: 3, timestampMs: Self.now))
-            queue.append([Self.batch(4), Self.batch(5)])
-        }
-        let queue = try fixture.open(maxSamples: 10)
-        let first = try #require(queue.first(untilEmpty: true))
-        #expect(first.sampleCount == 2)
-        #expect(DecodedWriteRequest(body: first.body)?.series.map { $0.samples[0].value } == [1, 2])
-        queue.removeFirst()
-        #expect(Self.drain(queue) == [4, 5])
-        #expect(fixture.dropped("corrupt") == 3)
-        #expect(fixture.metrics.samples().first { $0.metric == .bufferCorrupt }?.value == 1)
-        #expect(fixture.log.count("damaged record in the disk buffer; skipped it and kept the rest") == 1)
-    }
-
     /// A batch in flight through an outage longer than max_age once reached the receiver anyway.
     @Test func maxAgeHoldsForTheBatchInFlight() throws {
         let fixture = Fixture()
         let start = Date()
         fixture.clock.set(start)
-        let queue = try fixture.open(maxAge: .seconds(1), maxSamples: 10)
+        let queue = try fixture.open(maxAge: .seconds(1))
         let old = Int64(start.timeIntervalSince1970 * 1000) - 700
         queue.append(Self.batch(1, at: old, samples: 2))
         _ = try #require(queue.first(untilEmpty: true))
@@ -276,7 +232,7 @@ struct DiskQueueTests {
         let queue = try fixture.open()
         for index in 0..<300 {
             let body = (0..<8192).map { _ in UInt8.random(in: 0...255) }
-            queue.append(EncodedBatch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index)))
+            queue.append(Batch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index), format: .remoteWriteV1))
             _ = queue.first(untilEmpty: true)
             queue.removeFirst()
         }
@@ -295,7 +251,7 @@ struct DiskQueueTests {
         // Incompressible 8 KiB bodies: the bound is reached after about 32 of them.
         for index in 0..<200 {
             let body = (0..<8192).map { _ in UInt8.random(in: 0...255) }
-            queue.append(EncodedBatch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index)))
+            queue.append(Batch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index), format: .remoteWriteV1))
         }
         let onDisk = try fixture.segmentFiles.reduce(Int64(0)) {
             $0 + (try FileManager.default.attributesOfItem(atPath: fixture.directory + "/" + $1)[.size] as! Int64)
@@ -324,7 +280,7 @@ struct DiskQueueTests {
                 Sample(.mapEntries, LabelSet(["map_name": String((0..<96).map { _ in "0123456789abcdef".randomElement()! })]), 1)
             }
             let body = encoder.encode(samples, timestampMs: Self.now + Int64(index), externalLabels: LabelSet())
-            queue.append(EncodedBatch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index)))
+            queue.append(Batch(body: body, sampleCount: 1, timestampMs: Self.now + Int64(index), format: .remoteWriteV1))
         }
     }
 
@@ -394,7 +350,7 @@ struct DiskQueueTests {
         let fixture = Fixture()
         let queue = try fixture.open(maxSize: 8 << 20)
         Self.appendRandom(queue, 0..<400)
-        queue.update(limits: .init(maxSize: 1 << 20, maxAge: .seconds(86400), fsync: false, maxSamplesPerSend: 1))
+        queue.update(limits: .init(maxSize: 1 << 20, maxAge: .seconds(86400), fsync: false))
         #expect(queue.summary.bytes <= 1 << 20)
         let dropped = try #require(fixture.dropped("buffer_full"))
         #expect(Double(Self.drainStamps(queue).count) + dropped == 400)
@@ -404,13 +360,13 @@ struct DiskQueueTests {
     /// in order; the old directory is let go of and holds nothing to deliver.
     @Test func handOverMovesEverythingInOrderAndLetsGo() throws {
         let fixture = Fixture()
-        let old = try fixture.open(maxSamples: 1)
+        let old = try fixture.open()
         for value in 1...5 { old.append(Self.batch(Double(value), at: Self.now + Int64(value))) }
         #expect(old.first(untilEmpty: true)?.timestampMs == Self.now + 1)
         old.removeFirst()
         #expect(old.first(untilEmpty: true)?.timestampMs == Self.now + 2)
         let target = Fixture()
-        let new = try target.open(maxSamples: 1)
+        let new = try target.open()
         new.append(Self.batch(0, at: Self.now))
         old.handOver(to: new)
         old.removeFirst()  // the old sender's request in flight ends after the move: nothing changes
@@ -510,7 +466,7 @@ struct FullDiskTests {
         let queue = try fixture.open()
         for index in 0..<40 {
             let body = (0..<4096).map { _ in UInt8.random(in: 0...255) }
-            queue.append(EncodedBatch(body: body, sampleCount: 1, timestampMs: DiskQueueTests.now + Int64(index)))
+            queue.append(Batch(body: body, sampleCount: 1, timestampMs: DiskQueueTests.now + Int64(index), format: .remoteWriteV1))
         }
         #expect(fixture.log.count("cannot write to the disk buffer; keeping batches in memory until it recovers") == 1)
         var stamps: [Int64] = []
@@ -530,7 +486,7 @@ struct MemoryQueueTests {
         let log = CapturedLog()
         let queue = MemoryQueue(capacityBytes: 16 << 10, report: DropReport(endpoint: "e", metrics: metrics, logger: log.logger))
         for index in 0..<100 {
-            queue.append(EncodedBatch(body: [UInt8](repeating: 7, count: 4096), sampleCount: 2, timestampMs: Int64(index)))
+            queue.append(Batch(body: [UInt8](repeating: 7, count: 4096), sampleCount: 2, timestampMs: Int64(index), format: .frame))
         }
         let dropped = metrics.samples().first { $0.metric == .samplesDropped && $0.labels["reason"] == "queue_full" }?.value
         #expect(dropped == Double(2 * (100 - 4)))
@@ -554,4 +510,9 @@ struct CRC32Tests {
         #expect(crc(Self.kilobyteAndTail) == 0xB35F_0F91)
         #expect(crc([]) == 0)
     }
+}
+
+extension BatchQueue {
+    /// The oldest batch alone, as a sender whose requests hold one sample would take it.
+    func first(untilEmpty: Bool) -> Batch? { first(untilEmpty: untilEmpty, maxSamples: 1)?.first }
 }

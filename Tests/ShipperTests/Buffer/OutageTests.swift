@@ -143,13 +143,13 @@ struct OutageTests {
         #expect(await second.terminate() == 0)
     }
 
-    @Test func memoryStaysFlatThroughThousandsOfBufferedBatches() async throws {
+    @Test func memoryStaysFlatThroughHundredsOfBufferedFrames() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         try await holder.create("hash", name: prefix + "m", maxEntries: 16, fill: 2)
         let buffer = Scratch.path("memory").path
         defer { try? FileManager.default.removeItem(atPath: buffer) }
-        // One sample per batch: about 30 batches per 100ms cycle, the shortest interval allowed.
+        // A frame per 100ms cycle, the shortest interval allowed.
         let file = try writeConfig("""
             interval: 100ms
             maps:
@@ -157,19 +157,18 @@ struct OutageTests {
             remote_write:
               - name: down
                 url: http://127.0.0.1:\(Network.freePort())/api/v1/write
-                queue: {max_samples_per_send: 1}
             buffer: {fsync: never, dir: '\(buffer)'}
             """)
         defer { removeConfig(file) }
         let daemon = try ShipperDaemon(file: file, arguments: ["--log-level", "error"])
         func buffered() -> Int { BufferedRecords.headers(in: buffer + "/down").count }
-        // From 1,500 batches buffered (about 5 s) to 7,500 (about 25 s more).
-        #expect(await eventually(within: 60) { buffered() >= 1500 })
+        // From 100 frames buffered (about 10 s) to 600 (about 50 s more).
+        #expect(await eventually(within: 60) { buffered() >= 100 })
         let start = try #require(daemon.residentKiB)
-        #expect(await eventually(within: 120) { buffered() >= 7500 })
+        #expect(await eventually(within: 120) { buffered() >= 600 })
         let end = try #require(daemon.residentKiB)
         #expect(await daemon.terminate() == 0)
-        print("memory: RSS \(start) KiB at 1,500 batches buffered, \(end) KiB at \(buffered())")
+        print("memory: RSS \(start) KiB at 100 frames buffered, \(end) KiB at \(buffered())")
         #expect(end - start < 4096, "RSS grew from \(start) KiB to \(end) KiB")
     }
     /// buffer.max_size holds through an outage, on a real small disk (a 4 MiB tmpfs), while the
@@ -187,7 +186,7 @@ struct OutageTests {
             try? FileManager.default.removeItem(atPath: buffer)
         }
         let port = Network.freePort()
-        // One sample per request: about 500 records of 60 maps a cycle, so that 1 MiB fills in seconds.
+        // A frame of 60 maps (about 300 series) per cycle, replayed a sample per request: 1 MiB fills in seconds.
         let file = try writeConfig("""
             interval: 200ms
             maps:

@@ -53,70 +53,28 @@ struct RemoteWriteEncoderTests {
         #expect(DecodedWriteRequest(body: second) == DecodedWriteRequest(series: [], metadata: []))
     }
 
-    @Test func cutsSeriesIntoRequestsWithMetadataInTheFirst() throws {
-        var series = MapSeriesCache(externalLabels: LabelSet())
-        series.update([], timestamp: RemoteWriteWire.Timestamp(milliseconds: 1_700_000_000_000))
-        for id in 1...5 { series.append(Sample(.mapEntries, LabelSet(["map_id": "\(id)"]), Double(id))) }
-        let batches = RemoteWriteEncoder().requests(series, maxSamples: 2, metadata: [.mapEntries], timestampMs: 1_700_000_000_000)
-        #expect(batches.map(\.sampleCount) == [2, 2, 1])
-        #expect(batches.map(\.timestampMs) == [1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_000])
-        let decoded = try batches.map { try #require(DecodedWriteRequest(body: $0.body)) }
-        #expect(decoded.map { $0.series.map { $0["map_id"]! } } == [["1", "2"], ["3", "4"], ["5"]])
-        #expect(decoded.map { $0.series.flatMap { $0.samples.map(\.value) } } == [[1, 2], [3, 4], [5]])
-        #expect(decoded.map(\.metadata.count) == [1, 0, 0])
-        #expect(RemoteWriteEncoder().requests(MapSeriesCache(externalLabels: LabelSet()), maxSamples: 2, metadata: [.mapEntries], timestampMs: 0).isEmpty)
-    }
-
     /// Samples whose request is `count` series of about 130 bytes: bodies of several 64 KiB blocks.
     static func manySamples(_ count: Int, from first: Int = 0) -> [Sample] {
         (first..<first + count).map { Sample(.mapEntries, LabelSet(["map_id": "\($0)", "map_name": "conntrack_\($0 % 97)"]), Double($0)) }
-    }
-
-    /// The uncompressed length a snappy body starts with (a varint).
-    static func uncompressedLength(_ body: [UInt8]) -> Int {
-        var length = 0
-        for (index, byte) in body.prefix(5).enumerated() {
-            length |= Int(byte & 0x7f) << (7 * index)
-            if byte < 0x80 { break }
-        }
-        return length
-    }
-
-    @Test func mergesBodiesIntoTheBytesOfOneRequestOfAllTheirSeries() throws {
-        let encoder = RemoteWriteEncoder()
-        let external = LabelSet(["instance": "edge-7"])
-        // Parts of 1, 700 and 3,000 series: the first two end inside a 64 KiB block of the merged
-        // body, which spans several blocks.
-        let parts = [(0, 1), (1, 700), (701, 3_000)].map { Self.manySamples($0.1, from: $0.0) }
-        let bodies = parts.map { encoder.encode($0, timestampMs: 9, externalLabels: external) }
-        let ends = bodies.map(Self.uncompressedLength).reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) }
-        #expect(ends[0] % 65_536 != 0 && ends[1] % 65_536 != 0 && ends[1] > 65_536 && ends[2] > 4 * 65_536)
-        let merged = try #require(encoder.merge(bodies))
-        let whole = encoder.encode(parts.flatMap { $0 }, timestampMs: 9, externalLabels: external)
-        #expect(Self.uncompressedLength(whole) == ends[2])
-        #expect(merged.count == whole.count)
-        #expect(merged.elementsEqual(whole))
-        let decoded = try #require(DecodedWriteRequest(body: merged))
-        #expect(decoded.series.map { $0["map_id"]! } == (0..<3_701).map(String.init))
-        #expect(decoded.series.map { $0.samples[0].value } == (0..<3_701).map(Double.init))
     }
 
     @Test func rejectsWhatIsNotSnappyProtobuf() {
         #expect(DecodedWriteRequest(body: Array("not snappy".utf8)) == nil)
     }
 
-    /// A body that is not snappy (damaged past its CRC, or from another version) is found before
-    /// a merge, and a merge that meets one fails instead of trapping.
-    @Test func aBodyThatIsNotSnappyIsRefusedNotFatal() throws {
+    /// A buffered body of an older release that is not snappy (damaged past its CRC) is found
+    /// before it is sent, as either message.
+    @Test func aLegacyBodyThatIsNotSnappyIsRefusedNotFatal() throws {
         let encoder = RemoteWriteEncoder()
         let good = encoder.encode(Self.manySamples(3, from: 0), timestampMs: 9, externalLabels: LabelSet())
         let bad: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0x0F] + Array("another version".utf8)
         #expect(encoder.isValidBody(good))
         #expect(!encoder.isValidBody(bad))
         #expect(!encoder.isValidBody([]))
-        #expect(encoder.merge([good, bad]) == nil)
-        // The encoder is still whole afterwards.
-        #expect(try #require(encoder.merge([good, good])).count > good.count)
+        for message in RemoteWriteMessage.allCases {
+            #expect(encoder.body(Batch(body: bad, sampleCount: 3, timestampMs: 9, format: .remoteWriteV1), as: message) == nil)
+        }
+        #expect(encoder.body(Batch(body: good, sampleCount: 3, timestampMs: 9, format: .remoteWriteV1), as: .v1) == good)
     }
 }
 

@@ -13,8 +13,9 @@ struct FaultInjectionTests {
     ]
     static let timestampMs: Int64 = 1_790_000_000_250
 
-    /// Sends `batches` batches of `samples` through a real sender, encoded as the endpoint's
-    /// `message`, counting into `metrics`. Returns once the queue is empty, or closes it as soon as
+    /// Sends `batches` frames of `samples` through a real sender, encoded as the endpoint's
+    /// `message`, one request per frame (`max_samples_per_send` is a frame's samples, unless
+    /// `configure` says otherwise), counting into `metrics`. Returns once the queue is empty, or closes it as soon as
     /// `enough` holds (checked every 100 ms), or after 30 s at the latest.
     func deliver(
         to url: String, batches: Int = 1, timestampStepMs: Int64 = 0, metrics: SelfMetrics = SelfMetrics(endpoints: ["fake"]),
@@ -23,17 +24,15 @@ struct FaultInjectionTests {
         var endpoint = RemoteWriteConfig.defaults(url: url, name: "fake")
         endpoint.queue.minBackoff = .milliseconds(10)
         endpoint.queue.maxBackoff = .milliseconds(100)
+        endpoint.queue.maxSamplesPerSend = Self.samples.count
         configure(&endpoint)
         let log = CapturedLog()
         let sender = try RemoteWriteSender(endpoint: endpoint, metrics: metrics, logger: log.logger)
-        let encoder = RemoteWriteEncoder()
+        var frames = FrameWriter(externalLabels: LabelSet(["job": "j"]))
         for index in 0..<Int64(batches) {
-            let time = Self.timestampMs + index * timestampStepMs
-            let body = switch endpoint.message {
-            case .v1: encoder.encode(Self.samples, timestampMs: time, externalLabels: LabelSet(["job": "j"]))
-            case .v2: encoder.encodeV2(Self.samples, timestampMs: time, externalLabels: LabelSet(["job": "j"]))
-            }
-            sender.enqueue([EncodedBatch(body: body, sampleCount: Self.samples.count, timestampMs: time, message: endpoint.message)])
+            frames.update([])
+            for sample in Self.samples { frames.append(sample) }
+            sender.enqueue(frames.frame(timestampMs: Self.timestampMs + index * timestampStepMs))
         }
         async let sent: Void = WorkerThread.result(name: "test-send") { sender.run(untilEmpty: true) }
         let sending = Task {
@@ -85,6 +84,18 @@ struct FaultInjectionTests {
         #expect(value(metrics, .samplesSent) == 2)
         #expect(value(metrics, .sendFailures, reason: "http_5xx") == 2)
         #expect(value(metrics, .samplesDropped, reason: "http_4xx") == 0)
+    }
+
+    /// Frames that fit `max_samples_per_send` together go in one request, each series with its
+    /// own frame's timestamp; a frame larger than it goes in several.
+    @Test func framesGoInRequestsOfMaxSamplesPerSend() async throws {
+        let receiver = try FakeReceiver(script: [])
+        _ = try await deliver(to: receiver.url, batches: 3, timestampStepMs: 1000) { $0.queue.maxSamplesPerSend = 5 }
+        let t = Self.timestampMs
+        #expect(receiver.requests.map { $0.decoded?.series.map { $0.samples[0].timestampMs } ?? [] } == [[t, t, t + 1000, t + 1000], [t + 2000, t + 2000]])
+        let single = try FakeReceiver(script: [])
+        _ = try await deliver(to: single.url) { $0.queue.maxSamplesPerSend = 1 }
+        #expect(single.requests.map { $0.decoded?.series.map { $0.samples[0].value } ?? [] } == [[42], [64]])
     }
 
     @Test func retriesKeepEverySeriesInTimestampOrderOnOneConnection() async throws {
@@ -148,13 +159,15 @@ struct FaultInjectionTests {
     @Test func aBatchRetriedPastMaxAgeIsDroppedAndTheRestDelivered() async throws {
         let receiver = try FakeReceiver(script: Array(repeating: .status(503), count: 5))
         let fixture = DiskQueueTests.Fixture()
-        let queue = try fixture.open(maxAge: .seconds(60), maxSamples: 2)
+        let queue = try fixture.open(maxAge: .seconds(60))
         var endpoint = RemoteWriteConfig.defaults(url: receiver.url, name: "e")
+        endpoint.queue.maxSamplesPerSend = 2
         endpoint.queue.minBackoff = .milliseconds(100)
         endpoint.queue.maxBackoff = .milliseconds(100)
         let sender = try RemoteWriteSender(endpoint: endpoint, metrics: fixture.metrics, logger: fixture.log.logger, queue: queue)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        sender.enqueue([DiskQueueTests.batch(1, at: now - 59_900, samples: 2), DiskQueueTests.batch(2, at: now)])
+        sender.enqueue(DiskQueueTests.batch(1, at: now - 59_900, samples: 2))
+        sender.enqueue(DiskQueueTests.batch(2, at: now))
         await WorkerThread.result(name: "test-send") { sender.run(untilEmpty: true) }
         // Five refusals, then the fresh batch alone is accepted; the old one never was.
         #expect(receiver.requests.count == 6)

@@ -25,7 +25,7 @@ struct RemoteWriteV2FallbackTests {
         // Nothing listens until six intervals are buffered as 2.0.
         #expect(await eventually(within: 60) { outage.buffered(file).count >= 6 }, "\(daemon.log)")
         let held = outage.buffered(file)
-        #expect(BufferedRecords.headers(in: file.path + ".buffer/central").allSatisfy { $0.message == .v2 })
+        #expect(BufferedRecords.headers(in: file.path + ".buffer/central").allSatisfy { $0.format == .frame })
         let started = Date()
         let receiver = try await kind == "prometheus" ? ReceiverProcess.prometheus(port: port) : ReceiverProcess.victoriaMetrics(port: port)
         #expect(await outage.waitForDrain(receiver, id, past: started), "\(daemon.log)")

@@ -123,23 +123,30 @@ struct RemoteWriteV2SenderTests {
         #expect(lines.first?.metadata["batch.samples"] == "2" && lines.first?.metadata["receiver.samples_written"] == "1")
     }
 
-    /// A queued batch that is not the message it says it holds (damage past its checksum) cannot
-    /// be turned into what the endpoint takes: dropped as corrupt and logged, the next one sent.
-    @Test func aBatchThatIsNotItsMessageIsDroppedAsCorrupt() async throws {
+    /// A queued batch that cannot be read (damage past its checksum) is dropped as corrupt and
+    /// logged, and the next one sent: a frame whose table is cut short, and a body of an older
+    /// release that is not the message it says it holds.
+    @Test func aBatchThatCannotBeReadIsDroppedAsCorrupt() async throws {
         let receiver = try FakeReceiver(script: [])
         let metrics = SelfMetrics(endpoints: ["fake"])
         let log = CapturedLog()
         let sender = try RemoteWriteSender(
             endpoint: .defaults(url: receiver.url, name: "fake"), metrics: metrics, logger: log.logger)
+        var frames = FrameWriter(externalLabels: LabelSet())
+        frames.update([])
+        for sample in FaultInjectionTests.samples { frames.append(sample) }
+        let good = frames.frame(timestampMs: 1)
+        var cut = good
+        cut.body.removeLast(9)
         let v1 = RemoteWriteEncoder().encode(FaultInjectionTests.samples, timestampMs: 1, externalLabels: LabelSet())
-        sender.enqueue([
-            EncodedBatch(body: v1, sampleCount: 2, timestampMs: 1, message: .v2),
-            EncodedBatch(body: v1, sampleCount: 2, timestampMs: 1),
-        ])
+        sender.enqueue(cut)
+        sender.enqueue(Batch(body: v1, sampleCount: 2, timestampMs: 1, format: .remoteWriteV2))
+        sender.enqueue(good)
         await WorkerThread.result(name: "test-send") { sender.run(untilEmpty: true) }
         #expect(receiver.requests.count == 1)
-        #expect(metrics.samples().first { $0.metric == .samplesDropped && $0.labels["reason"] == "corrupt" }?.value == 2)
-        #expect(log.count("a queued batch is not a readable io.prometheus.write.v2.Request; dropped") == 1)
+        #expect(receiver.requests.first?.decoded?.series.map { $0.samples[0].value } == [42, 64])
+        #expect(metrics.samples().first { $0.metric == .samplesDropped && $0.labels["reason"] == "corrupt" }?.value == 4)
+        #expect(log.count("a queued batch cannot be read; dropped") == 1)
     }
 
     /// Retries, 429 and 4xx are as in 1.0: a 503 is retried as 2.0, with no fallback.
