@@ -59,7 +59,7 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
         ("insn_array", .none),
     ]
 
-    /// Every type this build knows, in UAPI order (for `--help` and the README's table).
+    /// Every type this build knows, in UAPI order (for `--help` and the table in docs/counting.md).
     public static let known: [MapType] = (1..<UInt32(table.count)).map(MapType.init(rawValue:))
 
     public init?(name: String) {

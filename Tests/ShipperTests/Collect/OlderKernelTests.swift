@@ -50,7 +50,7 @@ struct OlderKernelTests {
         return Dictionary(uniqueKeysWithValues: objects.map { (($0["name"] as? String) ?? "", $0) })
     }
 
-    /// The counting path each type takes (the README's type table): the hash family by the kfunc
+    /// The counting path each type takes (docs/counting.md's type table): the hash family by the kfunc
     /// from 6.6, by reading the hash table in the kernel from 5.17 (bpf_loop), by batch lookups
     /// before that and in the fallback; the rest walked. 5.10 has no batch lookup for hash of
     /// maps, which is walked there.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The package on a Debian 12 system booted with systemd as PID 1 (the Linux 6.1 guest of
-/// `scripts/vm-run --systemd`), used as the README's "Deploying to a fleet" says: installed with
+/// `scripts/vm-run --systemd`), used as docs/operations.md says: installed with
 /// dpkg, configured through shipper.yml and /etc/default, started with systemctl, reloaded, broken
 /// and stopped. The unit's hardening runs for real here: the maps of Tests/Fixtures/guest_maps.c
 /// reach the VictoriaMetrics of Debian's package, also a systemd service in the guest, with the

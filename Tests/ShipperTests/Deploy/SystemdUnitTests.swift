@@ -32,7 +32,7 @@ struct SystemdUnitTests {
         #expect(result.stdout.isEmpty && result.stderr.isEmpty, "\(result.stdout)\(result.stderr)")
     }
 
-    /// The exposure score the README quotes.
+    /// The exposure score docs/operations.md quotes.
     @Test func exposureIsAsLowAsTheCapabilitiesAllow() async throws {
         let root = try await Self.root()
         defer { try? FileManager.default.removeItem(at: root) }

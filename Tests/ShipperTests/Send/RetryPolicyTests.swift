@@ -62,7 +62,7 @@ struct RetryPolicyTests {
             == .retry(after: .seconds(7), reason: "http_429"))
     }
 
-    /// Every reason a failure can be counted under is one the self-metrics declare (and the README lists).
+    /// Every reason a failure can be counted under is one the self-metrics declare (and docs/operations.md lists).
     @Test func everyFailureReasonIsDeclared() {
         var random = SystemRandomNumberGenerator()
         var reasons: Set<String> = []
