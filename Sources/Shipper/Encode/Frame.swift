@@ -1,4 +1,4 @@
-/// The buffer's record of one collection (`BodyFormat.frame`): every series of the cycle and its
+/// The buffer's record of one collection (`RecordFormat.frame`): every series of the cycle and its
 /// value, in a format of the shipper's own that names no wire protocol. Each endpoint's sender
 /// turns frames into remote-write 1.0 or 2.0 requests when it sends them, so the buffer holds one
 /// copy of the data whatever the endpoints are sent, and a fallback from 2.0 to 1.0 only swaps the
@@ -71,13 +71,14 @@ struct Frame {
     func decodeTable() -> FrameTable? { FrameTable(body[tableRange], seriesCount: seriesCount) }
 }
 
-extension BodyFormat {
-    /// A `Frame`.
-    static let frame = BodyFormat(rawValue: 1)
+/// What a buffered record holds, as the two bits the buffer keeps for it (its `BodyFormat`).
+enum RecordFormat: UInt8 {
     /// A snappy-compressed remote-write 1.0 request: what releases before frames buffered.
-    static let remoteWriteV1 = BodyFormat(rawValue: 0)
+    case remoteWriteV1 = 0
+    /// A `Frame`.
+    case frame = 1
     /// A snappy-compressed remote-write 2.0 request, rc.3's layout: likewise.
-    static let remoteWriteV2 = BodyFormat(rawValue: 2)
+    case remoteWriteV2 = 2
 }
 
 /// A frame's table, decoded: what a sender's encoder keeps while the table id stays the same.

@@ -110,8 +110,8 @@ struct FrameWriter {
         additionsKey.append(UInt32.max)  // ends the series: ids alone could run into the next
     }
 
-    /// This cycle's frame, its samples taken at `timestampMs`.
-    mutating func frame(timestampMs: Int64) -> Batch {
+    /// This cycle's frame, its samples taken at `timestampMs`: its bytes, and its series count.
+    mutating func frame(timestampMs: Int64) -> (body: [UInt8], series: Int) {
         let count = count
         if ended.isEmpty, let key = tableKey, key.generation == generation, key.additions == additionsKey {
             // The same series as the last frame: its table as it was.
@@ -139,7 +139,7 @@ struct FrameWriter {
             }
             for addition in additions { writer.write(addition.value.bitPattern.littleEndian) }
         }
-        return Batch(body: Array(frame.written), sampleCount: count, timestampMs: timestampMs, format: .frame)
+        return (Array(frame.written), count)
     }
 
     /// The 1-based index of an addition's start timestamp in the frame's starts; 0 for none.

@@ -40,14 +40,14 @@ extension RemoteWriteEncoder {
 }
 
 extension RemoteWriteEncoder {
-    /// A body a release before frames buffered, as `message`: as it was if it is that message's,
-    /// else turned into it. nil if it is not a readable request of the message it claims.
-    func body(_ batch: Batch, as message: RemoteWriteMessage) -> [UInt8]? {
-        switch (batch.format, message) {
-        case (.remoteWriteV1, .v1), (.remoteWriteV2, .v2): isValidBody(batch.body) ? batch.body : nil
-        case (.remoteWriteV2, .v1): v1Body(fromV2: batch.body)
-        case (.remoteWriteV1, .v2): v2Body(fromV1: batch.body)
-        default: nil
+    /// A request body a release before frames buffered, `holding` one message, as `message`: as
+    /// it was if that is its message, else turned into it. nil if it is not a readable request of
+    /// the message it claims.
+    func body(_ body: [UInt8], holding held: RemoteWriteMessage, as message: RemoteWriteMessage) -> [UInt8]? {
+        switch (held, message) {
+        case (.v1, .v1), (.v2, .v2): isValidBody(body) ? body : nil
+        case (.v2, .v1): v1Body(fromV2: body)
+        case (.v1, .v2): v2Body(fromV1: body)
         }
     }
 

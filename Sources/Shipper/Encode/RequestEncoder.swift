@@ -14,53 +14,6 @@ struct EncodedRequest: Sendable, Equatable {
     var samples: Int
 }
 
-/// What a sender sends for the batches `first` handed out.
-struct EncodedBatches {
-    var requests: [EncodedRequest] = []
-    /// Samples of batches that could not be read: dropped as corrupt.
-    var unreadable = 0
-}
-
-extension RequestEncoder {
-    /// Every batch as requests: consecutive frames together in runs of up to `maxSamples`, and a
-    /// body a release before frames buffered on its own, as it was (turned into the other message
-    /// if it is not this encoder's).
-    func requests(_ batches: [Batch], maxSamples: Int, legacy: RemoteWriteEncoder) -> EncodedBatches {
-        var encoded = EncodedBatches()
-        var frames: [Frame] = []
-        var framesSamples = 0
-        func flush() {
-            guard !frames.isEmpty else { return }
-            if let requests = requests(frames, maxSamples: maxSamples) {
-                encoded.requests += requests
-            } else {
-                encoded.unreadable += framesSamples
-            }
-            frames.removeAll()
-            framesSamples = 0
-        }
-        for batch in batches {
-            if batch.format == .frame {
-                if let frame = Frame(batch.body) {
-                    frames.append(frame)
-                    framesSamples += batch.sampleCount
-                } else {
-                    encoded.unreadable += batch.sampleCount
-                }
-                continue
-            }
-            flush()
-            if let body = legacy.body(batch, as: message) {
-                encoded.requests.append(EncodedRequest(body: body, samples: batch.sampleCount))
-            } else {
-                encoded.unreadable += batch.sampleCount
-            }
-        }
-        flush()
-        return encoded
-    }
-}
-
 /// How `frames` are cut into requests of at most `maxSamples` series: each run is a list of
 /// (frame index, series range) in order.
 func requestRuns(_ frames: [Frame], maxSamples: Int) -> [[(frame: Int, series: Range<Int>)]] {
@@ -92,4 +45,7 @@ public enum RemoteWriteMessage: String, Sendable, CaseIterable {
     case v1 = "prometheus.WriteRequest"
     /// Remote-write 2.0.
     case v2 = "io.prometheus.write.v2.Request"
+
+    /// The protocol's major version: what `ebpf_map_shipper_remote_write_version` shows.
+    var version: Int { self == .v1 ? 1 : 2 }
 }

@@ -6,7 +6,7 @@ public final class SelfMetrics: Sendable {
     private struct State {
         var sent: [String: UInt64] = [:]
         var written: [String: UInt64] = [:]
-        var versions: [String: RemoteWriteMessage] = [:]
+        var versions: [String: Int] = [:]
         var dropped: [Key: UInt64] = [:]
         var failures: [Key: UInt64] = [:]
         var lastSuccess: [String: Double] = [:]
@@ -79,12 +79,12 @@ public final class SelfMetrics: Sendable {
         state.withLock { $0.written[endpoint, default: 0] += UInt64(max(samples, 0)) }
     }
 
-    /// The message an endpoint is sent now. A 2.0 endpoint's written count starts at 0, so that
-    /// `rate()` sees its first increase.
-    func sending(_ message: RemoteWriteMessage, endpoint: String) {
+    /// The remote-write version an endpoint is sent now, 1 or 2. A 2.0 endpoint's written count
+    /// starts at 0, so that `rate()` sees its first increase.
+    func sending(version: Int, endpoint: String) {
         state.withLock { state in
-            state.versions[endpoint] = message
-            if message == .v2, state.written[endpoint] == nil { state.written[endpoint] = 0 }
+            state.versions[endpoint] = version
+            if version == 2, state.written[endpoint] == nil { state.written[endpoint] = 0 }
         }
     }
 
@@ -140,8 +140,8 @@ public final class SelfMetrics: Sendable {
         for (endpoint, count) in state.written.sorted(by: { $0.key < $1.key }) {
             samples.append(Sample(.samplesWritten, LabelSet(["endpoint": endpoint]), Double(count)))
         }
-        for (endpoint, message) in state.versions.sorted(by: { $0.key < $1.key }) {
-            samples.append(Sample(.remoteWriteVersion, LabelSet(["endpoint": endpoint]), message == .v2 ? 2 : 1))
+        for (endpoint, version) in state.versions.sorted(by: { $0.key < $1.key }) {
+            samples.append(Sample(.remoteWriteVersion, LabelSet(["endpoint": endpoint]), Double(version)))
         }
         for (key, count) in state.dropped.sorted(by: { ($0.key.endpoint, $0.key.reason) < ($1.key.endpoint, $1.key.reason) }) {
             samples.append(Sample(.samplesDropped, LabelSet(["endpoint": key.endpoint, "reason": key.reason]), Double(count)))

@@ -65,7 +65,7 @@ final class CollectCycle {
         frames.update(maps, countersStartMs: collector.lossCountersStartMs ?? 0)
         // The shipper's counters count from its start: 2.0 sends that as their start timestamp.
         for sample in own + ownStale.markers(after: own) { frames.append(sample, startMs: metrics.startedMs) }
-        let frame = frames.frame(timestampMs: time.milliseconds)
+        let frame = frames.batch(timestampMs: time.milliseconds)
         for sender in senders { sender.enqueue(frame) }
         return true
     }

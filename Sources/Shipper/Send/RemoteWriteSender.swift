@@ -96,7 +96,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         self.configured = Mutex(settings.endpoint)
         self.current = Mutex(settings.endpoint.message)
         self.encoder = Self.encoder(for: settings.endpoint.message)
-        metrics.sending(settings.endpoint.message, endpoint: settings.endpoint.name)
+        metrics.sending(version: settings.endpoint.message.version, endpoint: settings.endpoint.name)
     }
 
     /// A reload changed the endpoint's settings but not its queue: the sending thread takes them
@@ -109,7 +109,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         }
         if next.endpoint.message != previous.message {
             current.withLock { $0 = next.endpoint.message }
-            metrics.sending(next.endpoint.message, endpoint: next.endpoint.name)
+            metrics.sending(version: next.endpoint.message.version, endpoint: next.endpoint.name)
         }
         pending.withLock { $0 = next }
     }
@@ -196,7 +196,7 @@ final class RemoteWriteSender: @unchecked Sendable {
         encoder = RemoteWriteV1Encoder()
         // The same requests as 1.0: the runs are cut at the same samples.
         encode(inFlight.batches, maxSamples: inFlight.maxSamples)
-        metrics.sending(.v1, endpoint: endpoint.name)
+        metrics.sending(version: 1, endpoint: endpoint.name)
         logger.warning(
             "endpoint takes only remote-write 1.0; sending it prometheus.WriteRequest until restart (or a reload that changes its protobuf_message), queued batches included",
             metadata: [

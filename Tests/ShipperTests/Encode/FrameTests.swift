@@ -79,7 +79,7 @@ struct FrameTests {
         mutating func cycle(_ maps: [MapStats], at timestampMs: Int64, additions: [Sample] = []) throws -> [String] {
             writer.update(maps)
             for sample in additions { writer.append(sample) }
-            let frame = try FrameTests.frame(writer.frame(timestampMs: timestampMs))
+            let frame = try FrameTests.frame(writer.batch(timestampMs: timestampMs))
             let series = try FrameTests.describe([frame], encoder: v1)
             #expect(try FrameTests.describe([frame], encoder: v1) == series, "cached")
             #expect(try FrameTests.describeV2([frame], encoder: v2) == series)
@@ -105,14 +105,14 @@ struct FrameTests {
         var writer = FrameWriter(externalLabels: Self.external)
         var maps = [Self.map(1, entries: 5), Self.map(2, entries: 3)]
         writer.update(maps)
-        let first = try Self.frame(writer.frame(timestampMs: Self.now))
+        let first = try Self.frame(writer.batch(timestampMs: Self.now))
         maps[0].entries = 6
         writer.update(maps)
-        let second = try Self.frame(writer.frame(timestampMs: Self.now + 1))
+        let second = try Self.frame(writer.batch(timestampMs: Self.now + 1))
         #expect(second.tableId == first.tableId)
         #expect(second.value(0) == 6)
         writer.update(maps + [Self.map(3, entries: 1)])
-        #expect(try Self.frame(writer.frame(timestampMs: Self.now + 2)).tableId != first.tableId)
+        #expect(try Self.frame(writer.batch(timestampMs: Self.now + 2)).tableId != first.tableId)
     }
 
     @Test func putsTheNameAmongExternalLabelsThatSortBeforeAndAfterIt() throws {
@@ -123,7 +123,7 @@ struct FrameTests {
         #expect(series == (try Self.reference(maps, at: Self.now, external: external)))
         #expect(series.first == "ebpf_map_entries{Region=eu,_tier=edge,map_id=1,map_name=m1,map_type=hash,zone=b} 5.0@\(Self.now)")
         shipper.writer.update(maps)
-        let frame = try Self.frame(shipper.writer.frame(timestampMs: Self.now))
+        let frame = try Self.frame(shipper.writer.batch(timestampMs: Self.now))
         let body = try #require(RemoteWriteV1Encoder().requests([frame], maxSamples: .max)?.first).body
         let names = try #require(DecodedWriteRequest(body: body)).series.map { $0.labels.map(\.name) }
         #expect(names.first == ["Region", "__name__", "_tier", "map_id", "map_name", "map_type", "zone"])
@@ -158,12 +158,12 @@ struct FrameTests {
     @Test func cutsFramesIntoRequestsInOrder() throws {
         var writer = FrameWriter(externalLabels: Self.external)
         writer.update([Self.map(1, entries: 5), Self.map(2, entries: 3), Self.map(3, entries: 1)])
-        let first = try Self.frame(writer.frame(timestampMs: Self.now))
+        let first = try Self.frame(writer.batch(timestampMs: Self.now))
         writer.update([Self.map(1, entries: 6), Self.map(3, entries: nil)])
         writer.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1))
         // 5 + 3 series of the maps, 5 + 2 markers for map 2 and map 3's count, 1 addition.
         #expect(writer.count == 16)
-        let second = try Self.frame(writer.frame(timestampMs: Self.now + 1))
+        let second = try Self.frame(writer.batch(timestampMs: Self.now + 1))
         let frames = [first, second]
         let whole = try Self.describe(frames)
         #expect(whole.count == 31)
@@ -180,7 +180,7 @@ struct FrameTests {
         var writer = FrameWriter(externalLabels: Self.external)
         let maps = (1...2_000).map { Self.map(UInt32($0), entries: UInt64($0), pinned: ["/sys/fs/bpf/map_\($0)"]) }
         writer.update(maps)
-        let frame = try Self.frame(writer.frame(timestampMs: Self.now))
+        let frame = try Self.frame(writer.batch(timestampMs: Self.now))
         let encoder = RemoteWriteV1Encoder()
         _ = encoder.requests([frame], maxSamples: .max)  // sends the metadata, due first
         let whole = RemoteWriteEncoder().encode(MetricSet.samples(for: maps), timestampMs: Self.now, externalLabels: Self.external)
@@ -198,7 +198,7 @@ struct FrameTests {
         var writer = FrameWriter(externalLabels: LabelSet())
         writer.update([Self.map(1, entries: 5)])
         writer.append(Sample(.samplesSent, LabelSet(["endpoint": "a"]), 3))
-        let frame = try Self.frame(writer.frame(timestampMs: Self.now))
+        let frame = try Self.frame(writer.batch(timestampMs: Self.now))
         let encoder = RemoteWriteV1Encoder()
         let requests = try #require(encoder.requests([frame, frame], maxSamples: 4))
         let metadata = try requests.map { try #require(DecodedWriteRequest(body: $0.body)).metadata }
@@ -231,7 +231,7 @@ struct FrameTests {
             }.sorted { $0.id < $1.id }
             let before = shipper.writer.strings.count
             shipper.writer.update(maps)
-            _ = shipper.writer.frame(timestampMs: Self.now + Int64(cycle))
+            _ = shipper.writer.batch(timestampMs: Self.now + Int64(cycle))
             // Described (the slow part) every 15th cycle, and in the cycle that numbered the strings afresh.
             if cycle % 15 == 14 || shipper.writer.strings.count < before {
                 renumbered = renumbered || shipper.writer.strings.count < before
@@ -252,7 +252,7 @@ struct FrameTests {
         writer.update([map], countersStartMs: 1_650_000_000_000)
         writer.append(Sample(.samplesSent, LabelSet(["endpoint": "a"]), 3), startMs: 1_600_000_000_000)
         writer.append(Sample(.buildInfo, LabelSet(["version": "1"]), 1), startMs: 1_600_000_000_000)
-        let frame = try Self.frame(writer.frame(timestampMs: Self.now))
+        let frame = try Self.frame(writer.batch(timestampMs: Self.now))
         let body = try #require(RemoteWriteV2Encoder().requests([frame], maxSamples: .max)?.first).body
         let request = try #require(DecodedWriteRequestV2(body: body))
         let starts = request.series.map { (request.labels(of: $0)?.first { $0.name == "__name__" }?.value ?? "", $0.startTimestampMs) }

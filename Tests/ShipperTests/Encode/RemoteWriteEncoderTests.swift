@@ -72,9 +72,9 @@ struct RemoteWriteEncoderTests {
         #expect(!encoder.isValidBody(bad))
         #expect(!encoder.isValidBody([]))
         for message in RemoteWriteMessage.allCases {
-            #expect(encoder.body(Batch(body: bad, sampleCount: 3, timestampMs: 9, format: .remoteWriteV1), as: message) == nil)
+            #expect(encoder.body(bad, holding: .v1, as: message) == nil)
         }
-        #expect(encoder.body(Batch(body: good, sampleCount: 3, timestampMs: 9, format: .remoteWriteV1), as: .v1) == good)
+        #expect(encoder.body(good, holding: .v1, as: .v1) == good)
     }
 }
 

@@ -32,7 +32,7 @@ struct FaultInjectionTests {
         for index in 0..<Int64(batches) {
             frames.update([])
             for sample in Self.samples { frames.append(sample) }
-            sender.enqueue(frames.frame(timestampMs: Self.timestampMs + index * timestampStepMs))
+            sender.enqueue(frames.batch(timestampMs: Self.timestampMs + index * timestampStepMs))
         }
         async let sent: Void = WorkerThread.result(name: "test-send") { sender.run(untilEmpty: true) }
         let sending = Task {

@@ -135,7 +135,7 @@ struct RemoteWriteV2SenderTests {
         var frames = FrameWriter(externalLabels: LabelSet())
         frames.update([])
         for sample in FaultInjectionTests.samples { frames.append(sample) }
-        let good = frames.frame(timestampMs: 1)
+        let good = frames.batch(timestampMs: 1)
         var cut = good
         cut.body.removeLast(9)
         let v1 = RemoteWriteEncoder().encode(FaultInjectionTests.samples, timestampMs: 1, externalLabels: LabelSet())
