@@ -8,7 +8,8 @@ let package = Package(
     name: "ebpf-map-shipper",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Shipper", targets: ["Shipper"]),
+        // The collector alone, for bench/CollectBench.
+        .library(name: "ShipperCollect", targets: ["ShipperCollect"]),
         .executable(name: "ebpf-map-shipper", targets: ["ebpf-map-shipper"]),
     ],
     dependencies: [
@@ -52,14 +53,52 @@ let package = Package(
             name: "CRemoteWrite",
             dependencies: ["SystemProtobufC", "SystemSnappy", "SystemCurl"]
         ),
+        // The stages, in the order data takes: each depends only on the ones before it
+        // (docs/architecture.md; ArchitectureTests holds that document to this list).
         .target(
-            name: "Shipper",
+            name: "ShipperCollect",
             dependencies: [
                 "CLibBPF",
-                "CRemoteWrite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "ShipperMetrics",
+            dependencies: ["ShipperCollect"]
+        ),
+        .target(
+            name: "ShipperEncode",
+            dependencies: ["ShipperCollect", "ShipperMetrics", "CRemoteWrite"]
+        ),
+        .target(
+            name: "ShipperBuffer",
+            dependencies: [
+                "ShipperCollect", "ShipperMetrics",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "ShipperConfig",
+            dependencies: [
+                "ShipperCollect", "ShipperMetrics", "ShipperEncode",
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "ShipperSend",
+            dependencies: [
+                "ShipperCollect", "ShipperMetrics", "ShipperEncode", "ShipperBuffer", "ShipperConfig", "CRemoteWrite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ShipperRun",
+            dependencies: [
+                "ShipperCollect", "ShipperMetrics", "ShipperEncode", "ShipperBuffer", "ShipperConfig", "ShipperSend",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -67,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "ebpf-map-shipper",
             dependencies: [
-                "Shipper",
+                "ShipperCollect", "ShipperMetrics", "ShipperEncode", "ShipperConfig", "ShipperRun",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -87,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "ShipperTests",
             dependencies: [
-                "Shipper",
+                "ShipperCollect", "ShipperMetrics", "ShipperEncode", "ShipperBuffer", "ShipperConfig", "ShipperSend", "ShipperRun",
                 // Built so the CLI tests can run the real binary.
                 "ebpf-map-shipper",
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Shipper
+import ShipperConfig
 
 extension EBPFMapShipper {
     struct CheckConfig: ParsableCommand {

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Shipper
+import ShipperCollect
+import ShipperMetrics
+import ShipperConfig
+import ShipperRun
 
 @main
 struct EBPFMapShipper: AsyncParsableCommand {

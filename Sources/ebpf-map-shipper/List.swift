@@ -1,5 +1,7 @@
 import ArgumentParser
-import Shipper
+import ShipperCollect
+import ShipperMetrics
+import ShipperEncode
 
 extension EBPFMapShipper {
     struct List: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Shipper
+import ShipperConfig
+import ShipperRun
 
 extension EBPFMapShipper {
     struct Once: AsyncParsableCommand {
@@ -45,7 +46,7 @@ extension EBPFMapShipper {
             let logger = logging.makeLogger()
             let pipeline: Pipeline
             do { pipeline = try Pipeline(config: config, logger: logger) } catch { throw fail("\(error)") }
-            guard await Shipper.Once.run(pipeline, until: end, timeout: timeout, logger: logger) else {
+            guard await ShipperRun.Once.run(pipeline, until: end, timeout: timeout, logger: logger) else {
                 throw ExitCode.failure
             }
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Logging
 import ServiceLifecycle
-import Shipper
+import ShipperRun
 
 extension EBPFMapShipper {
     struct Run: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ServiceLifecycle
-import Shipper
+import ShipperCollect
+import ShipperRun
 
 extension EBPFMapShipper {
     struct Serve: AsyncParsableCommand {

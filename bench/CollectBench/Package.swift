@@ -12,7 +12,7 @@ let package = Package(
         .executableTarget(
             name: "collect-bench",
             dependencies: [
-                .product(name: "Shipper", package: "ebpf-map-shipper"),
+                .product(name: "ShipperCollect", package: "ebpf-map-shipper"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         )

@@ -2,7 +2,13 @@ import Foundation
 import SystemPackage
 import Testing
 
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 
 /// The disk buffer on real files: order, restarts, damage, bounds, locking.
 struct DiskQueueTests {

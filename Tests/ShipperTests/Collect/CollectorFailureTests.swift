@@ -1,7 +1,13 @@
 import Foundation
 import Testing
 
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 
 /// One failing part of a collection leaves out only what it concerns; the rest of the cycle is
 /// collected and sent, and the failure is counted by stage.

@@ -1,5 +1,11 @@
 import Foundation
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 import Testing
 
 /// Real maps, created by a separate process through libbpf, counted through both paths.

@@ -1,4 +1,11 @@
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
+@testable import ebpf_map_shipper
 import Testing
 
 struct TextExpositionTests {

@@ -1,4 +1,10 @@
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 import Testing
 
 struct MetricSetTests {

@@ -1,7 +1,13 @@
 import Foundation
 import Testing
 
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 
 /// The collect loop's schedule across a pause (a reload): no hole where a boundary was crossed,
 /// and a word for what could not be caught up.

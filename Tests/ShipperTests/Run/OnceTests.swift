@@ -1,7 +1,13 @@
 import Foundation
 import Testing
 
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 
 /// `once` as cron jobs run it: its deadline is the whole command's. The endpoints' own timeouts are
 /// an hour, so a deadline that did not bound the request in flight would hold the test until its

@@ -1,6 +1,12 @@
 import Testing
 
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 
 /// What a Pushgateway receives: its grouping key overrides pushed labels of the same name, so a
 /// clash would make it refuse the whole push ("was collected before with the same name and label values").

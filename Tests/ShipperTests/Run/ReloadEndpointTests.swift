@@ -1,7 +1,13 @@
 import Foundation
 import Testing
 
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 
 /// Reload as a transaction over endpoints, by SIGHUP to the real binary with disk buffers, against
 /// real Prometheus servers: every setting of an endpoint, a moved buffer, a removed and re-added

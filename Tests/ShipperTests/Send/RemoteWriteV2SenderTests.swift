@@ -1,7 +1,13 @@
 import Foundation
 import Testing
 
-@testable import Shipper
+@testable import ShipperCollect
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
+@testable import ShipperConfig
+@testable import ShipperSend
+@testable import ShipperRun
 
 /// The sender with `protobuf_message: io.prometheus.write.v2.Request` against a scripted
 /// receiver that decodes the real bytes with protoc-c's decoder of proto/remote_v2.proto: the

@@ -5,7 +5,7 @@
 // times a steady-state collection of every map with loss tracking off, auto and on (bench/loss).
 import Foundation
 import Logging
-import Shipper
+import ShipperCollect
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3 || arguments.dropFirst() == ["--loss"] else {

@@ -1,0 +1,144 @@
+
+/// The on-disk frame of one buffered batch:
+///
+///     magic u32 | length u32 | crc32 u32 | timestamp_ms i64 | samples u32 | body (length bytes)
+///
+/// little-endian, 24-byte header. The CRC-32 covers timestamp, samples and body, so a torn write
+/// or a flipped bit anywhere is detected; the magic lets a reader find the next good record
+/// after damage instead of giving up on the rest of the file. The top two bits of `samples` are
+/// the body's `BodyFormat` (records written before formats existed have 0 or the top bit there,
+/// which is what those releases meant by them).
+struct Record: Equatable {
+    static let magic: UInt32 = 0x534D_4245  // "EBMS" on disk
+    static let headerSize = 24
+    /// Larger lengths are damage, not data: a batch is at most a few MiB.
+    static let maxBodySize = 64 << 20
+    private static let countMask: UInt32 = (1 << 30) - 1
+
+    var timestampMs: Int64
+    var sampleCount: Int
+    var body: [UInt8]
+    var format: BodyFormat
+
+    init(timestampMs: Int64, sampleCount: Int, body: [UInt8], format: BodyFormat) {
+        self.timestampMs = timestampMs
+        self.sampleCount = sampleCount
+        self.body = body
+        self.format = format
+    }
+
+    init(_ batch: Batch) {
+        self.init(timestampMs: batch.timestampMs, sampleCount: batch.sampleCount, body: batch.body, format: batch.format)
+    }
+
+    var batch: Batch { Batch(body: body, sampleCount: sampleCount, timestampMs: timestampMs, format: format) }
+
+    /// The `samples` field: the count, and the format in the top two bits.
+    private var samplesField: UInt32 { UInt32(sampleCount) & Self.countMask | UInt32(format.rawValue) << 30 }
+
+    /// Header and body, ready to append.
+    var encoded: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.headerSize + body.count)
+        bytes.appendLittleEndian(Self.magic)
+        bytes.appendLittleEndian(UInt32(body.count))
+        bytes.appendLittleEndian(checksum)
+        bytes.appendLittleEndian(UInt64(bitPattern: timestampMs))
+        bytes.appendLittleEndian(samplesField)
+        bytes += body
+        return bytes
+    }
+
+    var checksum: UInt32 {
+        var crc = CRC32()
+        crc.update(littleEndian: UInt64(bitPattern: timestampMs))
+        crc.update(littleEndian: samplesField)
+        crc.update(body)
+        return crc.value
+    }
+
+    /// What a header promises before the body is read.
+    struct Header {
+        var length: Int
+        var checksum: UInt32
+        var timestampMs: Int64
+        var sampleCount: Int
+        var format: BodyFormat
+
+        /// nil unless the bytes start with the magic and a plausible length.
+        init?(_ bytes: some Collection<UInt8>) {
+            guard bytes.count >= Record.headerSize else { return nil }
+            let b = Array(bytes.prefix(Record.headerSize))
+            guard b.littleEndian(UInt32.self, at: 0) == Record.magic else { return nil }
+            length = Int(b.littleEndian(UInt32.self, at: 4))
+            guard length <= Record.maxBodySize else { return nil }
+            checksum = b.littleEndian(UInt32.self, at: 8)
+            timestampMs = Int64(bitPattern: b.littleEndian(UInt64.self, at: 12))
+            let samples = b.littleEndian(UInt32.self, at: 20)
+            sampleCount = Int(samples & Record.countMask)
+            format = BodyFormat(rawValue: UInt8(samples >> 30))
+        }
+    }
+}
+
+/// CRC-32 (IEEE 802.3, as zlib and gzip compute it), eight bytes per step ("slicing-by-8"):
+/// every record is checked as it is written, so this runs over every byte the buffer sees.
+struct CRC32 {
+    /// `tables[k][n]`: the CRC of byte n followed by k zero bytes, as one flat array.
+    private static let tables: [UInt32] = {
+        var tables = [UInt32](repeating: 0, count: 8 * 256)
+        for n in 0..<256 {
+            var c = UInt32(n)
+            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            tables[n] = c
+        }
+        for k in 1..<8 {
+            for n in 0..<256 {
+                let previous = tables[(k - 1) * 256 + n]
+                tables[k * 256 + n] = tables[Int(previous & 0xFF)] ^ (previous >> 8)
+            }
+        }
+        return tables
+    }()
+    private var crc: UInt32 = 0xFFFF_FFFF
+
+    mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    mutating func update<T: FixedWidthInteger>(littleEndian value: T) {
+        withUnsafeBytes(of: value.littleEndian) { update($0) }
+    }
+
+    private mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var crc = crc
+        Self.tables.withUnsafeBufferPointer { t in
+            var offset = 0
+            while offset + 8 <= bytes.count {
+                let low = crc ^ UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+                let high = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+                crc = t[7 * 256 + Int(low & 0xFF)] ^ t[6 * 256 + Int((low >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((low >> 16) & 0xFF)] ^ t[4 * 256 + Int(low >> 24)]
+                    ^ t[3 * 256 + Int(high & 0xFF)] ^ t[2 * 256 + Int((high >> 8) & 0xFF)]
+                    ^ t[1 * 256 + Int((high >> 16) & 0xFF)] ^ t[Int(high >> 24)]
+                offset += 8
+            }
+            for byte in bytes[offset...] { crc = t[Int(UInt8(truncatingIfNeeded: crc) ^ byte)] ^ (crc >> 8) }
+        }
+        self.crc = crc
+    }
+
+    var value: UInt32 { crc ^ 0xFFFF_FFFF }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+
+    func littleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        var value: T = 0
+        for index in (0..<MemoryLayout<T>.size).reversed() { value = value << 8 | T(self[offset + index]) }
+        return value
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import ShipperCollect
+import ShipperMetrics
+import ShipperEncode
+
+/// The whole configuration of one shipper: one YAML file, tuned per fleet.
+public struct Config: Sendable, Equatable {
+    /// How often maps are collected and sent, aligned to the wall clock.
+    public var interval: Duration
+    /// Added to every series unless the series already has the label.
+    public var externalLabels: LabelSet
+    public var maps: MapsConfig
+    public var remoteWrite: [RemoteWriteConfig]
+    public var pushgateway: [PushgatewayConfig]
+    public var buffer: BufferConfig
+}
+
+/// Where and how much each remote-write endpoint buffers on disk.
+public struct BufferConfig: Sendable, Equatable {
+    /// Each endpoint gets a 0700 subdirectory named after it. nil: no disk buffer, memory only.
+    public var dir: String?
+    public var maxSize: UInt64
+    public var maxAge: Duration
+    /// fsync each cycle's appends: survives power loss. Without it, data still survives kill -9.
+    public var fsync: Bool
+
+    /// The endpoint's own directory: its name with anything but [A-Za-z0-9._-] replaced by `_`.
+    public func directory(for endpoint: RemoteWriteConfig) -> String? {
+        dir.map { $0 + "/" + String(endpoint.name.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }) }
+    }
+}
+
+/// Which maps are collected, and how.
+public struct MapsConfig: Sendable, Equatable {
+    /// Name regexes (unanchored); a map is kept if any matches. Empty keeps all.
+    public var include: [String]
+    public var exclude: [String]
+    public var types: Set<MapType>
+    public var countMethod: CollectionMethod
+    public var maxWalkKeys: UInt64
+    public var lossTracking: LossTracking
+
+    package var collectorOptions: CollectorOptions {
+        var options = CollectorOptions(
+            method: countMethod, maxWalkKeys: maxWalkKeys,
+            filter: MapFilter(include: include, exclude: exclude, types: types))
+        options.lossTracking = lossTracking
+        return options
+    }
+}
+
+/// One Prometheus remote-write endpoint: Prometheus, Mimir, Thanos, VictoriaMetrics, Cortex.
+public struct RemoteWriteConfig: Sendable, Equatable {
+    /// Unique; names the endpoint in logs and in the `endpoint` label of self-metrics.
+    public var name: String
+    public var url: String
+    /// Extra request headers, e.g. `X-Scope-OrgID` for a Mimir tenant. Never the protocol's own.
+    public var headers: [HTTPHeader]
+    public var basicAuth: BasicAuth?
+    public var bearerTokenFile: String?
+    /// Per request, connection included.
+    public var timeout: Duration
+    public var queue: QueueConfig
+    public var tls: TLSConfig
+    /// This endpoint's own buffer limits; nil takes the `buffer` section's.
+    public var bufferMaxSize: UInt64?
+    public var bufferMaxAge: Duration?
+    /// What it is sent first (`protobuf_message`); a 2.0 endpoint found to take only 1.0 falls back.
+    public var message: RemoteWriteMessage
+}
+
+/// A configured request header.
+public struct HTTPHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String
+}
+
+/// One Pushgateway, for batch jobs that nothing would scrape. It keeps only the latest state of
+/// each group, so nothing is buffered: a failed push is retried until the next collection
+/// replaces it.
+public struct PushgatewayConfig: Sendable, Equatable {
+    public enum Method: String, Sendable {
+        /// Replaces the whole group.
+        case put
+        /// Replaces only the metrics of the names pushed.
+        case post
+    }
+
+    public var name: String
+    /// The Pushgateway's base URL, e.g. `http://pushgateway:9091`.
+    public var url: String
+    public var job: String
+    /// The rest of the grouping key; default `instance=<hostname>`.
+    public var grouping: LabelSet
+    public var method: Method
+    public var headers: [HTTPHeader]
+    public var basicAuth: BasicAuth?
+    public var bearerTokenFile: String?
+    public var timeout: Duration
+    public var tls: TLSConfig
+    /// `run` deletes its group when it exits cleanly, so finished jobs leave no stale groups.
+    public var deleteOnShutdown: Bool
+}
+
+public struct BasicAuth: Sendable, Equatable {
+    public var username: String
+    /// Secrets come only from files, read when a request is prepared, never logged.
+    public var passwordFile: String
+}
+
+/// Batching and retry behaviour of one endpoint's queue.
+public struct QueueConfig: Sendable, Equatable {
+    public var maxSamplesPerSend: Int
+    public var minBackoff: Duration
+    public var maxBackoff: Duration
+    public var retryOnHTTP429: Bool
+}
+
+/// TLS client settings. Verification is on unless `insecureSkipVerify` says otherwise.
+public struct TLSConfig: Sendable, Equatable {
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var insecureSkipVerify: Bool
+}

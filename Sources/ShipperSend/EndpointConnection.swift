@@ -1,0 +1,41 @@
+import Logging
+import ShipperMetrics
+import ShipperConfig
+
+/// What remote-write and Pushgateway entries share for reaching their receiver.
+protocol HTTPEndpointConfig {
+    var name: String { get }
+    var headers: [HTTPHeader] { get }
+    var basicAuth: BasicAuth? { get }
+    var bearerTokenFile: String? { get }
+    var timeout: Duration { get }
+    var tls: TLSConfig { get }
+}
+
+extension RemoteWriteConfig: HTTPEndpointConfig {}
+extension PushgatewayConfig: HTTPEndpointConfig {}
+
+/// What an endpoint's sending thread holds to reach it: the HTTP handle for its URL, the
+/// credentials applied to each request, how its failures are logged, and a logger naming it.
+/// Not Sendable: owned by one sending thread.
+struct EndpointConnection {
+    let client: HTTPClient
+    let credentials: RequestCredentials
+    var log: SendLog
+    let logger: Logger
+
+    init(_ endpoint: some HTTPEndpointConfig, url: String, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
+        client = try HTTPClient(url: url, timeout: endpoint.timeout, tls: endpoint.tls)
+        var logger = logger
+        logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
+        self.logger = logger
+        log = SendLog(logger: logger, metrics: metrics, endpoint: endpoint.name)
+        credentials = RequestCredentials(
+            headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
+    }
+
+    /// One request with the endpoint's headers and credentials (see `RequestCredentials.perform`).
+    func perform(method: String, body: [UInt8], protocolHeaders: [String], deadline: ContinuousClock.Instant? = nil) -> HTTPOutcome {
+        credentials.perform(client, method: method, body: body, protocolHeaders: protocolHeaders, deadline: deadline)
+    }
+}
