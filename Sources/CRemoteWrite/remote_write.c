@@ -166,6 +166,25 @@ int32_t crw_body_is_valid(const uint8_t *body, size_t length)
     return body && snappy_validate_compressed_buffer((const char *)body, length) == SNAPPY_OK;
 }
 
+int32_t crw_uncompress(const uint8_t *body, size_t length, size_t max_length, uint8_t **raw, size_t *raw_length)
+{
+    size_t size;
+    uint8_t *out;
+
+    if (!body || snappy_uncompressed_length((const char *)body, length, &size) != SNAPPY_OK || size > max_length)
+        return -EBADMSG;
+    out = malloc(size ? size : 1);
+    if (!out)
+        return -ENOMEM;
+    if (snappy_uncompress((const char *)body, length, (char *)out, &size) != SNAPPY_OK) {
+        free(out);
+        return -EBADMSG;
+    }
+    *raw = out;
+    *raw_length = size;
+    return 0;
+}
+
 /* The unpacked message itself: a pointer to it is one to its only member. */
 struct crw_decoded {
     Prometheus__WriteRequest message;

@@ -315,22 +315,24 @@ package final class DiskQueue: BatchQueue, @unchecked Sendable {
 
     /// False when the disk refused the write (logged at most once a minute).
     private func appendToDisk(_ batch: Batch) -> Bool {
-        let bytes = Record(batch).encoded
+        let record = Record(batch)
         do {
-            if let last = segments.last, last.size > 0, last.size + Int64(bytes.count) > segmentSize {
+            if let last = segments.last, last.size > 0, last.size + Int64(record.size) > segmentSize {
                 try rollOver()
             }
-            makeRoom(for: Int64(bytes.count))
+            makeRoom(for: Int64(record.size))
             let fd = try openWriter()
             let before = segments[segments.count - 1].size
             do {
-                try fd.writeAll(toAbsoluteOffset: before, bytes)
+                // Header and body apart: a frame of megabytes is not copied to be written.
+                try fd.writeAll(toAbsoluteOffset: before, record.header)
+                try fd.writeAll(toAbsoluteOffset: before + Int64(Record.headerSize), record.body)
             } catch {
                 // Leave no partial record behind for the next append to bury.
                 _ = try? fd.resize(to: before)
                 throw error
             }
-            segments[segments.count - 1].size += Int64(bytes.count)
+            segments[segments.count - 1].size += Int64(record.size)
             segments[segments.count - 1].records += 1
             segments[segments.count - 1].samples += batch.sampleCount
             segments[segments.count - 1].newestMs = batch.timestampMs

@@ -36,18 +36,20 @@ struct Record: Equatable {
     /// The `samples` field: the count, and the format in the top two bits.
     private var samplesField: UInt32 { UInt32(sampleCount) & Self.countMask | UInt32(format.rawValue) << 30 }
 
-    /// Header and body, ready to append.
-    var encoded: [UInt8] {
+    /// The header, ready to append; the body follows it as it is.
+    var header: [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.headerSize + body.count)
+        bytes.reserveCapacity(Self.headerSize)
         bytes.appendLittleEndian(Self.magic)
         bytes.appendLittleEndian(UInt32(body.count))
         bytes.appendLittleEndian(checksum)
         bytes.appendLittleEndian(UInt64(bitPattern: timestampMs))
         bytes.appendLittleEndian(samplesField)
-        bytes += body
         return bytes
     }
+
+    /// What a record takes on disk.
+    var size: Int { Self.headerSize + body.count }
 
     var checksum: UInt32 {
         var crc = CRC32()
@@ -129,16 +131,4 @@ struct CRC32 {
     }
 
     var value: UInt32 { crc ^ 0xFFFF_FFFF }
-}
-
-extension Array where Element == UInt8 {
-    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-
-    func littleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
-        var value: T = 0
-        for index in (0..<MemoryLayout<T>.size).reversed() { value = value << 8 | T(self[offset + index]) }
-        return value
-    }
 }

@@ -8,7 +8,8 @@
 ///     version u8 (1) | timestamp_ms i64 | table_id u64 | series u32
 ///     | starts u8 | start_ms i64 × starts | table_length u32 | table | value f64 × series
 ///
-/// little-endian. The table describes the series, in the order of the values:
+/// little-endian. The table is one snappy block; uncompressed, it describes the series, in the
+/// order of the values:
 ///
 ///     strings u32 | (length varint, UTF-8 bytes) × strings
 ///     then per series: refs varint | string index varint × refs | kind u8 | help varint | unit varint | start u8
@@ -21,7 +22,8 @@
 /// Every frame is whole on its own: the buffer may drop, skip or hand over any record and the rest
 /// stay readable. While the series stay the same, the table is byte for byte the last one and
 /// keeps its `table_id`, so a sender that has read it once reads only the values: the steady state
-/// costs a copy of the table, never a look at it.
+/// costs a copy of the compressed table, never a look at it, and compressing it is paid only when
+/// the series change.
 package struct Frame {
     static let version: UInt8 = 1
     static let headerSize = 1 + 8 + 8 + 4
@@ -68,8 +70,15 @@ package struct Frame {
     /// The start timestamp of a series whose table entry says `start`; 0 for none.
     func startMs(_ start: UInt8) -> Int64 { start == 0 || Int(start) > starts.count ? 0 : starts[Int(start) - 1] }
 
-    /// The table, decoded; nil if it does not describe `seriesCount` series with refs in range.
-    func decodeTable() -> FrameTable? { FrameTable(body[tableRange], seriesCount: seriesCount) }
+    /// Larger tables are damage: a million series take about 50 MiB.
+    static let maxTableBytes = 1 << 30
+
+    /// The table, decoded; nil if it is not snappy, or does not describe `seriesCount` series
+    /// with refs in range.
+    func decodeTable() -> FrameTable? {
+        guard let raw = RemoteWriteEncoder.uncompress(body[tableRange], maxLength: Self.maxTableBytes) else { return nil }
+        return FrameTable(raw[...], seriesCount: seriesCount)
+    }
 }
 
 /// What a buffered record holds, as the two bits the buffer keeps for it (its `BodyFormat`).

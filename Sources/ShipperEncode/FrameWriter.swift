@@ -36,7 +36,8 @@ package struct FrameWriter {
         var kind: FrameTable.Kind
         var help: UInt32
         var unit: UInt32
-        var startMs: Int64
+        /// 0, or the 1-based index of its start timestamp in the frame's starts.
+        var start: UInt8
     }
 
     private static let infoBit = MapMetric.info.bit
@@ -68,15 +69,16 @@ package struct FrameWriter {
     /// The start timestamp of the maps' counters (their loss counters), 0 for none.
     private var countersStartMs: Int64 = 0
 
-    /// The table last written, and what it was written from: the slots' generation, and the
-    /// additions' labels, metadata and start index.
-    private var table = ByteSink()
+    /// The table last written, compressed, and what it was written from: the slots' generation,
+    /// and the additions' labels, metadata and start index.
+    private var table: [UInt8] = []
+    private var rawTable = ByteSink()
+    private let compressor = RemoteWriteEncoder()
     private var tableId: UInt64 = 0
     private var tableKey: (generation: Int, additions: [UInt32])?
     private var additionsKey: [UInt32] = []
     /// The distinct start timestamps of the additions, after the maps' counters' (index 1).
     private var additionStarts: [Int64] = []
-    private var frame = ByteSink()
 
     package init(externalLabels: LabelSet) {
         self.externalLabels = externalLabels
@@ -106,10 +108,10 @@ package struct FrameWriter {
         let metric = sample.metric
         let addition = Addition(
             ids: start..<labelIds.count, value: sample.value, kind: Self.kind(metric), help: strings.id(metric.help),
-            unit: strings.id(metric.unit), startMs: metric.kind == .counter ? startMs : 0)
+            unit: strings.id(metric.unit), start: startIndex(of: metric.kind == .counter ? startMs : 0))
         additions.append(addition)
         additionsKey += labelIds[addition.ids]
-        additionsKey += [UInt32(addition.kind.rawValue), addition.help, addition.unit, UInt32(startIndex(of: addition.startMs))]
+        additionsKey += [UInt32(addition.kind.rawValue), addition.help, addition.unit, UInt32(addition.start)]
         additionsKey.append(UInt32.max)  // ends the series: ids alone could run into the next
     }
 
@@ -124,43 +126,44 @@ package struct FrameWriter {
             tableId = UInt64.random(in: 1...UInt64.max)
         }
         let starts = [countersStartMs] + additionStarts
-        frame.removeAll()
-        frame.write(Frame.headerSize + 1 + 8 * starts.count + 4) { writer in
-            writer.write(Frame.version)
-            writer.write(UInt64(bitPattern: timestampMs).littleEndian)
-            writer.write(tableId.littleEndian)
-            writer.write(UInt32(count).littleEndian)
-            writer.write(UInt8(starts.count))
-            for start in starts { writer.write(UInt64(bitPattern: start).littleEndian) }
-            writer.write(UInt32(table.count).littleEndian)
+        // Written straight into the array returned: the table is copied once.
+        var body: [UInt8] = []
+        body.reserveCapacity(Frame.headerSize + 1 + 8 * starts.count + 4 + table.count + 8 * count)
+        body.appendLittleEndian(Frame.version)
+        body.appendLittleEndian(timestampMs)
+        body.appendLittleEndian(tableId)
+        body.appendLittleEndian(UInt32(count))
+        body.appendLittleEndian(UInt8(starts.count))
+        for start in starts { body.appendLittleEndian(start) }
+        body.appendLittleEndian(UInt32(table.count))
+        body += table
+        for value in values { body.appendLittleEndian(value.bitPattern) }
+        for slot in ended {
+            for _ in 0..<slot.present.nonzeroBitCount { body.appendLittleEndian(staleMarker.bitPattern) }
         }
-        frame.append(table.written)
-        frame.write(count * 8) { writer in
-            for value in values { writer.write(value.bitPattern.littleEndian) }
-            for slot in ended {
-                for _ in 0..<slot.present.nonzeroBitCount { writer.write(staleMarker.bitPattern.littleEndian) }
-            }
-            for addition in additions { writer.write(addition.value.bitPattern.littleEndian) }
-        }
-        return (Array(frame.written), count)
+        for addition in additions { body.appendLittleEndian(addition.value.bitPattern) }
+        return (body, count)
     }
 
-    /// The 1-based index of an addition's start timestamp in the frame's starts; 0 for none.
-    private mutating func startIndex(of startMs: Int64) -> Int {
+    /// The 1-based index of an addition's start timestamp in the frame's starts (after the maps'
+    /// counters', at 1), added if new; 0 for none. Beyond 255 distinct ones, none.
+    private mutating func startIndex(of startMs: Int64) -> UInt8 {
         guard startMs != 0 else { return 0 }
-        if let index = additionStarts.firstIndex(of: startMs) { return index + 2 }
+        if let index = additionStarts.firstIndex(of: startMs) { return UInt8(index + 2) }
+        guard additionStarts.count < 254 else { return 0 }
         additionStarts.append(startMs)
-        return additionStarts.count + 1
+        return UInt8(additionStarts.count + 1)
     }
 
-    private func startIndex(ofAddition startMs: Int64) -> UInt8 {
-        guard startMs != 0, let index = additionStarts.firstIndex(of: startMs) else { return 0 }
-        return UInt8(index + 2)
-    }
-
-    /// The table of this cycle's series, in the order of their values.
+    /// The table of this cycle's series, in the order of their values, compressed.
     private mutating func writeTable() {
-        table.removeAll()
+        rawTable.removeAll()
+        writeRawTable(into: &rawTable)
+        compressor.compress(rawTable.written)
+        table = compressor.endBody()
+    }
+
+    private func writeRawTable(into table: inout ByteSink) {
         table.write(4) { $0.write(UInt32(strings.count).littleEndian) }
         for string in strings.strings {
             let count = string.utf8.count
@@ -208,7 +211,7 @@ package struct FrameWriter {
             for addition in additions {
                 series(
                     addition.ids, name: nil, at: -1, kind: addition.kind, help: addition.help, unit: addition.unit,
-                    start: startIndex(ofAddition: addition.startMs))
+                    start: addition.start)
             }
         }
     }

@@ -1,4 +1,5 @@
 internal import CRemoteWrite
+import Glibc
 import ShipperMetrics
 
 /// Snappy compression of request bodies (the C side keeps its buffers between requests, so
@@ -36,6 +37,16 @@ package final class RemoteWriteEncoder {
     /// writes is: checked without decompressing it.
     func isValidBody(_ body: [UInt8]) -> Bool {
         body.withUnsafeBufferPointer { crw_body_is_valid($0.baseAddress, $0.count) != 0 }
+    }
+
+    /// The bytes of one snappy block; nil if it is not one, or would be more than `maxLength` bytes.
+    static func uncompress(_ block: ArraySlice<UInt8>, maxLength: Int) -> [UInt8]? {
+        var raw: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        let result = block.withUnsafeBufferPointer { crw_uncompress($0.baseAddress, $0.count, maxLength, &raw, &length) }
+        guard result == 0, let raw else { return nil }
+        defer { free(raw) }
+        return Array(UnsafeBufferPointer(start: raw, count: length))
     }
 
     /// Adds bytes to the body being compressed.

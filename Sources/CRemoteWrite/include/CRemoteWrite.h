@@ -24,6 +24,10 @@ int32_t crw_compress_end(crw_encoder *encoder, const uint8_t **body, size_t *bod
 /* 1 if `body` is one whole snappy block, 0 if not; nothing is decompressed. */
 int32_t crw_body_is_valid(const uint8_t *body, size_t length);
 
+/* Uncompresses one snappy block into a buffer of its own, which the caller frees with free().
+ * -EBADMSG: not snappy block data, or more than `max_length` bytes uncompressed; -ENOMEM. */
+int32_t crw_uncompress(const uint8_t *body, size_t length, size_t max_length, uint8_t **raw, size_t *raw_length);
+
 /* ---- Decoding (receivers in tests, diagnostics) ---- */
 
 typedef struct crw_decoded crw_decoded;

@@ -2,12 +2,9 @@ import Foundation
 import SystemPackage
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
 @testable import ShipperBuffer
 @testable import ShipperConfig
-@testable import ShipperSend
 @testable import ShipperRun
 
 /// The buffer as root under a directory another user can write to: nothing in it is followed

@@ -2,12 +2,12 @@ import Foundation
 import SystemPackage
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
+@testable import ShipperCollect
+@testable import ShipperSend
 @testable import ShipperEncode
 @testable import ShipperBuffer
 @testable import ShipperConfig
-@testable import ShipperSend
 @testable import ShipperRun
 
 /// The disk buffer on real files: order, restarts, damage, bounds, locking.

@@ -2,13 +2,8 @@ import Foundation
 import SystemPackage
 import Testing
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
 @testable import ShipperEncode
 @testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// Outages, crashes and damage between the real binary and a real Prometheus that starts late.
 @Suite(.requiresBPF, .timeLimit(.minutes(3)))

@@ -1,13 +1,13 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
+@testable import ShipperCollect
 @testable import ShipperConfig
 @testable import ShipperSend
 @testable import ShipperRun
+@testable import ShipperEncode
+@testable import ShipperBuffer
 
 /// A disk buffer left by the release before frames, whose records hold remote-write 1.0 and 2.0
 /// request bodies: after the upgrade the new binary delivers every sample in it, in order, to a

@@ -1,13 +1,7 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// The real binary against real maps held by another process.
 @Suite(.requiresBPF)

@@ -3,10 +3,7 @@ import Testing
 
 @testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
 @testable import ShipperConfig
-@testable import ShipperSend
 @testable import ShipperRun
 
 /// One failing part of a collection leaves out only what it concerns; the rest of the cycle is

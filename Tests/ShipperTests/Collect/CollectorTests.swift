@@ -1,11 +1,5 @@
 import Foundation
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 import Testing
 
 /// Real maps, created by a separate process through libbpf, counted through both paths.

@@ -1,12 +1,6 @@
 import Testing
 
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// When `auto` loss tracking attaches a map type's refusal hooks, collection by collection.
 struct LossArmingTests {

@@ -2,12 +2,6 @@ import Foundation
 import Testing
 
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// Loss tracking where the kernel refuses every tracing program, as this project's CI kernel
 /// does: `auto` says why once and collects everything else, `on` refuses to start in one line,

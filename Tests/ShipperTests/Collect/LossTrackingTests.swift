@@ -1,13 +1,6 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// Loss tracking on every kernel of the matrix (qemu guests; these kernels let fexit programs
 /// attach): maps made to lose data by Tests/Fixtures/guest_losses.c, from bpf(2) and from BPF

@@ -2,12 +2,6 @@ import Foundation
 import Testing
 
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 struct MapTypeTests {
     @Test func namesFollowBpftool() {

@@ -1,13 +1,6 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// The collector on every kernel fleets run (Debian's own 5.10, 6.1, 6.12 and 7.x, each in a qemu
 /// guest): the maps of another program, unpinned but for one, counted exactly on each, by the

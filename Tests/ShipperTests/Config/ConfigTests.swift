@@ -3,11 +3,7 @@ import Testing
 
 @testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
 @testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 struct ConfigTests {
     func parse(_ yaml: String, environment: [String: String] = [:]) throws(ConfigError) -> Config {

@@ -3,11 +3,6 @@ import Testing
 
 @testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// deploy/prometheus's alert rules, checked and unit-tested by the real promtool.
 struct AlertRulesTests {

@@ -1,13 +1,6 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// deploy/grafana's dashboard, checked against real data: the real binary pushes into a real
 /// Prometheus, and every panel's query, its template variables substituted as Grafana would with

@@ -2,12 +2,6 @@ import Foundation
 import Testing
 
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// scripts/package's Debian package, judged by lintian, then installed, used, removed and purged
 /// with dpkg on this machine. Installing touches the system, so it runs where

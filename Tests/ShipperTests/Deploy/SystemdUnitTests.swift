@@ -1,13 +1,6 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// deploy/systemd's unit, checked by the real systemd-analyze, and its capability set checked by
 /// running the real binary as an unprivileged user holding exactly those capabilities.

@@ -1,12 +1,12 @@
 import Testing
 
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
 @testable import ShipperConfig
 @testable import ShipperSend
 @testable import ShipperRun
+@testable import ShipperMetrics
+@testable import ShipperEncode
+@testable import ShipperBuffer
 
 /// Frames as the cycle writes them (`FrameWriter`) and as each sender encodes them
 /// (`RemoteWriteV1Encoder`, `RemoteWriteV2Encoder`), held to the plain encoder of the metric set,

@@ -1,12 +1,7 @@
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
 @testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 struct RemoteWriteEncoderTests {
     @Test func roundTripsWithSortedMergedLabels() throws {

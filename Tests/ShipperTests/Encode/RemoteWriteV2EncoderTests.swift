@@ -1,12 +1,7 @@
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
 @testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// Remote-write 2.0 bodies, read back by protoc-c's decoder of proto/remote_v2.proto (written
 /// from the spec's field numbers): symbols, refs, metadata, values and stale markers, exactly.

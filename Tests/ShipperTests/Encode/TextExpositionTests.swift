@@ -1,11 +1,11 @@
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
 @testable import ShipperBuffer
 @testable import ShipperConfig
 @testable import ShipperSend
 @testable import ShipperRun
 @testable import ebpf_map_shipper
+@testable import ShipperMetrics
+@testable import ShipperEncode
 import Testing
 
 struct TextExpositionTests {

@@ -3,10 +3,8 @@ import Testing
 
 @testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
 @testable import ShipperBuffer
 @testable import ShipperConfig
-@testable import ShipperSend
 @testable import ShipperRun
 
 /// The collect loop's schedule across a pause (a reload): no hole where a boundary was crossed,

@@ -1,13 +1,6 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// The `run` daemon as a process: signals and a world that goes away around it.
 @Suite(.requiresBPF, .timeLimit(.minutes(1)))

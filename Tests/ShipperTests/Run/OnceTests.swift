@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-
 @testable import ShipperCollect
 @testable import ShipperMetrics
 @testable import ShipperEncode
@@ -8,6 +7,7 @@ import Testing
 @testable import ShipperConfig
 @testable import ShipperSend
 @testable import ShipperRun
+
 
 /// `once` as cron jobs run it: its deadline is the whole command's. The endpoints' own timeouts are
 /// an hour, so a deadline that did not bound the request in flight would hold the test until its

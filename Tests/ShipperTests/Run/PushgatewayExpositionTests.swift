@@ -1,11 +1,7 @@
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
 @testable import ShipperConfig
-@testable import ShipperSend
 @testable import ShipperRun
 
 /// What a Pushgateway receives: its grouping key overrides pushed labels of the same name, so a

@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-
 @testable import ShipperCollect
 @testable import ShipperMetrics
 @testable import ShipperEncode
@@ -8,6 +7,7 @@ import Testing
 @testable import ShipperConfig
 @testable import ShipperSend
 @testable import ShipperRun
+
 
 /// Reload as a transaction over endpoints, by SIGHUP to the real binary with disk buffers, against
 /// real Prometheus servers: every setting of an endpoint, a moved buffer, a removed and re-added

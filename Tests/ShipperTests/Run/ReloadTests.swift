@@ -1,13 +1,6 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// SIGHUP re-reads the config, as Prometheus does: the real binary, two real Prometheus servers.
 @Suite(.requiresBPF, .timeLimit(.minutes(3)))

@@ -2,12 +2,8 @@ import Foundation
 import Testing
 
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
 @testable import ShipperConfig
 @testable import ShipperSend
-@testable import ShipperRun
 
 /// TLS, HTTP/2, credentials and independent queues, through the real binary.
 @Suite(.requiresBPF, .timeLimit(.minutes(2)))

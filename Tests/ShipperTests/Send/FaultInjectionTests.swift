@@ -1,10 +1,8 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
 @testable import ShipperEncode
-@testable import ShipperBuffer
 @testable import ShipperConfig
 @testable import ShipperSend
 @testable import ShipperRun

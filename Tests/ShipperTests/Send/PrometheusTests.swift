@@ -1,13 +1,8 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
 @testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// The real binary, real maps, and a real Prometheus with its remote-write receiver.
 @Suite(.requiresBPF, .timeLimit(.minutes(2)))

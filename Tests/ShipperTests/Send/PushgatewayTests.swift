@@ -1,13 +1,9 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
 @testable import ShipperConfig
 @testable import ShipperSend
-@testable import ShipperRun
 
 /// Batch jobs pushing to a real Pushgateway.
 @Suite(.requiresBPF, .timeLimit(.minutes(2)))

@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-
 @testable import ShipperCollect
 @testable import ShipperMetrics
 @testable import ShipperEncode
@@ -8,6 +7,7 @@ import Testing
 @testable import ShipperConfig
 @testable import ShipperSend
 @testable import ShipperRun
+
 
 /// `protobuf_message: io.prometheus.write.v2.Request` against receivers that take only 1.0: the
 /// real Prometheus 2.42 and VictoriaMetrics of Debian 12 answer a 2.0 request with 204 and no

@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
+@testable import ShipperCollect
+@testable import ShipperConfig
 @testable import ShipperEncode
 @testable import ShipperBuffer
-@testable import ShipperConfig
 @testable import ShipperSend
 @testable import ShipperRun
 

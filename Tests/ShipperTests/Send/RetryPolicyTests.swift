@@ -1,12 +1,7 @@
 import Testing
 
-@testable import ShipperCollect
 @testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
 @testable import ShipperSend
-@testable import ShipperRun
 
 struct RetryPolicyTests {
     let policy = RetryPolicy(minBackoff: .milliseconds(30), maxBackoff: .seconds(5), retryOn429: true)

@@ -1,12 +1,6 @@
 import Foundation
 import Logging
 @testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 import Testing
 
 /// Privileged tests run only where the BPF iterator really loads, not merely where uid is 0.

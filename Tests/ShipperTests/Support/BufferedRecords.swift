@@ -1,13 +1,7 @@
 import Foundation
 import SystemPackage
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
 @testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// What an endpoint's disk buffer holds, read the way the daemon reads it back: how a test sees
 /// an outage's progress and what a run wrote, instead of timing them.

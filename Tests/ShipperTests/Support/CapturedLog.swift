@@ -1,12 +1,5 @@
 import Logging
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
-@testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// A logger whose lines a test can read back.
 final class CapturedLog: Sendable {

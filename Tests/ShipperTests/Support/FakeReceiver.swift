@@ -1,12 +1,6 @@
 import Foundation
 
-@testable import ShipperCollect
-@testable import ShipperMetrics
 @testable import ShipperEncode
-@testable import ShipperBuffer
-@testable import ShipperConfig
-@testable import ShipperSend
-@testable import ShipperRun
 
 /// An HTTP/1.1 receiver on a free loopback port that answers from a script, for the faults a
 /// real receiver cannot produce on demand (500 then 200, 429 with Retry-After, no answer).

@@ -1,0 +1,13 @@
+/// Fixed-width integers to and from little-endian bytes: the byte order of every record and frame
+/// the shipper writes, whatever the host's.
+extension Array where Element == UInt8 {
+    package mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+
+    package func littleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        var value: T = 0
+        for index in (0..<MemoryLayout<T>.size).reversed() { value = value << 8 | T(self[offset + index]) }
+        return value
+    }
+}
