@@ -54,13 +54,13 @@ package final class RemoteWriteV2Encoder: RequestEncoder {
             var samples = 0
             if let cacheKey, let layout = layouts[cacheKey] {
                 let frame = frames[run[0].frame]
+                let timestamp = RemoteWriteWire.Timestamp(milliseconds: frame.timestampMs)
                 layout.labels.written.withUnsafeBytes { labels in
                     for (position, series) in cacheKey.enumerated() {
                         let range = (position == 0 ? 0 : layout.ends[position - 1])..<layout.ends[position]
                         RemoteWriteV2Wire.appendSeries(
                             labels: UnsafeRawBufferPointer(rebasing: labels[range]), value: frame.value(series),
-                            timestamp: RemoteWriteWire.Timestamp(milliseconds: frame.timestampMs),
-                            startMs: frame.startMs(table.starts[series]), to: &sink)
+                            timestamp: timestamp, startMs: frame.startMs(table.starts[series]), to: &sink)
                     }
                 }
                 symbols.start(idCount: table.strings.count)

@@ -10,8 +10,9 @@ enum Delivery {
         case delivered(attempts: Int, outcome: HTTPOutcome)
         /// Refused for good: counted and logged as dropped.
         case refused
-        /// Not sent, or not yet taken, when the sender gave it up: `deadline` passed, or
-        /// `retryAfter` said not to go on (closed, superseded, too old).
+        /// Not taken by `deadline`: the sender stops.
+        case expired
+        /// Not yet taken when `retry` said not to go on (closed, superseded, too old).
         case abandoned
     }
 
@@ -33,7 +34,7 @@ enum Delivery {
         var random = SystemRandomNumberGenerator()
         var attempts = 0
         while true {
-            if let deadline, ContinuousClock.now >= deadline { return .abandoned }
+            if let deadline, ContinuousClock.now >= deadline { return .expired }
             switch target.attempt(request, number: attempts, deadline: deadline) {
             case .again:
                 continue

@@ -85,9 +85,11 @@ package final class PushgatewaySender: @unchecked Sendable {
         case .refused:
             settle(state.generation, delivered: false)
             return true
+        case .expired:
+            return false
         case .abandoned:
-            // Closed, or out of time: the state stays offered. Superseded: push the newer one.
-            if monitor.isClosed || deadline.map({ ContinuousClock.now >= $0 }) == true || !isSuperseded(state) { return false }
+            // Closed: the state stays offered. Superseded: push the newer one.
+            if monitor.isClosed || !isSuperseded(state) { return false }
             metrics.dropped(state.samples, endpoint: gateway.name, reason: "superseded")
             settle(state.generation, delivered: false)
             return true

@@ -148,10 +148,12 @@ package final class RemoteWriteSender: @unchecked Sendable {
                     index += 1
                 case .refused:
                     index += 1
+                case .expired:
+                    return  // the batches stay queued
                 case .abandoned:
-                    // Closed or out of time: the batches stay queued. Otherwise they were too old or
-                    // pushed out by max_size meanwhile, and the queue has let them go: take the next.
-                    if queue.isClosed || deadline.map({ ContinuousClock.now >= $0 }) == true { return }
+                    // Closed: the batches stay queued. Otherwise they were too old or pushed out by
+                    // max_size meanwhile, and the queue has let them go: take the next.
+                    if queue.isClosed { return }
                     break sending
                 }
             }
