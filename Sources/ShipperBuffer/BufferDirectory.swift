@@ -1,4 +1,5 @@
 import Glibc
+import ShipperCollect
 import SystemPackage
 
 /// One endpoint's buffer directory, used only through its descriptor. The shipper runs as root,
@@ -105,7 +106,7 @@ package final class BufferDirectory {
         rewinddir(stream)
         var found: [(name: String, size: Int64)] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = String(fixedCString: entry.pointee.d_name)
             guard name.hasPrefix(prefix) else { continue }
             var info = stat()
             guard fstatat(fd.rawValue, name, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }

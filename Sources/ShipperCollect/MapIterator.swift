@@ -86,7 +86,7 @@ extension MapRecord {
         keySize = record.key_size
         valueSize = record.value_size
         kernelCount = record.entries >= 0 ? UInt64(record.entries) : nil
-        name = withUnsafeBytes(of: record.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        name = String(fixedCString: record.name)
     }
 
     fileprivate var cRecord: clibbpf_map_record {

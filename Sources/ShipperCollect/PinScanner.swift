@@ -38,7 +38,7 @@ public struct PinScanner {
         guard depth < maxDepth, let stream = opendir(directory) else { return }
         defer { closedir(stream) }
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = String(fixedCString: entry.pointee.d_name)
             guard name != "." && name != ".." else { continue }
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             switch Int(entry.pointee.d_type) {

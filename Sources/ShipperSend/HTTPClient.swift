@@ -1,5 +1,6 @@
 internal import CRemoteWrite
 import Foundation
+import ShipperCollect
 import ShipperConfig
 
 /// What one HTTP exchange ended with.
@@ -81,7 +82,7 @@ final class HTTPClient {
                 crw_http_perform(handle, method, body.baseAddress, body.count, buffer.baseAddress, buffer.count, &response)
             }
         }
-        let message = withUnsafeBytes(of: response.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let message = String(fixedCString: response.error)
         switch result {
         case 0:
             let counts = WrittenCounts(
