@@ -11,9 +11,6 @@ struct ByteSink {
 
     mutating func removeAll() { count = 0 }
 
-    /// Keeps the first `count` bytes.
-    mutating func keepFirst(_ count: Int) { self.count = min(count, self.count) }
-
     /// Lets `body` write exactly `size` bytes after the ones already written.
     mutating func write(_ size: Int, _ body: (inout WireWriter) -> Void) {
         if count + size > storage.count {

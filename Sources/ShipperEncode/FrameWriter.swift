@@ -79,6 +79,8 @@ package struct FrameWriter {
     private var additionsKey: [UInt32] = []
     /// The distinct start timestamps of the additions, after the maps' counters' (index 1).
     private var additionStarts: [Int64] = []
+    /// The frame being written; its storage is reused from cycle to cycle.
+    private var frame = ByteSink()
 
     package init(externalLabels: LabelSet) {
         self.externalLabels = externalLabels
@@ -104,7 +106,7 @@ package struct FrameWriter {
     /// counter's start timestamp; 0 for none.
     package mutating func append(_ sample: Sample, startMs: Int64 = 0) {
         let start = labelIds.count
-        _ = appendIds(SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs)
+        _ = appendIds(sample.seriesLabels(merging: externalLabels).pairs)
         let metric = sample.metric
         let addition = Addition(
             ids: start..<labelIds.count, value: sample.value, kind: Self.kind(metric), help: strings.id(metric.help),
@@ -126,23 +128,23 @@ package struct FrameWriter {
             tableId = UInt64.random(in: 1...UInt64.max)
         }
         let starts = [countersStartMs] + additionStarts
-        // Written straight into the array returned: the table is copied once.
-        var body: [UInt8] = []
-        body.reserveCapacity(Frame.headerSize + 1 + 8 * starts.count + 4 + table.count + 8 * count)
-        body.appendLittleEndian(Frame.version)
-        body.appendLittleEndian(timestampMs)
-        body.appendLittleEndian(tableId)
-        body.appendLittleEndian(UInt32(count))
-        body.appendLittleEndian(UInt8(starts.count))
-        for start in starts { body.appendLittleEndian(start) }
-        body.appendLittleEndian(UInt32(table.count))
-        body += table
-        for value in values { body.appendLittleEndian(value.bitPattern) }
-        for slot in ended {
-            for _ in 0..<slot.present.nonzeroBitCount { body.appendLittleEndian(staleMarker.bitPattern) }
+        frame.removeAll()
+        frame.write(Frame.headerSize + 1 + 8 * starts.count + 4 + table.count + 8 * count) { writer in
+            writer.write(Frame.version)
+            writer.write(UInt64(bitPattern: timestampMs).littleEndian)
+            writer.write(tableId.littleEndian)
+            writer.write(UInt32(count).littleEndian)
+            writer.write(UInt8(starts.count))
+            for start in starts { writer.write(UInt64(bitPattern: start).littleEndian) }
+            writer.write(UInt32(table.count).littleEndian)
+            table.withUnsafeBytes { writer.write($0) }
+            for value in values { writer.write(value.bitPattern.littleEndian) }
+            for slot in ended {
+                for _ in 0..<slot.present.nonzeroBitCount { writer.write(staleMarker.bitPattern.littleEndian) }
+            }
+            for addition in additions { writer.write(addition.value.bitPattern.littleEndian) }
         }
-        for addition in additions { body.appendLittleEndian(addition.value.bitPattern) }
-        return (body, count)
+        return (Array(frame.written), count)
     }
 
     /// The 1-based index of an addition's start timestamp in the frame's starts (after the maps'
@@ -311,7 +313,7 @@ package struct FrameWriter {
             nameAt = commonStart + (oldSlot.nameAt - oldSlot.common.lowerBound)
         } else {
             // The count series differ only in their name: their labels are those of the first.
-            let pairs = SeriesBuffer.labels(of: Sample(.mapEntries, common, 1), externalLabels: externalLabels).pairs
+            let pairs = Sample(.mapEntries, common, 1).seriesLabels(merging: externalLabels).pairs
             nameAt = appendIds(pairs.filter { $0.name != "__name__" })
         }
         let infoStart = labelIds.count
@@ -319,7 +321,7 @@ package struct FrameWriter {
             labelIds += oldIds[oldSlot.info]
         } else {
             let info = Sample(.mapInfo, MetricSet.infoLabels(of: map, common: common), 1)
-            _ = appendIds(SeriesBuffer.labels(of: info, externalLabels: externalLabels).pairs)
+            _ = appendIds(info.seriesLabels(merging: externalLabels).pairs)
         }
         return Slot(map: map, present: 0, common: commonStart..<infoStart, nameAt: nameAt, info: infoStart..<labelIds.count)
     }

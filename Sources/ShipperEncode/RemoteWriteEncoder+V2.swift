@@ -3,7 +3,7 @@ import ShipperMetrics
 /// Remote-write 2.0 request bodies (io.prometheus.write.v2.Request) by the plain path, and the
 /// buffered bodies of releases before frames, turned into the message an endpoint takes.
 extension RemoteWriteEncoder {
-    /// One 2.0 request holding every sample, labels merged as `SeriesBuffer.append` does. Each
+    /// One 2.0 request holding every sample, its series' labels merged with `externalLabels`. Each
     /// series carries its metric's type, HELP and unit, and a counter whose metric is in
     /// `startTimestamps` its start timestamp, in milliseconds.
     func encodeV2(
@@ -16,7 +16,7 @@ extension RemoteWriteEncoder {
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
         for sample in samples {
             refs.removeAll(keepingCapacity: true)
-            for (name, value) in SeriesBuffer.labels(of: sample, externalLabels: externalLabels).pairs {
+            for (name, value) in sample.seriesLabels(merging: externalLabels).pairs {
                 refs.append(symbols.id(name))
                 refs.append(symbols.id(value))
             }

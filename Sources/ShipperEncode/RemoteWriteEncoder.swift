@@ -18,16 +18,16 @@ package final class RemoteWriteEncoder {
 
     deinit { crw_encoder_free(handle) }
 
-    /// One request holding every sample, labels merged as `SeriesBuffer.append` does: the plain
-    /// path, which the tests hold the frame encoders to and use to make requests of their own.
+    /// One request holding every sample, its series' labels merged with `externalLabels`: the
+    /// plain path, which the tests hold the frame encoders to and use to make requests of their own.
     func encode(
         _ samples: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet, metadata: [Metric] = []
     ) -> [UInt8] {
-        var series = SeriesBuffer()
         let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
-        for sample in samples { series.append(sample, externalLabels: externalLabels, timestamp: timestamp) }
         var body = ByteSink()
-        body.append(series.bytes)
+        for sample in samples {
+            RemoteWriteWire.appendSeries(sample.seriesLabels(merging: externalLabels), value: sample.value, timestamp: timestamp, to: &body)
+        }
         for metric in metadata { RemoteWriteWire.appendMetadata(metric, to: &body) }
         compress(body.written)
         return endBody()
