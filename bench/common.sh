@@ -38,11 +38,12 @@ port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)
 wait_http() { for _ in $(seq 100); do curl -sf "$1" >/dev/null && return; sleep 0.2; done; echo "not ready: $1" >&2; exit 1; }
 
 # Starts a Prometheus receiving remote-write on 127.0.0.1:PORT, its files in DIR, and adds its pid
-# to the caller's `pids`. Does not wait for it (see wait_http).
-start_receiver() { # port dir
+# to the caller's `pids`; BINARY defaults to Debian 12's (2.42, 1.0 only). Does not wait for it
+# (see wait_http).
+start_receiver() { # port dir [binary]
     mkdir -p "$2"
     printf 'global:\n  scrape_interval: 15s\n' >"$2/prometheus.yml"
-    prometheus --config.file="$2/prometheus.yml" --storage.tsdb.path="$2/data" --web.listen-address="127.0.0.1:$1" \
+    "${3:-prometheus}" --config.file="$2/prometheus.yml" --storage.tsdb.path="$2/data" --web.listen-address="127.0.0.1:$1" \
         --web.enable-remote-write-receiver >"$2/log" 2>&1 &
     pids+=("$!")
 }
