@@ -75,10 +75,10 @@ package struct Frame {
 
     /// The table, decoded; nil if it is not snappy, or does not describe `seriesCount` series
     /// with refs in range.
-    func decodeTable() -> FrameTable? {
-        guard let raw = RemoteWriteEncoder.uncompress(body[tableRange], maxLength: Self.maxTableBytes) else { return nil }
-        return FrameTable(raw[...], seriesCount: seriesCount)
-    }
+    func decodeTable() -> FrameTable? { rawTable().flatMap { FrameTable($0[...], seriesCount: seriesCount) } }
+
+    /// The table, uncompressed; nil if it is not snappy.
+    func rawTable() -> [UInt8]? { RemoteWriteEncoder.uncompress(body[tableRange], maxLength: Self.maxTableBytes) }
 }
 
 /// What a buffered record holds, as the two bits the buffer keeps for it (its `BodyFormat`).
@@ -109,7 +109,39 @@ struct FrameTable {
     /// Series `index`'s label refs.
     func refs(of index: Int) -> ArraySlice<UInt32> { refs[(index == 0 ? 0 : refEnds[index - 1])..<refEnds[index]] }
 
+    /// One series of a table as `read` hands it over, with the table's strings its refs index.
+    struct Series {
+        var refs: ArraySlice<UInt32>
+        var kind: Kind
+        var help: UInt32
+        var unit: UInt32
+        var start: UInt8
+    }
+
     init?(_ bytes: ArraySlice<UInt8>, seriesCount: Int) {
+        var refs: [UInt32] = []
+        var refEnds: [Int] = []
+        var kinds: [Kind] = []
+        var helps: [UInt32] = []
+        var units: [UInt32] = []
+        var starts: [UInt8] = []
+        refEnds.reserveCapacity(seriesCount)
+        guard let strings = Self.read(bytes, seriesCount: seriesCount, visit: { series, _ in
+            refs += series.refs
+            refEnds.append(refs.count)
+            kinds.append(series.kind)
+            helps.append(series.help)
+            units.append(series.unit)
+            starts.append(series.start)
+        }) else { return nil }
+        (self.strings, self.refs, self.refEnds, self.kinds, self.helps, self.units, self.starts) =
+            (strings, refs, refEnds, kinds, helps, units, starts)
+    }
+
+    /// Reads a table series by series, keeping none: an encoder that needs only what it builds
+    /// from them never holds the whole table decoded. Returns the strings; nil, after visiting
+    /// some series perhaps, if the table does not describe `seriesCount` series with refs in range.
+    static func read(_ bytes: ArraySlice<UInt8>, seriesCount: Int, visit: (Series, [String]) -> Void) -> [String]? {
         var reader = ByteReader(bytes)
         // Each string takes at least its length byte: a larger count is damage.
         guard let stringCount = reader.integer(UInt32.self), stringCount >= 1, Int(stringCount) <= bytes.count else { return nil }
@@ -120,15 +152,10 @@ struct FrameTable {
             strings.append(String(decoding: bytes[bytes.startIndex + range.lowerBound..<bytes.startIndex + range.upperBound], as: UTF8.self))
         }
         var refs: [UInt32] = []
-        var refEnds: [Int] = []
-        var kinds: [Kind] = []
-        var helps: [UInt32] = []
-        var units: [UInt32] = []
-        var starts: [UInt8] = []
-        refEnds.reserveCapacity(seriesCount)
         func ref() -> UInt32? { reader.varint().flatMap { $0 < stringCount ? UInt32($0) : nil } }
         for _ in 0..<seriesCount {
             guard let count = reader.varint(), count % 2 == 0, count <= 512 else { return nil }
+            refs.removeAll(keepingCapacity: true)
             for _ in 0..<count {
                 guard let ref = ref() else { return nil }
                 refs.append(ref)
@@ -136,15 +163,10 @@ struct FrameTable {
             guard let kind = reader.byte().flatMap(Kind.init(rawValue:)), let help = ref(), let unit = ref(),
                 let start = reader.byte()
             else { return nil }
-            refEnds.append(refs.count)
-            kinds.append(kind)
-            helps.append(help)
-            units.append(unit)
-            starts.append(start)
+            visit(Series(refs: refs[...], kind: kind, help: help, unit: unit, start: start), strings)
         }
         guard reader.remaining == 0 else { return nil }
-        (self.strings, self.refs, self.refEnds, self.kinds, self.helps, self.units, self.starts) =
-            (strings, refs, refEnds, kinds, helps, units, starts)
+        return strings
     }
 }
 

@@ -72,7 +72,6 @@ package struct FrameWriter {
     /// The table last written, compressed, and what it was written from: the slots' generation,
     /// and the additions' labels, metadata and start index.
     private var table: [UInt8] = []
-    private var rawTable = ByteSink()
     private let compressor = RemoteWriteEncoder()
     private var tableId: UInt64 = 0
     private var tableKey: (generation: Int, additions: [UInt32])?
@@ -157,11 +156,12 @@ package struct FrameWriter {
         return UInt8(additionStarts.count + 1)
     }
 
-    /// The table of this cycle's series, in the order of their values, compressed.
+    /// The table of this cycle's series, in the order of their values, compressed. Written only
+    /// when the series change: its uncompressed bytes are not kept.
     private mutating func writeTable() {
-        rawTable.removeAll()
-        writeRawTable(into: &rawTable)
-        compressor.compress(rawTable.written)
+        var raw = ByteSink()
+        writeRawTable(into: &raw)
+        compressor.compress(raw.written)
         table = compressor.endBody()
     }
 

@@ -64,26 +64,29 @@ package final class RemoteWriteV1Encoder: RequestEncoder {
     }
 
     /// Makes `frame`'s table the one the label entries come from; false if it cannot be read.
+    /// The table is read series by series straight into label entries, never held decoded.
     private func load(_ frame: Frame) -> Bool {
         if frame.tableId == tableId && labelEnds.count == frame.seriesCount { return true }
-        guard let table = frame.decodeTable() else { return false }
+        tableId = 0
         labels.removeAll()
         labelEnds.removeAll(keepingCapacity: true)
-        var seen: Set<String> = []
         families.removeAll()
-        for series in 0..<table.count {
-            let refs = table.refs(of: series)
+        var seen: Set<String> = []
+        guard let raw = frame.rawTable(), FrameTable.read(raw[...], seriesCount: frame.seriesCount, visit: { series, strings in
             var name: String?
-            for pair in stride(from: refs.startIndex, to: refs.endIndex, by: 2) {
-                let label = table.strings[Int(refs[pair])]
-                let value = table.strings[Int(refs[pair + 1])]
+            for pair in stride(from: series.refs.startIndex, to: series.refs.endIndex, by: 2) {
+                let label = strings[Int(series.refs[pair])]
+                let value = strings[Int(series.refs[pair + 1])]
                 RemoteWriteWire.appendLabel(label, value, to: &labels)
                 if label == "__name__" { name = value }
             }
             labelEnds.append(labels.count)
-            if let name, table.kinds[series] != .unknown, seen.insert(name).inserted {
-                families.append(Metric(name: name, help: table.strings[Int(table.helps[series])], kind: table.kinds[series] == .counter ? .counter : .gauge))
+            if let name, series.kind != .unknown, seen.insert(name).inserted {
+                families.append(Metric(name: name, help: strings[Int(series.help)], kind: series.kind == .counter ? .counter : .gauge))
             }
+        }) != nil else {
+            labelEnds.removeAll()
+            return false
         }
         tableId = frame.tableId
         return true
