@@ -31,6 +31,19 @@ struct ByteSink {
     }
 }
 
+extension Array where Element == UInt8 {
+    /// An array of exactly `count` bytes, written by `body` in place: a body of known size is
+    /// built without a sink to keep or copy out of.
+    init(writing count: Int, _ body: (inout WireWriter) -> Void) {
+        self.init(unsafeUninitializedCapacity: count) { buffer, initialized in
+            var writer = WireWriter(UnsafeMutableRawPointer(buffer.baseAddress!))
+            body(&writer)
+            precondition(writer.offset == count, "wrote \(writer.offset) bytes where \(count) were reserved")
+            initialized = count
+        }
+    }
+}
+
 /// A cursor into memory that `ByteSink.write` reserved: plain stores, no bounds or capacity checks.
 struct WireWriter {
     private let base: UnsafeMutableRawPointer

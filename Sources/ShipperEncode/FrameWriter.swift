@@ -78,8 +78,6 @@ package struct FrameWriter {
     private var additionsKey: [UInt32] = []
     /// The distinct start timestamps of the additions, after the maps' counters' (index 1).
     private var additionStarts: [Int64] = []
-    /// The frame being written; its storage is reused from cycle to cycle.
-    private var frame = ByteSink()
 
     package init(externalLabels: LabelSet) {
         self.externalLabels = externalLabels
@@ -127,8 +125,7 @@ package struct FrameWriter {
             tableId = UInt64.random(in: 1...UInt64.max)
         }
         let starts = [countersStartMs] + additionStarts
-        frame.removeAll()
-        frame.write(Frame.headerSize + 1 + 8 * starts.count + 4 + table.count + 8 * count) { writer in
+        let body = [UInt8](writing: Frame.headerSize + 1 + 8 * starts.count + 4 + table.count + 8 * count) { writer in
             writer.write(Frame.version)
             writer.write(UInt64(bitPattern: timestampMs).littleEndian)
             writer.write(tableId.littleEndian)
@@ -143,7 +140,7 @@ package struct FrameWriter {
             }
             for addition in additions { writer.write(addition.value.bitPattern.littleEndian) }
         }
-        return (Array(frame.written), count)
+        return (body, count)
     }
 
     /// The 1-based index of an addition's start timestamp in the frame's starts (after the maps'
