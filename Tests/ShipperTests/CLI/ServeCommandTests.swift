@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// `serve`: the scrape endpoint, opened only when asked for.
 @Suite(.requiresBPF)
 struct ServeCommandTests {

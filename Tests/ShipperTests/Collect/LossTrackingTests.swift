@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// Loss tracking on every kernel of the matrix (qemu guests; these kernels let fexit programs
 /// attach): maps made to lose data by Tests/Fixtures/guest_losses.c, from bpf(2) and from BPF
 /// programs, and the counters the shipper reports for them, exactly what the writers saw fail:

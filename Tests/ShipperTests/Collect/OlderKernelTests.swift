@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// The collector on every kernel fleets run (Debian's own 5.10, 6.1, 6.12 and 7.x, each in a qemu
 /// guest): the maps of another program, unpinned but for one, counted exactly on each, by the
 /// path each kernel allows. One boot per kernel for the suite; each test reads its commands' output.

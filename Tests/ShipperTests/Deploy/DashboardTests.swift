@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// deploy/grafana's dashboard, checked against real data: the real binary pushes into a real
 /// Prometheus, and every panel's query, its template variables substituted as Grafana would with
 /// "All" selected, returns series. The loss panels need a kernel that runs the loss-tracking

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// deploy/systemd's unit, checked by the real systemd-analyze, and its capability set checked by
 /// running the real binary as an unprivileged user holding exactly those capabilities.
 struct SystemdUnitTests {

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// The `run` daemon as a process: signals and a world that goes away around it.
 @Suite(.requiresBPF, .timeLimit(.minutes(1)))
 struct DaemonTests {

@@ -8,7 +8,6 @@ import Testing
 @testable import ShipperSend
 @testable import ShipperRun
 
-
 /// `once` as cron jobs run it: its deadline is the whole command's. The endpoints' own timeouts are
 /// an hour, so a deadline that did not bound the request in flight would hold the test until its
 /// time limit; nothing here bounds the time from above, which a loaded machine's start-up sets.

@@ -8,7 +8,6 @@ import Testing
 @testable import ShipperSend
 @testable import ShipperRun
 
-
 /// Reload as a transaction over endpoints, by SIGHUP to the real binary with disk buffers, against
 /// real Prometheus servers: every setting of an endpoint, a moved buffer, a removed and re-added
 /// endpoint, and reloads that cannot be built.

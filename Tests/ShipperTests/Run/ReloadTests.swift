@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// SIGHUP re-reads the config, as Prometheus does: the real binary, two real Prometheus servers.
 @Suite(.requiresBPF, .timeLimit(.minutes(3)))
 struct ReloadTests {

@@ -36,9 +36,9 @@ struct PrometheusTests {
         #expect(entries.first { $0.labels["map_id"] == "\(hash)" }?.labels == labels(hash, "hash", "hash", "ebpf_map_entries"))
         #expect(entries.first { $0.labels["map_id"] == "\(hash)" }?.value == "3")
         #expect(entries.first { $0.labels["map_id"] == "\(lru)" }?.value == "2")
-        #expect(try await values(prometheus, "ebpf_map_max_entries") == ["\(hash)": "8", "\(lru)": "4", "\(array)": "16"])
-        #expect(try await values(prometheus, "ebpf_map_pressure") == ["\(hash)": "0.375", "\(lru)": "0.5"])
-        #expect(try await values(prometheus, "ebpf_map_memory_bytes") == [
+        #expect(try await prometheus.valuesByMap("ebpf_map_max_entries") == ["\(hash)": "8", "\(lru)": "4", "\(array)": "16"])
+        #expect(try await prometheus.valuesByMap("ebpf_map_pressure") == ["\(hash)": "0.375", "\(lru)": "0.5"])
+        #expect(try await prometheus.valuesByMap("ebpf_map_memory_bytes") == [
             "\(hash)": "\(try await holder.memlock(id: hash))", "\(lru)": "\(try await holder.memlock(id: lru))",
             "\(array)": "\(try await holder.memlock(id: array))",
         ])
@@ -104,9 +104,6 @@ struct PrometheusTests {
     }
 
     /// map_id to value, for one metric.
-    private func values(_ prometheus: ReceiverProcess, _ metric: String) async throws -> [String: String] {
-        Dictionary(uniqueKeysWithValues: try await prometheus.query(metric).map { ($0.labels["map_id"] ?? "", $0.value) })
-    }
 }
 
 @Suite(.requiresBPF, .timeLimit(.minutes(2)))
@@ -160,13 +157,9 @@ struct Prometheus3Tests {
             """)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains("endpoint takes only remote-write 1.0"), "\(result.stderr)")
-
-        func values(_ metric: String) async throws -> [String: String] {
-            Dictionary(uniqueKeysWithValues: try await prometheus.query(metric).map { ($0.labels["map_id"] ?? "", $0.value) })
-        }
-        #expect(try await values("ebpf_map_entries") == ["\(hash)": "3", "\(lru)": "2"])
-        #expect(try await values("ebpf_map_max_entries") == ["\(hash)": "8", "\(lru)": "4"])
-        #expect(try await values("ebpf_map_pressure") == ["\(hash)": "0.375", "\(lru)": "0.5"])
+        #expect(try await prometheus.valuesByMap("ebpf_map_entries") == ["\(hash)": "3", "\(lru)": "2"])
+        #expect(try await prometheus.valuesByMap("ebpf_map_max_entries") == ["\(hash)": "8", "\(lru)": "4"])
+        #expect(try await prometheus.valuesByMap("ebpf_map_pressure") == ["\(hash)": "0.375", "\(lru)": "0.5"])
         let entries = try await prometheus.query("ebpf_map_entries{map_id=\"\(hash)\"}")
         #expect(entries.map(\.labels) == [[
             "__name__": "ebpf_map_entries", "instance": Config.hostname(), "job": "ebpf-map-shipper", "site": "edge-1",

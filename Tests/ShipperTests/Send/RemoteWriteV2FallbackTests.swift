@@ -8,7 +8,6 @@ import Testing
 @testable import ShipperSend
 @testable import ShipperRun
 
-
 /// `protobuf_message: io.prometheus.write.v2.Request` against receivers that take only 1.0: the
 /// real Prometheus 2.42 and VictoriaMetrics of Debian 12 answer a 2.0 request with 204 and no
 /// X-Prometheus-Remote-Write-*-Written header, and drop it. The real binary falls back, and every

@@ -1,6 +1,5 @@
 import Logging
 
-
 /// A logger whose lines a test can read back.
 final class CapturedLog: Sendable {
     private let lines = Mutex2<[(level: Logger.Level, message: String, metadata: Logger.Metadata)]>([])

@@ -177,6 +177,11 @@ final class ReceiverProcess: @unchecked Sendable {
         }
     }
 
+    /// An instant query's value of each map's series of `metric`, by `map_id`.
+    func valuesByMap(_ metric: String) async throws -> [String: String] {
+        Dictionary(uniqueKeysWithValues: try await query(metric).map { ($0.labels["map_id"] ?? "", $0.value) })
+    }
+
     /// An instant query through the Prometheus HTTP API: each result's labels and value.
     func query(_ promql: String) async throws -> [(labels: [String: String], value: String)] {
         try await results(promql).map { result in
