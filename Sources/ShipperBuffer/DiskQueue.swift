@@ -12,8 +12,8 @@ import ShipperCollect
 /// `buffer_full` or `too_old`; the age bound holds at send time too, for a batch retried through
 /// an outage. Damaged records (torn tail, flipped bits) are detected, counted with their samples
 /// where their header is readable, logged and skipped; everything else is kept. Bodies are never
-/// read here: a body the sender cannot read is counted as corrupt there. Memory stays flat however long the endpoint is down: the queue keeps one summary per
-/// segment, never one per record. Files are opened only through `BufferDirectory`, never through
+/// read here: a body the sender cannot read is counted as corrupt there. Memory stays flat however
+/// long the endpoint is down: the queue keeps one summary per segment, never one per record. Files are opened only through `BufferDirectory`, never through
 /// a symlink.
 ///
 /// If the disk fails mid-run (full, read-only, I/O errors), batches wait in a bounded memory tail

@@ -1,3 +1,4 @@
+import ShipperCollect
 
 /// The buffer's record of one collection (`RecordFormat.frame`): every series of the cycle and its
 /// value, in a format of the shipper's own that names no wire protocol. Each endpoint's sender
@@ -191,10 +192,8 @@ struct ByteReader {
     mutating func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { return nil }
-        var value: T = 0
-        for index in (0..<size).reversed() { value = value << 8 | T(bytes[bytes.startIndex + offset + index]) }
-        offset += size
-        return value
+        defer { offset += size }
+        return bytes.littleEndian(T.self, at: offset)
     }
 
     mutating func varint() -> UInt64? {
