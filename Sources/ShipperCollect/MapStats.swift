@@ -23,8 +23,9 @@ public struct MapStats: Sendable, Equatable {
     /// Entries the LRU map evicted for new ones, since loss tracking started; nil where not tracked.
     public var evictions: UInt64? = nil
 
-    /// entries / max_entries, where both are meaningful.
-    public var pressure: Double? {
+    /// entries / max_entries, where both are meaningful. Inlinable, as the stages' per-map
+    /// loops read it once a cycle for every map.
+    @inlinable public var pressure: Double? {
         guard let entries, maxEntries > 0 else { return nil }
         return Double(entries) / Double(maxEntries)
     }

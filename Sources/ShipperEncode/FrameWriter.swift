@@ -40,10 +40,12 @@ package struct FrameWriter {
         var start: UInt8
     }
 
+    /// Every map metric, once: `MapMetric.allCases` builds a new array each time it is read.
+    private static let metrics = MapMetric.allCases
     private static let infoBit = MapMetric.info.bit
-    private static let allBits: UInt8 = (1 << MapMetric.allCases.count) - 1
+    private static let allBits: UInt8 = (1 << metrics.count) - 1
     /// The `MapMetric.bit`s of the counters.
-    private static let counterBits = MapMetric.allCases.reduce(UInt8(0)) { $0 | ($1.metric.kind == .counter ? $1.bit : 0) }
+    private static let counterBits = metrics.reduce(UInt8(0)) { $0 | ($1.metric.kind == .counter ? $1.bit : 0) }
 
     let externalLabels: LabelSet
     /// Every string of the series, numbered; started afresh when it holds many no series uses.
@@ -197,7 +199,7 @@ package struct FrameWriter {
                 }
             }
             for slot in slots + ended {
-                for metric in MapMetric.allCases where slot.present & metric.bit != 0 {
+                for metric in Self.metrics where slot.present & metric.bit != 0 {
                     let ids = metricIds[metric.rawValue]
                     let start: UInt8 = Self.counterBits & metric.bit != 0 ? 1 : 0
                     if metric == .info {
@@ -231,7 +233,7 @@ package struct FrameWriter {
                 for index in slots.indices {
                     guard maps[index].id == slots[index].map.id, Self.changedSeries(from: slots[index].map, to: maps[index]) == 0
                     else { return false }
-                    for metric in MapMetric.allCases {
+                    for metric in Self.metrics {
                         let value = metric.value(of: maps[index])
                         guard (value != nil) == (slots[index].present & metric.bit != 0) else { return false }
                         if let value { values.append(value) }
@@ -255,7 +257,7 @@ package struct FrameWriter {
         if renumber || metricIds.isEmpty {
             strings = StringIds()
             nameId = strings.id("__name__")
-            metricIds = MapMetric.allCases.map { metric in
+            metricIds = Self.metrics.map { metric in
                 let metric = metric.metric
                 return (strings.id(metric.name), Self.kind(metric), strings.id(metric.help), strings.id(metric.unit))
             }
@@ -274,7 +276,7 @@ package struct FrameWriter {
             let oldSlot = oldIndex.map { oldSlots[$0] }
             let changed = oldSlot.map { Self.changedSeries(from: $0.map, to: map) } ?? Self.allBits
             var slot = place(map, copying: oldSlot, oldIds: oldIds, idsValid: idsValid, changed: changed)
-            for metric in MapMetric.allCases {
+            for metric in Self.metrics {
                 guard let value = metric.value(of: map) else { continue }
                 slot.present |= metric.bit
                 values.append(value)
