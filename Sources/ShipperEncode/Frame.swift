@@ -63,9 +63,18 @@ package struct Frame {
         self.valuesStart = reader.offset
     }
 
-    /// The value of series `index`.
-    func value(_ index: Int) -> Double {
-        body.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: valuesStart + index * 8, as: UInt64.self))) }
+    /// Lends the values, series by series: an encoder reads them all in one go.
+    func withValues<Result>(_ body: (Values) -> Result) -> Result {
+        self.body.withUnsafeBytes { body(Values(bytes: UnsafeRawBufferPointer(rebasing: $0[valuesStart...]))) }
+    }
+
+    /// A frame's values, as `withValues` lends them.
+    struct Values {
+        let bytes: UnsafeRawBufferPointer
+
+        subscript(index: Int) -> Double {
+            Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)))
+        }
     }
 
     /// The start timestamp of a series whose table entry says `start`; 0 for none.

@@ -36,6 +36,11 @@ package final class RemoteWriteV1Encoder: RequestEncoder {
     package func requests(_ frames: [Frame], maxSamples: Int) -> [EncodedRequest]? {
         var requests: [EncodedRequest] = []
         var metadataDue = lastMetadata.map { ContinuousClock.now - $0 >= Self.metadataInterval } ?? true
+        // The sink is worked on as a local: a class's stored property is checked for exclusive
+        // access at every use, which the per-series loop would pay for each series.
+        var sink = ByteSink()
+        swap(&sink, &self.sink)
+        defer { swap(&sink, &self.sink) }
         for run in requestRuns(frames, maxSamples: maxSamples) {
             sink.removeAll()
             var samples = 0
@@ -44,20 +49,27 @@ package final class RemoteWriteV1Encoder: RequestEncoder {
                 guard load(frame) else { return nil }
                 let timestamp = RemoteWriteWire.Timestamp(milliseconds: frame.timestampMs)
                 labels.written.withUnsafeBytes { labels in
-                    timestamp.bytes.withUnsafeBytes { stamp in
-                        for series in series {
-                            let layout = layouts[series]
-                            let size = layout.run.count + layout.name.count
-                            sink.write(RemoteWriteWire.seriesSize(labelBytes: size, timestamp: stamp.count)) { writer in
-                                RemoteWriteWire.writeSeriesStart(labelBytes: size, timestamp: stamp.count, to: &writer)
-                                writer.write(UnsafeRawBufferPointer(rebasing: labels[layout.run.lowerBound..<layout.nameAt]))
-                                writer.write(UnsafeRawBufferPointer(rebasing: labels[layout.name]))
-                                writer.write(UnsafeRawBufferPointer(rebasing: labels[layout.nameAt..<layout.run.upperBound]))
-                                RemoteWriteWire.writeSample(frame.value(series), stamp, to: &writer)
-                            }
-                            if sink.count >= Self.spillBytes {
-                                compressor.compress(sink.written)
-                                sink.removeAll()
+                    layouts.withUnsafeBufferPointer { layouts in
+                        frame.withValues { values in
+                            timestamp.bytes.withUnsafeBytes { stamp in
+                                for series in series {
+                                    let layout = layouts[series]
+                                    let size = layout.run.count + layout.name.count
+                                    sink.write(RemoteWriteWire.seriesSize(labelBytes: size, timestamp: stamp.count)) { writer in
+                                        RemoteWriteWire.writeSeriesStart(labelBytes: size, timestamp: stamp.count, to: &writer)
+                                        // Most series' names sort first: nothing before them.
+                                        if layout.nameAt > layout.run.lowerBound {
+                                            writer.write(UnsafeRawBufferPointer(rebasing: labels[layout.run.lowerBound..<layout.nameAt]))
+                                        }
+                                        writer.write(UnsafeRawBufferPointer(rebasing: labels[layout.name]))
+                                        writer.write(UnsafeRawBufferPointer(rebasing: labels[layout.nameAt..<layout.run.upperBound]))
+                                        RemoteWriteWire.writeSample(values[series], stamp, to: &writer)
+                                    }
+                                    if sink.count >= Self.spillBytes {
+                                        compressor.compress(sink.written)
+                                        sink.removeAll()
+                                    }
+                                }
                             }
                         }
                     }

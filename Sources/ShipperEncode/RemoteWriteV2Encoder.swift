@@ -47,6 +47,10 @@ package final class RemoteWriteV2Encoder: RequestEncoder {
     /// Requests of frames that share `table`.
     private func requests(_ frames: [Frame], table: FrameTable, maxSamples: Int) -> [EncodedRequest] {
         var requests: [EncodedRequest] = []
+        // Worked on as a local: a class's stored property is checked for exclusive access at every use.
+        var sink = ByteSink()
+        swap(&sink, &self.sink)
+        defer { swap(&sink, &self.sink) }
         for run in requestRuns(frames, maxSamples: maxSamples) {
             // Only a run within one frame is laid out the same every time.
             let cacheKey = run.count == 1 ? run[0].series : nil
@@ -56,11 +60,13 @@ package final class RemoteWriteV2Encoder: RequestEncoder {
                 let frame = frames[run[0].frame]
                 let timestamp = RemoteWriteWire.Timestamp(milliseconds: frame.timestampMs)
                 layout.labels.written.withUnsafeBytes { labels in
-                    for (position, series) in cacheKey.enumerated() {
-                        let range = (position == 0 ? 0 : layout.ends[position - 1])..<layout.ends[position]
-                        RemoteWriteV2Wire.appendSeries(
-                            labels: UnsafeRawBufferPointer(rebasing: labels[range]), value: frame.value(series),
-                            timestamp: timestamp, startMs: frame.startMs(table.starts[series]), to: &sink)
+                    frame.withValues { values in
+                        for (position, series) in cacheKey.enumerated() {
+                            let range = (position == 0 ? 0 : layout.ends[position - 1])..<layout.ends[position]
+                            RemoteWriteV2Wire.appendSeries(
+                                labels: UnsafeRawBufferPointer(rebasing: labels[range]), value: values[series],
+                                timestamp: timestamp, startMs: frame.startMs(table.starts[series]), to: &sink)
+                        }
                     }
                 }
                 symbols.start(idCount: table.strings.count)
@@ -72,19 +78,21 @@ package final class RemoteWriteV2Encoder: RequestEncoder {
                 for (index, range) in run {
                     let frame = frames[index]
                     let timestamp = RemoteWriteWire.Timestamp(milliseconds: frame.timestampMs)
-                    for series in range {
-                        refs.removeAll(keepingCapacity: true)
-                        for ref in table.refs(of: series) { refs.append(symbols.ref(ref)) }
-                        let metadata = RemoteWriteV2Wire.Metadata(
-                            type: Int32(table.kinds[series].rawValue), helpRef: symbols.ref(table.helps[series]),
-                            unitRef: symbols.ref(table.units[series]))
-                        if cacheKey != nil {
-                            RemoteWriteV2Wire.appendLabelsAndMetadata(refs: refs, metadata: metadata, to: &layout.labels)
-                            layout.ends.append(layout.labels.count)
+                    frame.withValues { values in
+                        for series in range {
+                            refs.removeAll(keepingCapacity: true)
+                            for ref in table.refs(of: series) { refs.append(symbols.ref(ref)) }
+                            let metadata = RemoteWriteV2Wire.Metadata(
+                                type: Int32(table.kinds[series].rawValue), helpRef: symbols.ref(table.helps[series]),
+                                unitRef: symbols.ref(table.units[series]))
+                            if cacheKey != nil {
+                                RemoteWriteV2Wire.appendLabelsAndMetadata(refs: refs, metadata: metadata, to: &layout.labels)
+                                layout.ends.append(layout.labels.count)
+                            }
+                            RemoteWriteV2Wire.appendSeries(
+                                refs: refs, value: values[series], timestamp: timestamp, metadata: metadata,
+                                startMs: frame.startMs(table.starts[series]), to: &sink)
                         }
-                        RemoteWriteV2Wire.appendSeries(
-                            refs: refs, value: frame.value(series), timestamp: timestamp, metadata: metadata,
-                            startMs: frame.startMs(table.starts[series]), to: &sink)
                     }
                     samples += range.count
                 }

@@ -116,7 +116,7 @@ struct FrameTests {
         writer.update(maps)
         let second = try Self.frame(writer.batch(timestampMs: Self.now + 1))
         #expect(second.tableId == first.tableId)
-        #expect(second.value(0) == 6)
+        #expect(second.withValues { $0[0] } == 6)
         writer.update(maps + [Self.map(3, entries: 1)])
         #expect(try Self.frame(writer.batch(timestampMs: Self.now + 2)).tableId != first.tableId)
     }
