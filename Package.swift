@@ -53,6 +53,16 @@ let package = Package(
             name: "CRemoteWrite",
             dependencies: ["SystemProtobufC", "SystemSnappy", "SystemCurl"]
         ),
+        .systemLibrary(
+            name: "SystemZlib",
+            path: "Sources/SystemLibraries/zlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "CChecksum",
+            dependencies: ["SystemZlib"]
+        ),
         // The stages, in the order data takes: each depends only on the ones before it
         // (docs/architecture.md; ArchitectureTests holds that document to this list).
         .target(
@@ -74,7 +84,7 @@ let package = Package(
         .target(
             name: "ShipperBuffer",
             dependencies: [
-                "ShipperCollect", "ShipperMetrics",
+                "ShipperCollect", "ShipperMetrics", "CChecksum",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -505,15 +505,17 @@ struct MemoryQueueTests {
 struct CRC32Tests {
     static let kilobyteAndTail: [UInt8] = Array(repeating: Array(0...255), count: 4).flatMap { $0 } + Array("tail!".utf8)
 
-    /// zlib.crc32 of the same bytes: whole 8-byte steps, a tail, and nothing.
+    /// Python's zlib.crc32 of the same bytes: in one piece, in pieces as a record's header fields
+    /// and body are checked, and nothing.
     @Test func matchesZlib() {
-        func crc(_ bytes: [UInt8]) -> UInt32 {
+        func crc(_ pieces: [UInt8]...) -> UInt32 {
             var checksum = CRC32()
-            checksum.update(bytes)
+            for piece in pieces { checksum.update(piece) }
             return checksum.value
         }
         #expect(crc(Array("123456789".utf8)) == 0xCBF4_3926)
         #expect(crc(Self.kilobyteAndTail) == 0xB35F_0F91)
+        #expect(crc(Array(Self.kilobyteAndTail[..<3]), [], Array(Self.kilobyteAndTail[3...])) == 0xB35F_0F91)
         #expect(crc([]) == 0)
     }
 }

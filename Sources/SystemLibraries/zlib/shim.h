@@ -1,0 +1,2 @@
+/* Debian's zlib; only Sources/CChecksum includes it. */
+#include <zlib.h>
