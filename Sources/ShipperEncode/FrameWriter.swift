@@ -136,7 +136,12 @@ package struct FrameWriter {
             for start in starts { writer.write(UInt64(bitPattern: start).littleEndian) }
             writer.write(UInt32(table.count).littleEndian)
             table.withUnsafeBytes { writer.write($0) }
+            #if _endian(little)
+            // A Double in memory is already its little-endian bit pattern: one copy for them all.
+            values.withUnsafeBytes { writer.write($0) }
+            #else
             for value in values { writer.write(value.bitPattern.littleEndian) }
+            #endif
             for slot in ended {
                 for _ in 0..<slot.present.nonzeroBitCount { writer.write(staleMarker.bitPattern.littleEndian) }
             }
