@@ -1,6 +1,7 @@
 internal import CRemoteWrite
 
-/// A decoded request: what a receiver sees. Used by the tests' receivers and for diagnostics.
+/// A decoded 1.0 request: what a receiver sees. Reads the bodies releases before frames buffered
+/// (LegacyBodies.swift); the tests' receivers decode with it too.
 struct DecodedWriteRequest: Sendable, Equatable {
     struct Series: Sendable, Equatable {
         var labels: [(name: String, value: String)]
@@ -55,7 +56,8 @@ struct DecodedWriteRequest: Sendable, Equatable {
     }
 }
 
-/// A decoded 2.0 request, refs as sent: what a 2.0 receiver sees. Used by the tests' receivers.
+/// A decoded 2.0 request, refs as sent: what a 2.0 receiver sees. Reads the 2.0 bodies releases
+/// before frames buffered (LegacyBodies.swift); the tests' receivers decode with it too.
 struct DecodedWriteRequestV2: Sendable {
     struct Series: Sendable {
         /// Label name and value refs, in pairs.

@@ -1,12 +1,11 @@
 internal import CRemoteWrite
 import Glibc
-import ShipperMetrics
 
-/// Snappy compression of request bodies (the C side keeps its buffers between requests, so
-/// steady-state encoding allocates only the bodies it returns), the plain path from samples to a
-/// request that the tests hold the frame encoders to, and the bodies releases before frames
-/// buffered (RemoteWriteEncoder+V2.swift). With DecodedWriteRequest.swift, the only Swift files
-/// that use the protobuf and snappy half of CRemoteWrite. Not Sendable: one encoder per thread.
+/// Snappy compression of request bodies: the C side keeps its buffers between requests, so
+/// steady-state encoding allocates only the bodies it returns. The bodies releases before frames
+/// buffered are turned into the message an endpoint takes in LegacyBodies.swift. With
+/// DecodedWriteRequest.swift, the only Swift files that use the protobuf and snappy half of
+/// CRemoteWrite. Not Sendable: one encoder per thread.
 package final class RemoteWriteEncoder {
     private let handle: OpaquePointer
     var symbolSink = ByteSink()
@@ -17,21 +16,6 @@ package final class RemoteWriteEncoder {
     }
 
     deinit { crw_encoder_free(handle) }
-
-    /// One request holding every sample, its series' labels merged with `externalLabels`: the
-    /// plain path, which the tests hold the frame encoders to and use to make requests of their own.
-    func encode(
-        _ samples: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet, metadata: [Metric] = []
-    ) -> [UInt8] {
-        let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
-        var body = ByteSink()
-        for sample in samples {
-            RemoteWriteWire.appendSeries(sample.seriesLabels(merging: externalLabels), value: sample.value, timestamp: timestamp, to: &body)
-        }
-        for metric in metadata { RemoteWriteWire.appendMetadata(metric, to: &body) }
-        compress(body.written)
-        return endBody()
-    }
 
     /// Whether a body read back from disk is a whole snappy block, as every body this encoder
     /// writes is: checked without decompressing it.

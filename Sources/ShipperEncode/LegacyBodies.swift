@@ -1,38 +1,12 @@
 import ShipperMetrics
 
-/// Remote-write 2.0 request bodies (io.prometheus.write.v2.Request) by the plain path, and the
-/// buffered bodies of releases before frames, turned into the message an endpoint takes.
+/// The request bodies releases before frames buffered (remote-write 1.0 or 2.0, snappy-compressed),
+/// sent as they are to an endpoint of their message, or turned into the message it takes: after
+/// an upgrade the buffer may hold them until they are delivered. DecodedWriteRequest reads them.
 extension RemoteWriteEncoder {
-    /// One 2.0 request holding every sample, its series' labels merged with `externalLabels`. Each
-    /// series carries its metric's type, HELP and unit, and a counter whose metric is in
-    /// `startTimestamps` its start timestamp, in milliseconds.
-    func encodeV2(
-        _ samples: some Collection<Sample>, timestampMs: Int64, externalLabels: LabelSet,
-        startTimestamps: [Metric: Int64] = [:]
-    ) -> [UInt8] {
-        var symbols = StringIds()  // a fresh one: each id is the string's ref
-        var series = ByteSink()
-        var refs: [UInt32] = []
-        let timestamp = RemoteWriteWire.Timestamp(milliseconds: timestampMs)
-        for sample in samples {
-            refs.removeAll(keepingCapacity: true)
-            for (name, value) in sample.seriesLabels(merging: externalLabels).pairs {
-                refs.append(symbols.id(name))
-                refs.append(symbols.id(value))
-            }
-            let metric = sample.metric
-            let metadata = RemoteWriteV2Wire.Metadata(
-                type: metric.kind.metadataType, helpRef: symbols.id(metric.help), unitRef: symbols.id(metric.unit))
-            let start = metric.kind == .counter ? startTimestamps[metric] ?? 0 : 0
-            RemoteWriteV2Wire.appendSeries(
-                refs: refs, value: sample.value, timestamp: timestamp, metadata: metadata, startMs: start, to: &series)
-        }
-        return endV2Body(symbols: symbols, series: series)
-    }
-
     /// The body of a request whose refs are `symbols`' ids: the symbols first, as the spec's field
     /// order has them, though every ref is known only once the series are written.
-    private func endV2Body(symbols: StringIds, series: ByteSink) -> [UInt8] {
+    func endV2Body(symbols: StringIds, series: ByteSink) -> [UInt8] {
         symbolSink.removeAll()
         symbols.write(to: &symbolSink)
         compress(symbolSink.written)
