@@ -44,7 +44,7 @@ struct PackageTests {
         }
         #expect(needed.sorted() == [
             "ld-linux-x86-64.so.2", "libbpf.so.1", "libc.so.6", "libcurl.so.4", "libgcc_s.so.1", "libm.so.6",
-            "libprotobuf-c.so.1", "libsnappy.so.1", "libstdc++.so.6",
+            "libprotobuf-c.so.1", "libsnappy.so.1", "libstdc++.so.6", "libz.so.1",
         ])
         #expect(!dynamic.contains("(RUNPATH)") && !dynamic.contains("(RPATH)"), "\(dynamic)")
         let check = try await runToEnd(Self.script("check-binary"), [binary])
@@ -81,7 +81,7 @@ struct PackageTests {
     @Test func dependsAreTheLibrariesTheBinaryLinks() async throws {
         let deb = try await Self.package.value
         let depends = try await Self.run("dpkg-deb", ["--field", deb, "Depends"]).stdout
-        for library in ["libbpf1", "libcurl4", "libprotobuf-c1", "libsnappy1v5", "libc6"] {
+        for library in ["libbpf1", "libcurl4", "libprotobuf-c1", "libsnappy1v5", "zlib1g", "libc6"] {
             #expect(depends.contains(library + " ("), "\(depends)")
         }
         #expect(!depends.contains("swift"), "the Swift runtime is linked in: \(depends)")
