@@ -227,6 +227,28 @@ int32_t clibbpf_loss_can_detach(const clibbpf_loss *loss)
     return loss->can_reattach;
 }
 
+int32_t clibbpf_loss_prog_ids(const clibbpf_loss *loss, uint32_t *ids, uint32_t capacity, uint32_t *count)
+{
+    struct bpf_prog_info info;
+    __u32 length;
+    int err;
+
+    *count = 0;
+    for (size_t i = 0; i < HOOKS; i++) {
+        if (loss->program_fds[i] < 0)
+            continue;
+        if (*count == capacity)
+            return -ENOSPC;
+        memset(&info, 0, sizeof(info));
+        length = sizeof(info);
+        err = bpf_obj_get_info_by_fd(loss->program_fds[i], &info, &length);
+        if (err)
+            return err;
+        ids[(*count)++] = info.id;
+    }
+    return 0;
+}
+
 uint32_t clibbpf_loss_armed(const clibbpf_loss *loss)
 {
     uint32_t armed = loss->types;

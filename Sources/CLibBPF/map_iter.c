@@ -204,6 +204,20 @@ int32_t clibbpf_iterator_skip_map_id(const clibbpf_iterator *iterator, uint32_t 
     return 0;
 }
 
+int32_t clibbpf_iterator_prog_id(const clibbpf_iterator *iterator, uint32_t *id)
+{
+    struct bpf_link_info info;
+    __u32 length = sizeof(info);
+    int err;
+
+    memset(&info, 0, sizeof(info));
+    err = bpf_obj_get_info_by_fd(iterator->link_fd, &info, &length);
+    if (err)
+        return err;
+    *id = info.prog_id;
+    return 0;
+}
+
 int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip)
 {
     __u8 yes = 1;

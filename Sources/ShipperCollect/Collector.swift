@@ -14,6 +14,9 @@ public struct CollectorOptions: Sendable {
     public var firstProgram = IteratorProgram.kfunc
     /// Whether to load the programs that count refused writes and LRU evictions.
     public var lossTracking: LossTracking = .off
+    /// Whether the shipper's own maps (its iterator's, its loss counters') and programs are
+    /// reported as the host's are. Off: an empty host shows no map.
+    public var includeSelf = false
 
     public static let defaultMaxWalkKeys: UInt64 = 1_000_000
 
@@ -167,10 +170,11 @@ public final class Collector {
         var walk = KnownWalk(previous: known, next: spare)
         // walk.next alone must hold the storage, or its first append copies it.
         spare = []
+        let own = options.includeSelf ? [] : OwnObjects.snapshot().maps
         do throws(BPFError) {
             try injectFailure(.enumerate)
             if let iterator {
-                try iterator.read { record throws(BPFError) in try visit(record, nil, &walk, into: &stats) }
+                try iterator.read { record throws(BPFError) in try visit(record, nil, &walk, own: own, into: &stats) }
             } else {
                 for id in try KernelObjects.mapIDs() {
                     let handle: MapHandle
@@ -183,7 +187,7 @@ public final class Collector {
                         failed(.describe, error, mapID: id)
                         continue
                     }
-                    try visit(record, handle, &walk, into: &stats)
+                    try visit(record, handle, &walk, own: own, into: &stats)
                 }
             }
         } catch where !error.isPermission {
@@ -259,13 +263,15 @@ public final class Collector {
         }
     }
 
+    /// Measures a map the filter selects unless it is among `own` (the shipper's own maps).
     private func visit(
-        _ record: MapRecord, _ handle: MapHandle?, _ walk: inout KnownWalk, into stats: inout [MapStats]
+        _ record: MapRecord, _ handle: MapHandle?, _ walk: inout KnownWalk, own: [UInt32], into stats: inout [MapStats]
     ) throws(BPFError) {
         let seen = walk.take(record.id)
         var entry = seen ?? Known(id: record.id, selected: filter.matches(record))
         if seen == nil, !entry.selected, record.type.counting == .kernelCounter { walkInKernel(record.id, skip: true) }
-        if entry.selected, let map = try measure(record, handle: handle, remembering: &entry) {
+        // Asked every cycle, not remembered: a collector of a reload registers its maps after they exist.
+        if entry.selected, !own.contains(record.id), let map = try measure(record, handle: handle, remembering: &entry) {
             stats.append(map)
         }
         walk.next.append(entry)
@@ -376,7 +382,8 @@ public final class Collector {
         do throws(BPFError) {
             try injectFailure(.programs)
             var names: [UInt32: String] = [:]
-            for program in try KernelObjects.programs() {
+            let own = options.includeSelf ? [] : OwnObjects.snapshot().programs
+            for program in try KernelObjects.programs() where !own.contains(program.id) {
                 let name = fullName(of: program, known: &names)
                 for id in Set(program.mapIDs) { users[id, default: []].append(name) }
             }

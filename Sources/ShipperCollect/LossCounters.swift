@@ -11,6 +11,8 @@ final class LossCounters {
     private let trackedTypes: UInt32
     /// The same types as a set, for arming.
     let tracked: Set<MapType>
+    /// The loaded programs' ids, attached or not, registered in `OwnObjects`.
+    let programIDs: [UInt32]
 
     init() throws(BPFError) {
         var handle: OpaquePointer?
@@ -19,6 +21,10 @@ final class LossCounters {
         self.handle = handle
         trackedTypes = clibbpf_loss_types(handle)
         tracked = Self.types(in: trackedTypes)
+        var ids = [UInt32](repeating: 0, count: 64)
+        var count: UInt32 = 0
+        programIDs = clibbpf_loss_prog_ids(handle, &ids, UInt32(ids.count), &count) == 0 ? Array(ids.prefix(Int(count))) : []
+        OwnObjects.add(programs: programIDs)
     }
 
     /// Whether this kernel lets this type's losses be counted (its hooks attached at load). A mask,
@@ -47,7 +53,10 @@ final class LossCounters {
         }
     }
 
-    deinit { clibbpf_loss_close(handle) }
+    deinit {
+        OwnObjects.remove(programs: programIDs)
+        clibbpf_loss_close(handle)
+    }
 
     /// Attaches the hooks of `types` and detaches every other; types not tracked are ignored.
     /// A hook that fails to attach stays detached (see `armed`).

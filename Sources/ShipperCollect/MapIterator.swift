@@ -30,6 +30,8 @@ final class MapIterator {
     let loadedByChild: Bool
     /// Which program the kernel took, and so how the hash family is counted.
     let program: IteratorProgram
+    /// The loaded program's id (none if the kernel would not say), registered in `OwnObjects`.
+    let programIDs: [UInt32]
 
     /// Loads the first program from `first` on that the kernel accepts.
     init(first: IteratorProgram = .kfunc) throws(BPFError) {
@@ -39,9 +41,15 @@ final class MapIterator {
         self.handle = handle
         loadedByChild = clibbpf_iterator_loaded_by_child(handle) != 0
         program = IteratorProgram(clibbpf_iterator_program(handle))
+        var id: UInt32 = 0
+        programIDs = clibbpf_iterator_prog_id(handle, &id) == 0 ? [id] : []
+        OwnObjects.add(programs: programIDs)
     }
 
-    deinit { clibbpf_iterator_close(handle) }
+    deinit {
+        OwnObjects.remove(programs: programIDs)
+        clibbpf_iterator_close(handle)
+    }
 
     /// The id of the hash table read's own map of skipped ids (tests); nil for the other programs.
     var skipMapID: UInt32? {
@@ -184,24 +192,28 @@ enum KernelObjects {
     static func programs() throws(BPFError) -> [(id: UInt32, name: String, mapIDs: [UInt32])] {
         var programs: [(id: UInt32, name: String, mapIDs: [UInt32])] = []
         for id in try ids(clibbpf_prog_next_id, "list programs") {
-            var capacity: UInt32 = 64  // MAX_USED_MAPS; BPF_PROG_BIND_MAP may add more
-            while true {
-                var name = [CChar](repeating: 0, count: 16)
-                var mapIDs = [UInt32](repeating: 0, count: Int(capacity))
-                var count: UInt32 = 0
-                let result = clibbpf_prog_describe(id, &name, &mapIDs, capacity, &count)
-                if result == -Errno.noSpace.rawValue {
-                    capacity = count
-                    continue
-                }
-                if result == -Errno.noSuchFileOrDirectory.rawValue { break }  // unloaded meanwhile
-                try check(result, "describe program \(id)")
-                let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                programs.append((id, text, Array(mapIDs.prefix(Int(count)))))
-                break
-            }
+            if let program = try program(id: id) { programs.append(program) }  // nil: unloaded meanwhile
         }
         return programs
+    }
+
+    /// One program's name and the ids of the maps it uses; nil if it was unloaded meanwhile.
+    static func program(id: UInt32) throws(BPFError) -> (id: UInt32, name: String, mapIDs: [UInt32])? {
+        var capacity: UInt32 = 64  // MAX_USED_MAPS; BPF_PROG_BIND_MAP may add more
+        while true {
+            var name = [CChar](repeating: 0, count: 16)
+            var mapIDs = [UInt32](repeating: 0, count: Int(capacity))
+            var count: UInt32 = 0
+            let result = clibbpf_prog_describe(id, &name, &mapIDs, capacity, &count)
+            if result == -Errno.noSpace.rawValue {
+                capacity = count
+                continue
+            }
+            if result == -Errno.noSuchFileOrDirectory.rawValue { return nil }
+            try check(result, "describe program \(id)")
+            let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return (id, text, Array(mapIDs.prefix(Int(count))))
+        }
     }
 
     /// A program's full name from its BTF, as bpftool shows it; nil if it has none (or is gone).

@@ -29,7 +29,7 @@ extension Config {
 extension MapsConfig {
     static let defaults = MapsConfig(
         include: [], exclude: [], types: [], countMethod: .auto, maxWalkKeys: CollectorOptions.defaultMaxWalkKeys,
-        lossTracking: .auto)
+        lossTracking: .auto, includeSelf: false)
 }
 
 extension RemoteWriteConfig {
@@ -77,7 +77,8 @@ extension Config {
         lines.append(
             "maps: count_method=\(maps.countMethod.rawValue) max_walk_keys=\(maps.maxWalkKeys) loss_tracking=\(maps.lossTracking.rawValue)"
                 + (maps.include.isEmpty ? "" : " include=\(maps.include)") + (maps.exclude.isEmpty ? "" : " exclude=\(maps.exclude)")
-                + (maps.types.isEmpty ? "" : " types=\(maps.types.map(\.name).sorted())"))
+                + (maps.types.isEmpty ? "" : " types=\(maps.types.map(\.name).sorted())")
+                + (maps.includeSelf ? " include_self=true" : ""))
         for endpoint in remoteWrite {
             var line = "remote_write \(endpoint.name): \(EndpointURL.hidingQueryValues(endpoint.url)) timeout=\(Units.format(endpoint.timeout))"
             line += " max_samples_per_send=\(endpoint.queue.maxSamplesPerSend)"

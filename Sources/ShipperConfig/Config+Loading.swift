@@ -120,7 +120,7 @@ extension Config {
 extension MapsConfig {
     init(_ value: YAMLValue) throws(ConfigError) {
         self = .defaults
-        let map = try value.mapping(keys: ["include", "exclude", "types", "count_method", "max_walk_keys", "loss_tracking"])
+        let map = try value.mapping(keys: ["include", "exclude", "types", "count_method", "max_walk_keys", "loss_tracking", "include_self"])
         if let list = map["include"] { include = try list.regexList() }
         if let list = map["exclude"] { exclude = try list.regexList() }
         if let list = map["types"] {
@@ -147,5 +147,6 @@ extension MapsConfig {
             }
             lossTracking = parsed
         }
+        if let value = map["include_self"] { includeSelf = try value.bool() }
     }
 }

@@ -39,12 +39,15 @@ public struct MapsConfig: Sendable, Equatable {
     public var countMethod: CollectionMethod
     public var maxWalkKeys: UInt64
     public var lossTracking: LossTracking
+    /// Whether the shipper's own maps and programs are reported as the host's are.
+    public var includeSelf: Bool
 
     package var collectorOptions: CollectorOptions {
         var options = CollectorOptions(
             method: countMethod, maxWalkKeys: maxWalkKeys,
             filter: MapFilter(include: include, exclude: exclude, types: types))
         options.lossTracking = lossTracking
+        options.includeSelf = includeSelf
         return options
     }
 }

@@ -93,6 +93,9 @@ struct MapSelection: ParsableArguments {
             valueName: "path"))
     var bpffsMounts: [String] = []
 
+    @Flag(help: "Report the shipper's own maps (its iterator's, its loss counters') as the host's. Default: left out.")
+    var includeSelf = false
+
     func validate() throws {
         for type in types where MapType(name: type) == nil {
             throw ValidationError(
@@ -115,6 +118,7 @@ struct MapSelection: ParsableArguments {
             method: method, maxWalkKeys: maxWalkKeys, bpffsMounts: bpffsMounts.isEmpty ? nil : bpffsMounts,
             filter: MapFilter(include: names, types: Set(types.compactMap(MapType.init(name:)))))
         options.lossTracking = lossTracking ?? lossTrackingDefault
+        options.includeSelf = includeSelf
         return options
     }
 }

@@ -39,6 +39,9 @@ int32_t clibbpf_iterator_program(const clibbpf_iterator *iterator);
 int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip);
 /* The skip map's id, for tests; -ENOENT where the program has none. */
 int32_t clibbpf_iterator_skip_map_id(const clibbpf_iterator *iterator, uint32_t *id);
+/* The id of the loaded iterator program: with the maps it uses, the shipper's own, which it leaves
+ * out of what it reports unless asked. */
+int32_t clibbpf_iterator_prog_id(const clibbpf_iterator *iterator, uint32_t *id);
 /* 1 if the child process loaded it, 0 if this one had to. */
 int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator);
 void clibbpf_iterator_close(clibbpf_iterator *iterator);
@@ -89,6 +92,9 @@ int32_t clibbpf_loss_arm(clibbpf_loss *loss, uint32_t types);
 int32_t clibbpf_loss_can_detach(const clibbpf_loss *loss);
 /* The counted map types whose every hook is attached now, as a mask. */
 uint32_t clibbpf_loss_armed(const clibbpf_loss *loss);
+/* The ids of the loaded loss programs (HOOKS at most), attached or not: the shipper's own, as
+ * are the maps they use. -ENOSPC if `capacity` is too small. */
+int32_t clibbpf_loss_prog_ids(const clibbpf_loss *loss, uint32_t *ids, uint32_t capacity, uint32_t *count);
 /* The map types whose losses are counted, as a mask of 1 << BPF_MAP_TYPE_*. */
 uint32_t clibbpf_loss_types(const clibbpf_loss *loss);
 /* Whether a map type's losses can be counted: 0 if every hook it needs attached at load; -errno if one failed

@@ -187,6 +187,7 @@ struct CollectorTests {
         let array = try await holder.create("array", name: prefix + "leftarr", maxEntries: 4)
         var options = CollectorOptions(method: .iterator, filter: MapFilter(exclude: ["^\(prefix)left"]))
         options.firstProgram = .htab
+        options.includeSelf = true  // the skip map is the shipper's own
         let log = CapturedLog()
         let collector = try await Collector.loaded(options, logger: log.logger)
         let skipMap = try #require(collector.iterator?.skipMapID)
@@ -324,5 +325,34 @@ struct CollectorTests {
     @Test func autoPrefersTheIterator() async throws {
         let collector = try await Collector.loaded(CollectorOptions(method: .auto), logger: BPFGate.quietLogger)
         #expect(collector.activeMethod == .iterator)
+    }
+
+    /// The maps of the shipper's own iterator are left out of what it reports, and reported, with
+    /// the program that uses them, when asked: an empty host shows no map.
+    @Test func leavesOutItsOwnMapsUnlessAsked() async throws {
+        let collector = try await Collector.loaded(CollectorOptions(), logger: BPFGate.quietLogger)
+        let program = try #require(collector.iterator?.programIDs.first)
+        let own = try #require(try KernelObjects.program(id: program))
+        try #require(!own.mapIDs.isEmpty)
+        #expect(OwnObjects.snapshot().programs.contains(program))
+        #expect(Set(OwnObjects.snapshot().maps).isSuperset(of: own.mapIDs))
+        #expect(try await collector.collected().filter { own.mapIDs.contains($0.id) } == [])
+
+        var options = CollectorOptions()
+        options.includeSelf = true
+        let including = try await Collector.loaded(options, logger: BPFGate.quietLogger)
+        let reported = try await including.collected().filter { own.mapIDs.contains($0.id) }
+        #expect(reported.map(\.id).sorted() == own.mapIDs.sorted())
+        #expect(reported.allSatisfy { $0.programs == ["dump_map_records"] }, "\(reported)")
+    }
+
+    /// A collector gone, its programs are no longer the shipper's own.
+    @Test func aClosedIteratorIsNoLongerOwn() async throws {
+        let program = try await blocking { () throws -> UInt32? in
+            let iterator = try MapIterator()
+            return iterator.programIDs.first
+        }
+        let id = try #require(program)
+        #expect(!OwnObjects.snapshot().programs.contains(id))
     }
 }

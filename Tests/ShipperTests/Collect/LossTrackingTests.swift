@@ -11,6 +11,9 @@ struct LossTrackingTests {
     typealias Kernel = GuestKernel.Release
 
     static let commands: [(name: String, command: String)] = [
+        // First, alone on the host: no map but the shipper's own (its iterator's, its loss counters').
+        ("alone", "ebpf-map-shipper list --format json --loss-tracking on"),
+        ("alone_self", "ebpf-map-shipper list --format json --loss-tracking on --include-self"),
         ("receiver", """
             sh -c 'victoria-metrics -storageDataPath=/tmp/vm -httpListenAddr=127.0.0.1:8428 -search.latencyOffset=0s -loggerLevel=ERROR >/tmp/vm.log 2>&1 & \
             n=0; while ! wget -qO- http://127.0.0.1:8428/health >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done'
@@ -128,6 +131,31 @@ struct LossTrackingTests {
             return line.split(separator: " ").last.flatMap { Double($0) }
         }
         return nil
+    }
+
+    /// Before any other shipper runs, `list` shows the guest's maps (guest_maps' g_ maps) and not
+    /// its own; `--include-self` adds exactly its own: the iterator's and the loss counters' maps,
+    /// each with the programs that use them.
+    @Test(arguments: Kernel.allCases)
+    func theShippersOwnMapsAreLeftOutUnlessAsked(kernel: Kernel) async throws {
+        let run = try await Self.guest(kernel)
+        func maps(_ command: String) throws -> [(id: Int, name: String, programs: [String])] {
+            let objects = try #require(try JSONSerialization.jsonObject(with: Data(run[command].stdout.utf8)) as? [[String: Any]])
+            return objects.map { ($0["id"] as? Int ?? -1, $0["name"] as? String ?? "", $0["programs"] as? [String] ?? []) }
+        }
+        let alone = try maps("alone")
+        let withSelf = try maps("alone_self")
+        #expect(alone.count == 14, "\(run["alone"].stdout)")
+        #expect(alone.allSatisfy { $0.name.hasPrefix("g_") || $0.name == "inner" })
+        let aloneIDs = Set(alone.map(\.id))
+        #expect(Set(withSelf.map(\.id)).isSuperset(of: aloneIDs))
+        let own = withSelf.filter { !aloneIDs.contains($0.id) }
+        #expect(own.contains { $0.name == "shipper_losses" }, "\(run["alone_self"].stdout)")
+        #expect(own.allSatisfy { !$0.programs.isEmpty }, "\(run["alone_self"].stdout)")
+        let programs = Set(own.flatMap(\.programs))
+        // Linux 5.10 has no bpf_loop: its iterator only lists the maps.
+        #expect(programs.contains(kernel == .bullseye ? "list_map_records" : "dump_map_records"), "\(programs)")
+        #expect(programs.contains("hash_update"), "\(programs)")
     }
 
     @Test(arguments: Kernel.allCases)

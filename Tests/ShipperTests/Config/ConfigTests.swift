@@ -43,6 +43,7 @@ struct ConfigTests {
               count_method: fallback
               max_walk_keys: 5000
               loss_tracking: off
+              include_self: true
             remote_write:
               - name: mimir
                 url: https://mimir.example/api/v1/push
@@ -66,7 +67,7 @@ struct ConfigTests {
         #expect(config.externalLabels == LabelSet(["job": "ebpf-map-shipper", "site": "fra-2"]))
         #expect(config.maps == MapsConfig(
             include: ["^cilium_", "conntrack"], exclude: ["_tmp$"], types: [MapType(name: "hash")!, MapType(name: "lru_hash")!],
-            countMethod: .fallback, maxWalkKeys: 5000, lossTracking: .off))
+            countMethod: .fallback, maxWalkKeys: 5000, lossTracking: .off, includeSelf: true))
         let mimir = config.remoteWrite[0]
         #expect(mimir.name == "mimir")
         #expect(mimir.headers == [.init(name: "X-Scope-OrgID", value: "tenant-${literal}")])
