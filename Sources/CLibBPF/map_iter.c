@@ -422,7 +422,7 @@ static int fdinfo_directory(void)
     return directory;
 }
 
-int32_t clibbpf_map_memory(int32_t fd, uint64_t *bytes)
+int32_t clibbpf_fd_memory(int32_t fd, uint64_t *bytes)
 {
     char name[16], text[1024];
     const char *line;
@@ -485,73 +485,6 @@ int32_t clibbpf_pinned_map_id(const char *path, uint32_t *id)
         return err;
     *id = info.id;
     return 1;
-}
-
-int32_t clibbpf_prog_next_id(uint32_t after, uint32_t *next)
-{
-    return bpf_prog_get_next_id(after, next);
-}
-
-/* Fills `info` for the program with this id; the caller has set the arrays it wants filled. */
-static int prog_info(uint32_t id, struct bpf_prog_info *info)
-{
-    __u32 length = sizeof(*info);
-    int fd = bpf_prog_get_fd_by_id(id), err;
-
-    if (fd < 0)
-        return fd;
-    err = bpf_obj_get_info_by_fd(fd, info, &length);
-    close(fd);
-    return err;
-}
-
-int32_t clibbpf_prog_describe(uint32_t id, char name[16], uint32_t *map_ids, uint32_t capacity, uint32_t *count)
-{
-    struct bpf_prog_info info;
-    int err;
-
-    memset(&info, 0, sizeof(info));
-    info.nr_map_ids = capacity;
-    info.map_ids = (__u64)(uintptr_t)map_ids;
-    err = prog_info(id, &info);
-    if (err)
-        return err;
-    memcpy(name, info.name, 16);
-    name[15] = '\0';
-    *count = info.nr_map_ids;
-    return info.nr_map_ids > capacity ? -ENOSPC : 0;
-}
-
-int32_t clibbpf_prog_full_name(uint32_t id, char *name, size_t capacity)
-{
-    struct bpf_prog_info info;
-    struct bpf_func_info record;
-    const struct btf_type *type;
-    const char *full;
-    struct btf *btf;
-    int err;
-
-    memset(&info, 0, sizeof(info));
-    memset(&record, 0, sizeof(record));
-    /* The first func_info record is the program's own function, as bpftool reads it. */
-    info.nr_func_info = 1;
-    info.func_info_rec_size = sizeof(record);
-    info.func_info = (__u64)(uintptr_t)&record;
-    err = prog_info(id, &info);
-    if (err)
-        return err;
-    if (!info.btf_id || !info.nr_func_info)
-        return -ENOENT;
-    btf = btf__load_from_kernel_by_id(info.btf_id);
-    if (!btf)
-        return -errno;
-    type = btf__type_by_id(btf, record.type_id);
-    full = type ? btf__name_by_offset(btf, type->name_off) : NULL;
-    err = full && *full ? 0 : -ENOENT;
-    if (!err)
-        snprintf(name, capacity, "%s", full);
-    btf__free(btf);
-    return err;
 }
 
 void clibbpf_close(int32_t fd)

@@ -17,6 +17,8 @@ public struct CollectorOptions: Sendable {
     /// Whether the shipper's own maps (its iterator's, its loss counters') and programs are
     /// reported as the host's are. Off: an empty host shows no map.
     public var includeSelf = false
+    /// Whether to turn the kernel's per-program run-time statistics on.
+    public var programStatistics: ProgramStatistics = .off
 
     public static let defaultMaxWalkKeys: UInt64 = 1_000_000
 
@@ -87,6 +89,11 @@ public final class Collector {
     /// Full names of the programs whose kernel name was cut at 15 characters, by program id (ids
     /// are never reused): each is read from the program's BTF once.
     private var fullNames: [UInt32: String] = [:]
+    /// Every loaded program but the shipper's own, as of the last collection (the last listing
+    /// that worked), in id order with full names; run time and runs only where statistics are on.
+    public private(set) var programs: [ProgramStats] = []
+    /// The `BPF_ENABLE_STATS` descriptor that keeps run-time statistics on (`.on`); nil otherwise.
+    private let statistics: Int32?
     /// Stages that fail on purpose, for the tests of what a failure leaves out.
     var injectedFailures: Set<CollectStage> = []
 
@@ -123,6 +130,7 @@ public final class Collector {
         lossArming = options.lossTracking == .auto && losses?.canDetach == true
             ? LossArming(onlineCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN))) : nil
         lossCountersStartMs = losses == nil ? nil : Date().milliseconds
+        statistics = Self.enableStatistics(options.programStatistics, logger: logger)
         armLosses(for: [])
         switch iterator?.program {
         case .htab:
@@ -136,6 +144,33 @@ public final class Collector {
         case .kfunc, nil:
             break
         }
+    }
+
+    deinit {
+        if let statistics { KernelObjects.close(statistics: statistics) }
+    }
+
+    /// Turns run-time statistics on for `.on`. A kernel that refuses (before Linux 5.8) leaves
+    /// them off, said once: the run time and runs are then absent, the rest is reported.
+    private static func enableStatistics(_ mode: ProgramStatistics, logger: Logger) -> Int32? {
+        guard mode == .on else { return nil }
+        do throws(BPFError) {
+            return try KernelObjects.enableStatistics()
+        } catch {
+            logger.warning(
+                "could not turn on BPF run-time statistics; program run time and runs are not reported",
+                metadata: ["error": "\(error)", "hint": "BPF_ENABLE_STATS needs Linux >= 5.8; or set sysctl kernel.bpf_stats_enabled=1"])
+            return nil
+        }
+    }
+
+    /// Whether programs' run time and runs are being counted: this collector holds statistics on,
+    /// or `kernel.bpf_stats_enabled` is 1. Another process's descriptor is not seen: its counts
+    /// go unreported rather than reported as if always counted.
+    public var programStatisticsActive: Bool {
+        statistics != nil
+            || (try? String(contentsOfFile: "/proc/sys/kernel/bpf_stats_enabled", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
     }
 
     /// The path in use after `auto` resolved.
@@ -373,27 +408,33 @@ public final class Collector {
         logger.debug("key walk restarted twice under concurrent deletes", metadata: ["map.id": "\(record.id)"])
     }
 
-    /// Adds pins and the names of the programs using each map. A program listing that fails
-    /// keeps last cycle's names, so that the info series does not change for one cycle.
+    /// Lists the programs (`programs`), and adds to each map its pins and the names of the
+    /// programs using it. A program listing that fails keeps last cycle's programs and names, so
+    /// that no series changes for one cycle.
     private func attachMetadata(to stats: inout [MapStats]) throws(BPFError) {
-        guard !stats.isEmpty else { return }
-        let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
         var users: [UInt32: [String]] = [:]
         do throws(BPFError) {
             try injectFailure(.programs)
             var names: [UInt32: String] = [:]
             let own = options.includeSelf ? [] : OwnObjects.snapshot().programs
-            for program in try KernelObjects.programs() where !own.contains(program.id) {
-                let name = fullName(of: program, known: &names)
-                for id in Set(program.mapIDs) { users[id, default: []].append(name) }
+            let counting = programStatisticsActive
+            var programs: [ProgramStats] = []
+            for var program in try KernelObjects.programs() where !own.contains(program.id) {
+                program.name = fullName(of: program, known: &names)
+                if !counting { (program.runTimeNs, program.runCount) = (nil, nil) }
+                for id in Set(program.mapIDs) { users[id, default: []].append(program.name) }
+                programs.append(program)
             }
             fullNames = names
             for id in users.keys { users[id]?.sort() }
             lastUsers = users
+            self.programs = programs
         } catch where !error.isPermission {
             failed(.programs, error)
             users = lastUsers
         }
+        guard !stats.isEmpty else { return }
+        let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
         // Most maps have neither: the lookups are skipped rather than done 10,000 times.
         if !pins.isEmpty {
             for index in stats.indices { stats[index].pinned = pins[stats[index].id] ?? [] }
@@ -408,7 +449,7 @@ extension Collector {
     /// The program's name as bpftool shows it: the kernel keeps 15 characters, so a name that
     /// long may be cut, and its full spelling comes from the program's BTF (once per program).
     /// `known` collects this cycle's full names.
-    fileprivate func fullName(of program: (id: UInt32, name: String, mapIDs: [UInt32]), known: inout [UInt32: String]) -> String {
+    fileprivate func fullName(of program: ProgramStats, known: inout [UInt32: String]) -> String {
         guard program.name.utf8.count == 15 else { return program.name }
         let name = fullNames[program.id] ?? KernelObjects.fullProgramName(id: program.id) ?? program.name
         known[program.id] = name
@@ -423,7 +464,7 @@ extension CollectStage {
         case .describe: "could not describe a map; leaving it out this cycle"
         case .count: "could not count a map; reporting it without a count this cycle"
         case .memory: "could not read a map's memory; reporting it without this cycle"
-        case .programs: "could not list the programs using the maps; keeping last cycle's program names"
+        case .programs: "could not list the programs; keeping last cycle's programs and the names of those using each map"
         case .losses: "could not read the loss counters; reporting the maps without them this cycle"
         }
     }

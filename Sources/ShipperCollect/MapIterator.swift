@@ -168,7 +168,7 @@ final class MapHandle {
 
     func memoryBytes() throws(BPFError) -> UInt64 {
         var bytes: UInt64 = 0
-        try check(clibbpf_map_memory(fd, &bytes), "read fdinfo of map")
+        try check(clibbpf_fd_memory(fd, &bytes), "read fdinfo of map")
         return bytes
     }
 }
@@ -187,34 +187,50 @@ enum KernelObjects {
         if result != -Errno.noSuchFileOrDirectory.rawValue { try check(result, "list maps") }
     }
 
-    /// Every loaded program's id and name (as the kernel keeps it: at most 15 characters) with the
-    /// ids of the maps it uses.
-    static func programs() throws(BPFError) -> [(id: UInt32, name: String, mapIDs: [UInt32])] {
-        var programs: [(id: UInt32, name: String, mapIDs: [UInt32])] = []
+    /// Every loaded program, in id order, as the kernel describes it: name as the kernel keeps it
+    /// (at most 15 characters), run-time counters whether or not statistics are on.
+    static func programs() throws(BPFError) -> [ProgramStats] {
+        var programs: [ProgramStats] = []
         for id in try ids(clibbpf_prog_next_id, "list programs") {
             if let program = try program(id: id) { programs.append(program) }  // nil: unloaded meanwhile
         }
         return programs
     }
 
-    /// One program's name and the ids of the maps it uses; nil if it was unloaded meanwhile.
-    static func program(id: UInt32) throws(BPFError) -> (id: UInt32, name: String, mapIDs: [UInt32])? {
+    /// One program; nil if it was unloaded meanwhile.
+    static func program(id: UInt32) throws(BPFError) -> ProgramStats? {
         var capacity: UInt32 = 64  // MAX_USED_MAPS; BPF_PROG_BIND_MAP may add more
         while true {
-            var name = [CChar](repeating: 0, count: 16)
+            var record = clibbpf_prog_record()
             var mapIDs = [UInt32](repeating: 0, count: Int(capacity))
             var count: UInt32 = 0
-            let result = clibbpf_prog_describe(id, &name, &mapIDs, capacity, &count)
+            let result = clibbpf_prog_describe(id, &record, &mapIDs, capacity, &count)
             if result == -Errno.noSpace.rawValue {
                 capacity = count
                 continue
             }
             if result == -Errno.noSuchFileOrDirectory.rawValue { return nil }
             try check(result, "describe program \(id)")
-            let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            return (id, text, Array(mapIDs.prefix(Int(count))))
+            let known = record.known
+            return ProgramStats(
+                id: record.id, name: String(fixedCString: record.name),
+                type: clibbpf_prog_type_name(record.type).map { String(cString: $0) } ?? "type_\(record.type)",
+                tag: withUnsafeBytes(of: record.tag) { String(hex: $0) },
+                runTimeNs: record.run_time_ns, runCount: record.run_count,
+                recursionMisses: known & CLIBBPF_PROG_HAS_RECURSION_MISSES != 0 ? record.recursion_misses : nil,
+                memoryBytes: known & CLIBBPF_PROG_HAS_MEMLOCK != 0 ? record.memlock : nil,
+                verifiedInstructions: known & CLIBBPF_PROG_HAS_VERIFIED_INSNS != 0 ? record.verified_insns : nil,
+                mapIDs: Array(mapIDs.prefix(Int(count))))
         }
     }
+
+    /// Turns the kernel's per-program run-time statistics on until the returned descriptor is
+    /// closed (`close(statistics:)`).
+    static func enableStatistics() throws(BPFError) -> Int32 {
+        try check(clibbpf_enable_stats(), "enable BPF run-time statistics (BPF_ENABLE_STATS)")
+    }
+
+    static func close(statistics fd: Int32) { clibbpf_close(fd) }
 
     /// A program's full name from its BTF, as bpftool shows it; nil if it has none (or is gone).
     static func fullProgramName(id: UInt32) -> String? {

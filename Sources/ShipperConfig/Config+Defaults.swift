@@ -8,7 +8,7 @@ extension Config {
         Config(
             interval: .seconds(15),
             externalLabels: defaultExternalLabels(hostname: hostname),
-            maps: MapsConfig.defaults,
+            maps: MapsConfig.defaults, programs: ProgramsConfig.defaults,
             remoteWrite: [RemoteWriteConfig.defaults(url: RemoteWriteConfig.defaultURL, name: "local-prometheus")],
             pushgateway: [], buffer: BufferConfig.defaults)
     }
@@ -79,6 +79,7 @@ extension Config {
                 + (maps.include.isEmpty ? "" : " include=\(maps.include)") + (maps.exclude.isEmpty ? "" : " exclude=\(maps.exclude)")
                 + (maps.types.isEmpty ? "" : " types=\(maps.types.map(\.name).sorted())")
                 + (maps.includeSelf ? " include_self=true" : ""))
+        lines.append("programs: stats=\(programs.stats.rawValue)")
         for endpoint in remoteWrite {
             var line = "remote_write \(endpoint.name): \(EndpointURL.hidingQueryValues(endpoint.url)) timeout=\(Units.format(endpoint.timeout))"
             line += " max_samples_per_send=\(endpoint.queue.maxSamplesPerSend)"

@@ -53,7 +53,7 @@ extension Config {
         guard let root else { return config }
         try YAMLValue.checkNodes(root, context: context)
         let top = try YAMLValue(node: root, path: "", context: context).mapping(
-            keys: ["interval", "external_labels", "maps", "remote_write", "pushgateway", "buffer"])
+            keys: ["interval", "external_labels", "maps", "programs", "remote_write", "pushgateway", "buffer"])
 
         if let value = top["interval"] { config.interval = try value.duration(in: ConfigBounds.interval) }
         if let value = top["external_labels"] {
@@ -66,6 +66,7 @@ extension Config {
             }
         }
         if let value = top["maps"] { config.maps = try MapsConfig(value) }
+        if let value = top["programs"] { config.programs = try ProgramsConfig(value) }
         if let value = top["remote_write"] {
             config.remoteWrite = try value.list().enumerated().map { index, entry throws(ConfigError) in
                 try RemoteWriteConfig(entry, index: index)
@@ -114,6 +115,20 @@ extension Config {
             throw entries.fail("two endpoint names map to the same buffer directory; rename one (names keep [A-Za-z0-9._-])")
         }
         return config
+    }
+}
+
+extension ProgramsConfig {
+    init(_ value: YAMLValue) throws(ConfigError) {
+        self = .defaults
+        let map = try value.mapping(keys: ["stats"])
+        if let mode = map["stats"] {
+            let name = try mode.string()
+            guard let parsed = ProgramStatistics(rawValue: name) else {
+                throw mode.fail("unknown programs.stats '\(name)'; expected off or on")
+            }
+            stats = parsed
+        }
     }
 }
 

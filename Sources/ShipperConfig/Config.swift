@@ -10,9 +10,27 @@ public struct Config: Sendable, Equatable {
     /// Added to every series unless the series already has the label.
     public var externalLabels: LabelSet
     public var maps: MapsConfig
+    public var programs: ProgramsConfig
     public var remoteWrite: [RemoteWriteConfig]
     public var pushgateway: [PushgatewayConfig]
     public var buffer: BufferConfig
+}
+
+/// What is reported of the loaded BPF programs.
+public struct ProgramsConfig: Sendable, Equatable {
+    /// Whether the kernel's run-time statistics are turned on while the shipper runs.
+    public var stats: ProgramStatistics
+
+    static let defaults = ProgramsConfig(stats: .off)
+}
+
+extension Config {
+    /// The collector's settings: which maps, how they are counted, and the programs' statistics.
+    package var collectorOptions: CollectorOptions {
+        var options = maps.collectorOptions
+        options.programStatistics = programs.stats
+        return options
+    }
 }
 
 /// Where and how much each remote-write endpoint buffers on disk.

@@ -116,7 +116,7 @@ extension Metric {
     package static let named = Dictionary(uniqueKeysWithValues: allMetrics.map { ($0.name, $0) })
 
     public static let allMetrics: [Metric] =
-        mapMetrics + [
+        mapMetrics + programMetrics + [
             .samplesSent, .samplesWritten, .remoteWriteVersion, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
             .bufferOldest, .bufferCorrupt, .lossTrackingActive, .lossTrackingTypeActive, .lossTrackingArmed, .configLastReloadSuccessful,
             .configLastReloadSuccessTimestamp, .buildInfo,

@@ -2,7 +2,8 @@
 /// Remembers which of the shipper's own series the last cycle sent, so that one that disappears
 /// (the oldest-sample gauge of a buffer that emptied) gets a stale marker at once instead of
 /// lingering on dashboards for Prometheus's five-minute lookback.
-/// These series are few; the maps' series are tracked per map id by `MapSeriesCache`.
+/// These series are few (the shipper's own, and one set per loaded program); the maps' series are
+/// tracked per map id by `FrameWriter`.
 package struct StaleTracker {
     private struct SeriesKey: Hashable {
         var metric: Metric

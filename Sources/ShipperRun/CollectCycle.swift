@@ -59,8 +59,9 @@ final class CollectCycle {
             "collected", metadata: ["maps.count": "\(maps.count)", "collect.ms": "\(elapsed.milliseconds)"])
 
         let own = metrics.samples()
+        let programs = MetricSet.samples(for: collector.programs)
         if !gateways.isEmpty {
-            let samples = MetricSet.samples(for: maps) + own
+            let samples = MetricSet.samples(for: maps) + programs + own
             for gateway in gateways {
                 let text = Self.exposition(samples, for: gateway.gateway, externalLabels: config.externalLabels)
                 gateway.offer(Array(text.utf8), samples: samples.count)
@@ -69,8 +70,11 @@ final class CollectCycle {
         guard !senders.isEmpty else { return true }
 
         frames.update(maps, countersStartMs: collector.lossCountersStartMs ?? 0)
+        // Programs' counters count from when each was loaded, which the kernel does not say.
+        for sample in programs { frames.append(sample) }
         // The shipper's counters count from its start: 2.0 sends that as their start timestamp.
-        for sample in own + ownStale.markers(after: own) { frames.append(sample, startMs: metrics.startedMs) }
+        for sample in own { frames.append(sample, startMs: metrics.startedMs) }
+        for sample in ownStale.markers(after: programs + own) { frames.append(sample) }
         let frame = frames.batch(timestampMs: time.milliseconds)
         for sender in senders { sender.enqueue(frame) }
         return true

@@ -48,7 +48,7 @@ public struct Pipeline {
         sender: (RemoteWriteConfig, SelfMetrics) throws -> RemoteWriteSender,
         gateway: (PushgatewayConfig, SelfMetrics) throws -> PushgatewaySender
     ) throws {
-        let collector = try collector ?? Collector(options: config.maps.collectorOptions, logger: logger)
+        let collector = try collector ?? Collector(options: config.collectorOptions, logger: logger)
         let names = config.remoteWrite.map(\.name) + config.pushgateway.map(\.name)
         let metrics = metrics ?? SelfMetrics(endpoints: names)
         metrics.add(endpoints: names)

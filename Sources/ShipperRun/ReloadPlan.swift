@@ -35,7 +35,7 @@ struct ReloadPlan {
         var opened: [any BatchQueue] = []
         do {
             pipeline = try Pipeline(
-                config: next, logger: logger, collector: next.maps == current.maps ? running.cycle.collector : nil,
+                config: next, logger: logger, collector: next.maps == current.maps && next.programs == current.programs ? running.cycle.collector : nil,
                 metrics: running.metrics,
                 sender: { endpoint, metrics in
                     let old = running.senders.first { $0.endpoint.name == endpoint.name }

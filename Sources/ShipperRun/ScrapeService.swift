@@ -32,7 +32,8 @@ public final class ScrapeService: Service {
                     let maps = try collector.collect()
                     metrics.collected(in: started.duration(to: .now))
                     metrics.record(collector)
-                    return TextExposition.render(MetricSet.samples(for: maps) + metrics.samples())
+                    return TextExposition.render(
+                        MetricSet.samples(for: maps) + MetricSet.samples(for: collector.programs) + metrics.samples())
                 } catch {
                     logger.error("collection failed", metadata: ["error": "\(error)"])
                     return nil

@@ -19,6 +19,12 @@ extension EBPFMapShipper {
                   ebpf-map-shipper list --type hash --type lru_hash --name '^cilium_'
                   ebpf-map-shipper list --format json | jq '.[] | select(.entries != null)'
                   ebpf-map-shipper list --format prometheus
+                  ebpf-map-shipper list --programs --program-stats on
+
+                With --programs, the loaded BPF programs are listed instead, most run time first: \
+                type, tag, run time and runs (only while the kernel's run-time statistics are on: \
+                sysctl kernel.bpf_stats_enabled=1, or --program-stats on for this command), \
+                memory, instructions the verifier processed, and the ids of the maps each uses.
                 """
         )
 
@@ -29,6 +35,9 @@ extension EBPFMapShipper {
         @Option(help: "Output format: table, json (one object per map) or prometheus (text exposition).")
         var format: Format = .table
 
+        @Flag(help: "List the loaded BPF programs instead of the maps.")
+        var programs = false
+
         @OptionGroup var selection: MapSelection
         @OptionGroup var logging: LoggingOptions
 
@@ -36,15 +45,24 @@ extension EBPFMapShipper {
             let logger = logging.makeLogger()
             let options = selection.collectorOptions(lossTrackingDefault: .off)
             let maps: [MapStats]
+            let collector: Collector
             let metrics = SelfMetrics()
             do {
-                let collector = try Collector(options: options, logger: logger)
+                collector = try Collector(options: options, logger: logger)
                 let started = ContinuousClock.now
                 maps = try collector.collect()
                 metrics.collected(in: started.duration(to: .now))
                 metrics.record(collector)
             } catch {
                 throw fail("\(error)")
+            }
+            if programs {
+                switch format {
+                case .table: print(ProgramTable.render(collector.programs), terminator: "")
+                case .json: print(ProgramStats.json(collector.programs))
+                case .prometheus: print(TextExposition.render(MetricSet.samples(for: collector.programs)), terminator: "")
+                }
+                return
             }
             switch format {
             case .table: print(MapTable.render(maps), terminator: "")
@@ -93,8 +111,16 @@ struct MapSelection: ParsableArguments {
             valueName: "path"))
     var bpffsMounts: [String] = []
 
-    @Flag(help: "Report the shipper's own maps (its iterator's, its loss counters') as the host's. Default: left out.")
+    @Flag(help: "Report the shipper's own maps (its iterator's, its loss counters') and programs as the host's. Default: left out.")
     var includeSelf = false
+
+    @Option(
+        help: """
+            Per-program run time and runs: on turns the kernel's run-time statistics on while this \
+            command runs, which costs every run of every BPF program on the host two clock reads; \
+            off (the default) reports them only where sysctl kernel.bpf_stats_enabled is 1.
+            """)
+    var programStats: ProgramStatistics = .off
 
     func validate() throws {
         for type in types where MapType(name: type) == nil {
@@ -119,9 +145,11 @@ struct MapSelection: ParsableArguments {
             filter: MapFilter(include: names, types: Set(types.compactMap(MapType.init(name:)))))
         options.lossTracking = lossTracking ?? lossTrackingDefault
         options.includeSelf = includeSelf
+        options.programStatistics = programStats
         return options
     }
 }
 
 extension CollectionMethod: ExpressibleByArgument {}
 extension LossTracking: ExpressibleByArgument {}
+extension ProgramStatistics: ExpressibleByArgument {}

@@ -4,12 +4,11 @@ import ShipperCollect
 /// absent counts are null. Written by hand because JSONEncoder does not keep key order on Linux.
 extension MapStats {
     public static func json(_ maps: [MapStats]) -> String {
-        if maps.isEmpty { return "[]" }
-        return "[\n" + maps.map { "  " + $0.jsonObject }.joined(separator: ",\n") + "\n]"
+        JSON.array(maps.map(\.jsonObject))
     }
 
     var jsonObject: String {
-        let fields: [(String, String)] = [
+        JSON.object([
             ("id", "\(id)"),
             ("name", JSON.quote(name)),
             ("type", JSON.quote(type.name)),
@@ -24,7 +23,6 @@ extension MapStats {
             ("evictions", evictions.map { "\($0)" } ?? "null"),
             ("pinned", "[" + pinned.map(JSON.quote).joined(separator: ", ") + "]"),
             ("programs", "[" + programs.map(JSON.quote).joined(separator: ", ") + "]"),
-        ]
-        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+        ])
     }
 }

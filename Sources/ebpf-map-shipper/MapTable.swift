@@ -12,20 +12,7 @@ public enum MapTable {
             }
         }
         let header = ["ID", "TYPE", "NAME", "ENTRIES", "MAX", "PRESSURE", "MEMORY", "METHOD", "PINNED", "PROGRAMS"]
-        let rows = sorted.map(row)
-        let widths = header.indices.map { column in
-            ([header] + rows).map { $0[column].count }.max() ?? 0
-        }
-        let rightAligned: Set<Int> = [0, 3, 4, 5, 6]
-        return ([header] + rows).map { row in
-            row.indices.map { column in
-                let padding = String(repeating: " ", count: widths[column] - row[column].count)
-                return rightAligned.contains(column) ? padding + row[column] : row[column] + padding
-            }
-            .joined(separator: "  ")
-            .replacing(/\s+$/, with: "")
-        }
-        .joined(separator: "\n") + "\n"
+        return TextTable.render(header, sorted.map(row), rightAligned: [0, 3, 4, 5, 6])
     }
 
     private static func row(_ map: MapStats) -> [String] {

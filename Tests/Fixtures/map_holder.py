@@ -25,9 +25,12 @@ on stdin, one JSON answer per line on stdout:
   {"op": "close", "id": 17}                closes the only fd   -> {"ok": true}
   {"op": "memlock", "id": 17}              fdinfo memlock now   -> {"memlock": 1234}
   {"op": "load_prog", "name": "p", "map_ids": [17]}
-      loads a socket filter that references those maps         -> {"ok": true}
+      loads a socket filter that references those maps         -> {"id": 41}
       with "btf_name": "a_long_function_name", the program also carries BTF whose function
       record has that name (the kernel keeps only 15 characters of "name")
+  {"op": "test_run", "name": "p", "repeat": 5}
+      runs the program loaded as "p" on a 64-byte packet, `repeat` times in one BPF_PROG_TEST_RUN
+                                                                -> {"ok": true}
 Errors answer {"error": "..."}. Keys are the integers 0..fill-1.
 """
 import ctypes
@@ -106,6 +109,7 @@ CPUS = lib.libbpf_num_possible_cpus()
 maps = {}       # id -> (fd, spec)
 churns = {}     # id -> Churn
 keepalive = []  # inner maps and sockets the maps refer to
+programs = {}   # name -> fd
 
 
 def check(result, what):
@@ -194,7 +198,17 @@ def load_prog(name, map_ids, btf_name=None):
                             func_info_cnt=1, func_info_rec_size=8)
         opts = ctypes.byref(opts)
     fd = check(lib.bpf_prog_load(1, name.encode(), b"GPL", insns, len(insns) // 8, opts), "load program")
-    keepalive.append(fd)
+    programs[name] = fd
+    info = (ctypes.c_uint32 * 64)()  # struct bpf_prog_info: type, then id
+    length = ctypes.c_uint32(ctypes.sizeof(info))
+    check(lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(length)), "program info")
+    return info[1]
+
+
+def test_run(name, repeat):
+    packet = ctypes.create_string_buffer(64)
+    opts = TestRunOpts(sz=ctypes.sizeof(TestRunOpts), data_in=ctypes.addressof(packet), data_size_in=64, repeat=repeat)
+    check(lib.bpf_prog_test_run_opts(programs[name], ctypes.byref(opts)), "test run")
 
 
 class Churn:
@@ -280,8 +294,11 @@ def handle(command):
         spec = {k: v for k, v in command.items() if k not in ("op", "count")}
         return {"ids": [create(dict(spec)) for _ in range(command["count"])]}
     if op == "load_prog":
-        load_prog(command["name"], command["map_ids"], command.get("btf_name"))
+        return {"id": load_prog(command["name"], command["map_ids"], command.get("btf_name"))}
+    if op == "test_run":
+        test_run(command["name"], command["repeat"])
         return {"ok": True}
+
     fd, spec = maps[command["id"]]
     if op == "delete":
         for i in range(command["count"]):

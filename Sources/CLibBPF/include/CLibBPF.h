@@ -60,16 +60,44 @@ int32_t clibbpf_map_count_batch(int32_t fd, const struct clibbpf_map_record *map
 /* Counts elements by walking keys with BPF_MAP_GET_NEXT_KEY, reading at most `max_keys` keys.
  * -E2BIG: the bound was reached. -EAGAIN: the walk restarted (concurrent deletes) and was abandoned. */
 int32_t clibbpf_map_count_walk(int32_t fd, const struct clibbpf_map_record *map, uint64_t max_keys, uint64_t *count);
-/* The kernel's memory accounting for the map: the `memlock` line of /proc/self/fdinfo. */
-int32_t clibbpf_map_memory(int32_t fd, uint64_t *bytes);
+/* The kernel's memory accounting for a map or a program: the `memlock` line of /proc/self/fdinfo. */
+int32_t clibbpf_fd_memory(int32_t fd, uint64_t *bytes);
 
 /* For a file on bpffs: 1 and the map's id if it pins a map, 0 if it pins another kind of object. */
 int32_t clibbpf_pinned_map_id(const char *path, uint32_t *id);
 
-/* Program enumeration. `name` receives the NUL-terminated program name (16 bytes).
- * -ENOSPC: the program uses more maps than `capacity`; *count says how many. */
+/* What the kernel says of one loaded program (bpf_prog_info, and fdinfo's memlock). */
+struct clibbpf_prog_record {
+    uint32_t id;
+    uint32_t type;
+    /* NUL-terminated; the kernel keeps 15 characters (clibbpf_prog_full_name has the rest). */
+    char name[16];
+    uint8_t tag[8];
+    /* Both count only while run-time statistics are enabled (kernel.bpf_stats_enabled, or a
+     * clibbpf_enable_stats descriptor held by anyone). */
+    uint64_t run_time_ns;
+    uint64_t run_count;
+    uint64_t recursion_misses;
+    uint64_t memlock;
+    uint32_t verified_insns;
+    /* CLIBBPF_PROG_HAS_* bits: which of the fields above this kernel reports. */
+    uint32_t known;
+};
+#define CLIBBPF_PROG_HAS_RECURSION_MISSES 1u /* Linux 5.12 */
+#define CLIBBPF_PROG_HAS_VERIFIED_INSNS 2u /* Linux 5.16 */
+#define CLIBBPF_PROG_HAS_MEMLOCK 4u
+
+/* Program enumeration. -ENOENT: the program is gone. -ENOSPC: the program uses more maps than
+ * `capacity`; *count says how many. */
 int32_t clibbpf_prog_next_id(uint32_t after, uint32_t *next);
-int32_t clibbpf_prog_describe(uint32_t id, char name[16], uint32_t *map_ids, uint32_t capacity, uint32_t *count);
+int32_t clibbpf_prog_describe(uint32_t id, struct clibbpf_prog_record *record, uint32_t *map_ids, uint32_t capacity,
+                              uint32_t *count);
+/* The type's name as bpftool spells it (socket_filter, xdp, ...); NULL for a type newer than libbpf. */
+const char *clibbpf_prog_type_name(uint32_t type);
+/* Turns the kernel's per-program run-time statistics on while the returned descriptor is open
+ * (BPF_ENABLE_STATS; close it with clibbpf_close), or -errno. Each program run then costs two
+ * clock reads. */
+int32_t clibbpf_enable_stats(void);
 /* The program's full name from the BTF record of its function (func_info), as bpftool shows it:
  * the kernel's own name field stops at 15 characters. -ENOENT: the program carries no BTF name. */
 int32_t clibbpf_prog_full_name(uint32_t id, char *name, size_t capacity);

@@ -44,6 +44,8 @@ struct ConfigTests {
               max_walk_keys: 5000
               loss_tracking: off
               include_self: true
+            programs:
+              stats: on
             remote_write:
               - name: mimir
                 url: https://mimir.example/api/v1/push
@@ -68,6 +70,8 @@ struct ConfigTests {
         #expect(config.maps == MapsConfig(
             include: ["^cilium_", "conntrack"], exclude: ["_tmp$"], types: [MapType(name: "hash")!, MapType(name: "lru_hash")!],
             countMethod: .fallback, maxWalkKeys: 5000, lossTracking: .off, includeSelf: true))
+        #expect(config.programs == ProgramsConfig(stats: .on))
+        #expect(config.collectorOptions.programStatistics == .on)
         let mimir = config.remoteWrite[0]
         #expect(mimir.name == "mimir")
         #expect(mimir.headers == [.init(name: "X-Scope-OrgID", value: "tenant-${literal}")])
@@ -157,7 +161,7 @@ struct ConfigTests {
 
     @Test func anUnknownKeyNamesTheValidOnes() {
         #expect(error("\n\nintervall: 5s\n") == "shipper.yml:3: intervall: unknown key; "
-            + "expected one of: interval, external_labels, maps, remote_write, pushgateway, buffer")
+            + "expected one of: interval, external_labels, maps, programs, remote_write, pushgateway, buffer")
         #expect(error("remote_write:\n  - url: http://a/\n    queue:\n      max_samples: 5\n")
             == "shipper.yml:4: remote_write[0].queue.max_samples: unknown key; "
             + "expected one of: max_samples_per_send, min_backoff, max_backoff, retry_on_http_429")
@@ -191,9 +195,9 @@ struct ConfigTests {
         defer { try? FileManager.default.removeItem(at: file) }
         let secrets: [(text: String, secret: String, error: String)] = [
             ("root:$6$s4ltS3cr3t$h4sh:19000:0:99999:7:::\n", "s4ltS3cr3t",
-             ":1: unknown key (not shown: it does not look like a config key; is this the shipper's config file?); expected one of: interval, external_labels, maps, remote_write, pushgateway, buffer"),
+             ":1: unknown key (not shown: it does not look like a config key; is this the shipper's config file?); expected one of: interval, external_labels, maps, programs, remote_write, pushgateway, buffer"),
             ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPr1v4t3 user@host\n", "AAAAC3Nza",
-             ":1: expected a mapping with keys: interval, external_labels, maps, remote_write, pushgateway, buffer"),
+             ":1: expected a mapping with keys: interval, external_labels, maps, programs, remote_write, pushgateway, buffer"),
             ("t0ps3cr3t\u{1}\u{2}\n", "t0ps3cr3t",
              ": not a YAML config: control characters are not allowed (byte 9); pass the shipper's YAML config file"),
             ("p4ssw0rd hash: 1\np4ssw0rd hash: 2\n", "p4ssw0rd", ":1: key given twice in one mapping; keep one"),
@@ -294,6 +298,7 @@ struct ConfigTests {
         #expect(error("interval: ${NOPE}\n") == "shipper.yml:1: interval: environment variable NOPE is not set (written as ${NOPE}; use $$ for a literal $)")
         #expect(error("maps:\n  types: [hashh]\n")?.hasPrefix("shipper.yml:2: maps.types[0]: unknown map type 'hashh'; expected one of: hash, array") == true)
         #expect(error("maps:\n  include: ['(']\n")?.hasPrefix("shipper.yml:2: maps.include[0]: invalid regex '('") == true)
+        #expect(error("programs:\n  stats: sampled\n") == "shipper.yml:2: programs.stats: unknown programs.stats 'sampled'; expected off or on")
         #expect(error("external_labels:\n  __bad: x\n") == "shipper.yml:2: external_labels.__bad: invalid label name '__bad'; expected [a-zA-Z_][a-zA-Z0-9_]* not starting with __")
         #expect(error("remote_write:\n  - url: http://a/\n    queue:\n      min_backoff: 10s\n      max_backoff: 1s\n")
             == "shipper.yml:4: remote_write[0].queue.min_backoff: min_backoff (10s) exceeds max_backoff (1s)")

@@ -78,4 +78,46 @@ struct ReloadTests {
         await first.stop()
         await second.stop()
     }
+
+    /// `programs.stats` changed by a reload: runs of a program go unreported while statistics are
+    /// off, and from the reload on its runs reach Prometheus, counted exactly.
+    @Test func programStatisticsTurnedOnByAReload() async throws {
+        try #require(!ProgramTests.statisticsOnByTheSysctl, "kernel.bpf_stats_enabled is 1 on this machine")
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let map = try await holder.create("hash", name: prefix + "m", maxEntries: 8)
+        let program = try await holder.loadProgram(name: prefix + "p", using: [map])
+        let prometheus = try await ReceiverProcess.prometheus()
+        func config(stats: String) -> String {
+            """
+            interval: 1s
+            maps: {include: ['^\(prefix)']}
+            programs: {stats: \(stats)}
+            remote_write: [{name: p, url: 'http://127.0.0.1:\(prometheus.port)/api/v1/write'}]
+            buffer: {dir: ''}
+
+            """
+        }
+        let file = try writeConfig(config(stats: "off"))
+        defer { removeConfig(file) }
+        let daemon = try ShipperDaemon(file: file)
+        let info = "ebpf_prog_info{prog_id=\"\(program)\",prog_type=\"socket_filter\"}"
+        let runs = "ebpf_prog_run_count_total{prog_id=\"\(program)\"}"
+        #expect(await eventually(within: 30) { (try? await lastValue(prometheus, info)) == "1" }, "\(daemon.log)")
+        try await holder.testRun(program: prefix + "p", times: 3)
+        // Two more cycles after the runs: still no run count, not even 0.
+        let ranAt = Date()
+        #expect(await eventually(within: 30) {
+            ((try? await prometheus.samples("\(info)[1m]").first?.timestampsMs.last) ?? 0) > Int64(ranAt.timeIntervalSince1970 * 1000) + 2000
+        })
+        #expect(try await prometheus.samples("\(runs)[10m]").isEmpty)
+
+        try config(stats: "on").write(to: file, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        #expect(await eventually(within: 30) { (try? await lastValue(prometheus, runs)) == "0" }, "\(daemon.log)")
+        try await holder.testRun(program: prefix + "p", times: 4)
+        #expect(await eventually(within: 30) { (try? await lastValue(prometheus, runs)) == "4" }, "\(daemon.log)")
+        #expect(await daemon.terminate() == 0)
+        await prometheus.stop()
+    }
 }

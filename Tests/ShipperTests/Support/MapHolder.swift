@@ -94,10 +94,17 @@ final class MapHolder: @unchecked Sendable {
     /// Closes the holder's only descriptor: the map vanishes from the kernel.
     func close(id: UInt32) async throws { try await send(["op": "close", "id": id]) }
     /// A socket filter using the maps; with `btfName`, it also carries BTF naming its function so.
-    func loadProgram(name: String, using ids: [UInt32], btfName: String? = nil) async throws {
+    /// Returns its id.
+    @discardableResult
+    func loadProgram(name: String, using ids: [UInt32], btfName: String? = nil) async throws -> UInt32 {
         var command: [String: Any] = ["op": "load_prog", "name": name, "map_ids": ids]
         if let btfName { command["btf_name"] = btfName }
-        try await send(command)
+        return (try await send(command)["id"] as! NSNumber).uint32Value
+    }
+
+    /// Runs the program loaded as `name` `count` times, in one BPF_PROG_TEST_RUN.
+    func testRun(program name: String, times count: Int) async throws {
+        try await send(["op": "test_run", "name": name, "repeat": count])
     }
 
     /// The kernel's memory figure for the map, as /proc/<holder>/fdinfo shows it now.

@@ -1,0 +1,24 @@
+/// What one collection knows about one loaded BPF program.
+public struct ProgramStats: Sendable, Equatable {
+    public var id: UInt32
+    /// As bpftool shows it: the kernel keeps 15 characters, the rest comes from the program's BTF.
+    public var name: String
+    /// As bpftool spells it (`socket_filter`, `xdp`, `tracing`...), or `type_<n>` for one newer
+    /// than this build's libbpf.
+    public var type: String
+    /// The kernel's hash of the program's instructions, 16 hex digits, as bpftool prints it.
+    public var tag: String
+    /// Time spent in the program and its runs, since it was loaded, counted only while run-time
+    /// statistics are on; nil when they are off here, so that a counter that does not count is
+    /// absent rather than 0.
+    public var runTimeNs: UInt64?
+    public var runCount: UInt64?
+    /// Runs skipped because the program was already running on the CPU (Linux 5.12 and later).
+    public var recursionMisses: UInt64?
+    /// The kernel's memory accounting for the program (fdinfo memlock).
+    public var memoryBytes: UInt64?
+    /// Instructions the verifier processed to load it (Linux 5.16 and later).
+    public var verifiedInstructions: UInt32?
+    /// The maps the program uses.
+    public var mapIDs: [UInt32]
+}

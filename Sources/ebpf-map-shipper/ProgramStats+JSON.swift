@@ -1,0 +1,24 @@
+import ShipperCollect
+
+/// `list --programs --format json`: an array of objects with a fixed set of keys in a fixed
+/// order; what the kernel does not report (run time and runs while statistics are off) is null.
+extension ProgramStats {
+    static func json(_ programs: [ProgramStats]) -> String {
+        JSON.array(programs.map(\.jsonObject))
+    }
+
+    var jsonObject: String {
+        JSON.object([
+            ("id", "\(id)"),
+            ("name", JSON.quote(name)),
+            ("type", JSON.quote(type)),
+            ("tag", JSON.quote(tag)),
+            ("run_time_ns", runTimeNs.map { "\($0)" } ?? "null"),
+            ("run_count", runCount.map { "\($0)" } ?? "null"),
+            ("recursion_misses", recursionMisses.map { "\($0)" } ?? "null"),
+            ("memory_bytes", memoryBytes.map { "\($0)" } ?? "null"),
+            ("verified_instructions", verifiedInstructions.map { "\($0)" } ?? "null"),
+            ("map_ids", "[" + mapIDs.map { "\($0)" }.joined(separator: ", ") + "]"),
+        ])
+    }
+}

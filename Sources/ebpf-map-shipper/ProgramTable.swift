@@ -1,0 +1,33 @@
+import ShipperCollect
+
+/// `list --programs --format table`: one row per program, the most run time first (by id where
+/// statistics are off), sized to its content.
+enum ProgramTable {
+    static func render(_ programs: [ProgramStats]) -> String {
+        let sorted = programs.sorted { a, b in
+            a.runTimeNs != b.runTimeNs ? (a.runTimeNs ?? 0) > (b.runTimeNs ?? 0) : a.id < b.id
+        }
+        let header = ["ID", "TYPE", "NAME", "TAG", "RUN TIME", "RUNS", "AVG", "MEMORY", "VERIFIED", "MAPS"]
+        return TextTable.render(header, sorted.map(row), rightAligned: [0, 4, 5, 6, 7, 8])
+    }
+
+    private static func row(_ program: ProgramStats) -> [String] {
+        let average: String = program.runTimeNs.flatMap { time in
+            program.runCount.flatMap { $0 == 0 ? nil : "\(time / $0)ns" }
+        } ?? "-"
+        return [
+            String(program.id), program.type, program.name, program.tag,
+            program.runTimeNs.map(duration) ?? "-", program.runCount.map { String($0) } ?? "-", average,
+            program.memoryBytes.map(MapTable.bytes) ?? "-", program.verifiedInstructions.map { String($0) } ?? "-",
+            program.mapIDs.isEmpty ? "-" : program.mapIDs.map(String.init).joined(separator: ","),
+        ]
+    }
+
+    /// Nanoseconds in the largest unit that keeps a whole number before the point, one decimal.
+    private static func duration(_ nanoseconds: UInt64) -> String {
+        let units: [(String, UInt64)] = [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)]
+        guard let (unit, scale) = units.first(where: { nanoseconds >= $0.1 }) else { return "\(nanoseconds)ns" }
+        let tenths = (nanoseconds * 10 + scale / 2) / scale
+        return "\(tenths / 10).\(tenths % 10)\(unit)"
+    }
+}
