@@ -48,6 +48,44 @@ struct ListCommandTests {
         #expect(a["programs"] as? [String] == [])
     }
 
+    /// `list --programs`: every program with the documented keys; run time and runs null while
+    /// statistics are off; the table names it.
+    @Test func programsAreListedInEveryFormat() async throws {
+        try #require(!ProgramTests.statisticsOnByTheSysctl, "kernel.bpf_stats_enabled is 1 on this machine")
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let map = try await holder.create("hash", name: prefix + "m", maxEntries: 8)
+        let id = try await holder.loadProgram(name: prefix + "prog", using: [map])
+
+        let json = try await ShipperBinary.run(["list", "--programs", "--format", "json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let program = try #require(objects.first { $0["id"] as? Int == Int(id) })
+        #expect(Set(program.keys) == [
+            "id", "name", "type", "tag", "run_time_ns", "run_count", "recursion_misses", "memory_bytes",
+            "verified_instructions", "map_ids",
+        ])
+        #expect(program["name"] as? String == prefix + "prog")
+        #expect(program["type"] as? String == "socket_filter")
+        #expect(program["run_time_ns"] is NSNull && program["run_count"] is NSNull)
+        #expect(program["map_ids"] as? [Int] == [Int(map)])
+        let tag = try #require(program["tag"] as? String)
+
+        let table = try await ShipperBinary.run(["list", "--programs"])
+        let rows = table.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(rows.first == ["ID", "TYPE", "NAME", "TAG", "RUN", "TIME", "RUNS", "AVG", "MEMORY", "VERIFIED", "MAPS"])
+        let row = try #require(rows.first { $0.first == "\(id)" }, "\(table.stdout)")
+        #expect(row == [
+            "\(id)", "socket_filter", prefix + "prog", tag, "-", "-", "-", row[7],
+            "\(program["verified_instructions"] as? Int ?? -1)", "\(map)",
+        ])
+
+        let text = try await ShipperBinary.run(["list", "--programs", "--format", "prometheus"])
+        #expect(text.stdout.contains(
+            "ebpf_prog_info{prog_id=\"\(id)\",prog_name=\"\(prefix)prog\",prog_type=\"socket_filter\",tag=\"\(tag)\"} 1\n"))
+        #expect(!text.stdout.contains("ebpf_prog_run_count_total{prog_id=\"\(id)\""))
+    }
+
     @Test func prometheusFormatIsTheMetricSet() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
