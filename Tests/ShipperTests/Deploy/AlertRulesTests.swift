@@ -14,7 +14,7 @@ struct AlertRulesTests {
     @Test func promtoolChecksTheRules() async throws {
         let result = try await runToEnd(Self.promtool, ["check", "rules", Self.rules.path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("SUCCESS: 8 rules found"), "\(result.stdout)")
+        #expect(result.stdout.contains("SUCCESS: 9 rules found"), "\(result.stdout)")
     }
 
     @Test func everyAlertFiresAndStaysQuietInItsUnitTests() async throws {
@@ -32,7 +32,7 @@ struct AlertRulesTests {
             if lines[index + 1] == "exp_alerts: []" { quiet.insert(name) } else { firing.insert(name) }
         }
         let alerts = Set(try Self.alertNames())
-        #expect(alerts.count == 8)
+        #expect(alerts.count == 9)
         #expect(firing == alerts)
         #expect(quiet == alerts)
     }
@@ -40,7 +40,7 @@ struct AlertRulesTests {
     /// The rules use the names the shipper really sends.
     @Test func everyMetricTheRulesUseIsOneTheShipperSends() throws {
         let text = try String(contentsOf: Self.rules, encoding: .utf8)
-        let used = Set(text.matches(of: /ebpf_map_[a-z_]+/).map { String($0.output) })
+        let used = Set(text.matches(of: /ebpf_(?:map|prog)_[a-z_]+/).map { String($0.output) })
         let sent = Set(Metric.allMetrics.map(\.name))
         #expect(!used.isEmpty)
         #expect(used.subtracting(sent).isEmpty, "\(used.subtracting(sent))")

@@ -38,7 +38,8 @@ struct DashboardTests {
         let titles = try Dashboard.queries().map(\.title)
         for title in ["Fullest maps", "Pressure over time", "Writes refused by full maps", "LRU evictions per second",
                       "Memory by map", "Memory by program", "Samples sent per second", "Send failures per second",
-                      "Disk buffer", "Collection duration"] {
+                      "Disk buffer", "Collection duration", "Program CPU share", "Program runs per second",
+                      "Average run time per program", "Programs beside their maps"] {
             #expect(titles.contains(title), "\(title)")
         }
     }
@@ -53,13 +54,14 @@ struct DashboardTests {
         let daemon = try ShipperDaemon(config: """
             interval: 1s
             maps: {include: ['^\(prefix)']}
+            programs: {stats: on}
             remote_write: [{name: central, url: '\(prometheus.remoteWriteURL)'}]
             """)
         #expect(await eventually(within: 30) {
             ((try? await prometheus.samples("ebpf_map_entries{map_id=\"\(hash)\"}[1m]").first?.timestampsMs.count) ?? 0) >= 6
         }, "\(daemon.log)")
         let queries = try Dashboard.queries()
-        #expect(queries.count == 12)
+        #expect(queries.count == 17)
         for (title, expr) in queries where !Dashboard.needsLossTracking(expr) {
             let result = try await prometheus.query(expr)
             #expect(!result.isEmpty, "\(title): \(expr)")
@@ -67,6 +69,13 @@ struct DashboardTests {
         // The program-memory panel joins the maps to the programs that use them.
         let byProgram = try await prometheus.query(try #require(queries.first { $0.title == "Memory by program" }).expr)
         #expect(byProgram.contains { $0.labels["programs"] == prefix + "prog" }, "\(byProgram)")
+        // The program table's two queries meet on the program's name: its CPU share, its fullest map.
+        let beside = queries.filter { $0.title == "Programs beside their maps" }
+        try #require(beside.count == 2)
+        for (_, expr) in beside {
+            let rows = try await prometheus.query(expr)
+            #expect(rows.contains { $0.labels["programs"] == prefix + "prog" }, "\(expr): \(rows)")
+        }
         #expect(await daemon.terminate() == 0)
         await prometheus.stop()
     }

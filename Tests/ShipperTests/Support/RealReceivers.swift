@@ -193,6 +193,9 @@ final class ReceiverProcess: @unchecked Sendable {
     private func results(_ promql: String) async throws -> [[String: Any]] {
         var components = URLComponents(string: baseURL + "/api/v1/query")!
         components.queryItems = [URLQueryItem(name: "query", value: promql)]
+        // URLComponents leaves "+" alone, and a form-encoded query reads it as a space: "(.+)" would
+        // reach Prometheus as "(. )".
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         guard let data = await Network.get(components.url!.absoluteString) else {
             throw ReceiverError(description: "\(name) did not answer the query \(promql)")
         }
