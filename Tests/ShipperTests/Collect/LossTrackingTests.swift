@@ -14,6 +14,7 @@ struct LossTrackingTests {
         // First, alone on the host: no map but the shipper's own (its iterator's, its loss counters').
         ("alone", "ebpf-map-shipper list --format json --loss-tracking on"),
         ("alone_self", "ebpf-map-shipper list --format json --loss-tracking on --include-self"),
+        ("programs", "ebpf-map-shipper list --programs --format json --loss-tracking on --include-self"),
         ("receiver", """
             sh -c 'victoria-metrics -storageDataPath=/tmp/vm -httpListenAddr=127.0.0.1:8428 -search.latencyOffset=0s -loggerLevel=ERROR >/tmp/vm.log 2>&1 & \
             n=0; while ! wget -qO- http://127.0.0.1:8428/health >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done'
@@ -156,6 +157,25 @@ struct LossTrackingTests {
         // Linux 5.10 has no bpf_loop: its iterator only lists the maps.
         #expect(programs.contains(kernel == .bullseye ? "list_map_records" : "dump_map_records"), "\(programs)")
         #expect(programs.contains("hash_update"), "\(programs)")
+    }
+
+    /// `list --programs` on every kernel: the shipper's own programs when asked, with what each
+    /// kernel reports (recursion misses from 5.12, verified instructions from 5.16: absent on 5.10).
+    @Test(arguments: Kernel.allCases)
+    func programsAreListedWithWhatTheKernelReports(kernel: Kernel) async throws {
+        let run = try await Self.guest(kernel)
+        let programs = try #require(
+            try JSONSerialization.jsonObject(with: Data(run["programs"].stdout.utf8)) as? [[String: Any]], "\(run["programs"].stderr)")
+        let iterator = try #require(
+            programs.first { $0["name"] as? String == (kernel == .bullseye ? "list_map_records" : "dump_map_records") },
+            "\(run["programs"].stdout)")
+        #expect(iterator["type"] as? String == "tracing")
+        #expect((iterator["memory_bytes"] as? Int ?? 0) > 0)
+        #expect((iterator["map_ids"] as? [Int])?.isEmpty == false)
+        #expect(iterator["run_count"] is NSNull, "statistics are off in the guest")
+        #expect(iterator["recursion_misses"] is NSNull == (kernel == .bullseye))
+        #expect(iterator["verified_instructions"] is NSNull == (kernel == .bullseye))
+        #expect(programs.contains { $0["name"] as? String == "hash_update" && $0["type"] as? String == "tracing" })
     }
 
     @Test(arguments: Kernel.allCases)
