@@ -45,7 +45,7 @@ public struct CollectorOptions: Sendable {
 ///
 /// Not Sendable: it owns the loaded iterator and is driven by one thread.
 public final class Collector {
-    private let options: CollectorOptions
+    let options: CollectorOptions
     private let filter: MapFilter.Compiled
     /// Internal, not private, for the tests that read its records.
     let iterator: MapIterator?
@@ -85,15 +85,15 @@ public final class Collector {
     private var errorLogs: [CollectStage: LogLimit] = [:]
     private var skipLog = LogLimit()
     /// The program names of each map from the last program listing that worked.
-    private var lastUsers: [UInt32: [String]] = [:]
+    var lastUsers: [UInt32: [String]] = [:]
     /// Full names of the programs whose kernel name was cut at 15 characters, by program id (ids
     /// are never reused): each is read from the program's BTF once.
-    private var fullNames: [UInt32: String] = [:]
+    var fullNames: [UInt32: String] = [:]
     /// Every loaded program but the shipper's own, as of the last collection (the last listing
     /// that worked), in id order with full names; run time and runs only where statistics are on.
-    public private(set) var programs: [ProgramStats] = []
+    public internal(set) var programs: [ProgramStats] = []
     /// The `BPF_ENABLE_STATS` descriptor that keeps run-time statistics on (`.on`); nil otherwise.
-    private let statistics: Int32?
+    let statistics: Int32?
     /// Stages that fail on purpose, for the tests of what a failure leaves out.
     var injectedFailures: Set<CollectStage> = []
 
@@ -148,29 +148,6 @@ public final class Collector {
 
     deinit {
         if let statistics { KernelObjects.close(statistics: statistics) }
-    }
-
-    /// Turns run-time statistics on for `.on`. A kernel that refuses (before Linux 5.8) leaves
-    /// them off, said once: the run time and runs are then absent, the rest is reported.
-    private static func enableStatistics(_ mode: ProgramStatistics, logger: Logger) -> Int32? {
-        guard mode == .on else { return nil }
-        do throws(BPFError) {
-            return try KernelObjects.enableStatistics()
-        } catch {
-            logger.warning(
-                "could not turn on BPF run-time statistics; program run time and runs are not reported",
-                metadata: ["error": "\(error)", "hint": "BPF_ENABLE_STATS needs Linux >= 5.8; or set sysctl kernel.bpf_stats_enabled=1"])
-            return nil
-        }
-    }
-
-    /// Whether programs' run time and runs are being counted: this collector holds statistics on,
-    /// or `kernel.bpf_stats_enabled` is 1. Another process's descriptor is not seen: its counts
-    /// go unreported rather than reported as if always counted.
-    public var programStatisticsActive: Bool {
-        statistics != nil
-            || (try? String(contentsOfFile: "/proc/sys/kernel/bpf_stats_enabled", encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
     }
 
     /// The path in use after `auto` resolved.
@@ -409,30 +386,9 @@ public final class Collector {
     }
 
     /// Lists the programs (`programs`), and adds to each map its pins and the names of the
-    /// programs using it. A program listing that fails keeps last cycle's programs and names, so
-    /// that no series changes for one cycle.
+    /// programs using it.
     private func attachMetadata(to stats: inout [MapStats]) throws(BPFError) {
-        var users: [UInt32: [String]] = [:]
-        do throws(BPFError) {
-            try injectFailure(.programs)
-            var names: [UInt32: String] = [:]
-            let own = options.includeSelf ? [] : OwnObjects.snapshot().programs
-            let counting = programStatisticsActive
-            var programs: [ProgramStats] = []
-            for var program in try KernelObjects.programs() where !own.contains(program.id) {
-                program.name = fullName(of: program, known: &names)
-                if !counting { (program.runTimeNs, program.runCount) = (nil, nil) }
-                for id in Set(program.mapIDs) { users[id, default: []].append(program.name) }
-                programs.append(program)
-            }
-            fullNames = names
-            for id in users.keys { users[id]?.sort() }
-            lastUsers = users
-            self.programs = programs
-        } catch where !error.isPermission {
-            failed(.programs, error)
-            users = lastUsers
-        }
+        let users = try listPrograms()
         guard !stats.isEmpty else { return }
         let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
         // Most maps have neither: the lookups are skipped rather than done 10,000 times.
@@ -442,18 +398,6 @@ public final class Collector {
         if !users.isEmpty {
             for index in stats.indices { stats[index].programs = users[stats[index].id] ?? [] }
         }
-    }
-}
-
-extension Collector {
-    /// The program's name as bpftool shows it: the kernel keeps 15 characters, so a name that
-    /// long may be cut, and its full spelling comes from the program's BTF (once per program).
-    /// `known` collects this cycle's full names.
-    fileprivate func fullName(of program: ProgramStats, known: inout [UInt32: String]) -> String {
-        guard program.name.utf8.count == 15 else { return program.name }
-        let name = fullNames[program.id] ?? KernelObjects.fullProgramName(id: program.id) ?? program.name
-        known[program.id] = name
-        return name
     }
 }
 

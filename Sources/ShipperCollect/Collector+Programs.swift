@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+
+/// The loaded programs: listed each cycle with what the kernel says of each, and the run-time
+/// statistics that `programs.stats: on` holds on.
+extension Collector {
+    /// Turns run-time statistics on for `.on`. A kernel that refuses (before Linux 5.8) leaves
+    /// them off, said once: the run time and runs are then absent, the rest is reported.
+    static func enableStatistics(_ mode: ProgramStatistics, logger: Logger) -> Int32? {
+        guard mode == .on else { return nil }
+        do throws(BPFError) {
+            return try KernelObjects.enableStatistics()
+        } catch {
+            logger.warning(
+                "could not turn on BPF run-time statistics; program run time and runs are not reported",
+                metadata: ["error": "\(error)", "hint": "BPF_ENABLE_STATS needs Linux >= 5.8; or set sysctl kernel.bpf_stats_enabled=1"])
+            return nil
+        }
+    }
+
+    /// Whether programs' run time and runs are being counted: this collector holds statistics on,
+    /// or `kernel.bpf_stats_enabled` is 1. Another process's descriptor is not seen: its counts
+    /// go unreported rather than reported as if always counted.
+    public var programStatisticsActive: Bool {
+        statistics != nil
+            || (try? String(contentsOfFile: "/proc/sys/kernel/bpf_stats_enabled", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+    }
+
+    /// Lists every program but the shipper's own into `programs`, with full names, and run time
+    /// and runs only while statistics are on; returns the names of the programs using each map,
+    /// sorted. A listing that fails keeps last cycle's programs and names, so that no series
+    /// changes for one cycle.
+    func listPrograms() throws(BPFError) -> [UInt32: [String]] {
+        do throws(BPFError) {
+            try injectFailure(.programs)
+            var names: [UInt32: String] = [:]
+            var users: [UInt32: [String]] = [:]
+            let own = options.includeSelf ? [] : OwnObjects.snapshot().programs
+            let counting = programStatisticsActive
+            var programs: [ProgramStats] = []
+            for var program in try KernelObjects.programs() where !own.contains(program.id) {
+                program.name = fullName(of: program, known: &names)
+                if !counting { (program.runTimeNs, program.runCount) = (nil, nil) }
+                for id in Set(program.mapIDs) { users[id, default: []].append(program.name) }
+                programs.append(program)
+            }
+            fullNames = names
+            for id in users.keys { users[id]?.sort() }
+            lastUsers = users
+            self.programs = programs
+            return users
+        } catch where !error.isPermission {
+            failed(.programs, error)
+            return lastUsers
+        }
+    }
+
+    /// The program's name as bpftool shows it: the kernel keeps 15 characters, so a name that
+    /// long may be cut, and its full spelling comes from the program's BTF (once per program).
+    /// `known` collects this cycle's full names.
+    private func fullName(of program: ProgramStats, known: inout [UInt32: String]) -> String {
+        guard program.name.utf8.count == 15 else { return program.name }
+        let name = fullNames[program.id] ?? KernelObjects.fullProgramName(id: program.id) ?? program.name
+        known[program.id] = name
+        return name
+    }
+}
