@@ -1,4 +1,4 @@
-/* The only file that includes libbpf and the generated skeleton. */
+/* The map iterator (the only file that includes its generated skeletons), map handles and pins. */
 #include "CLibBPF.h"
 
 #include <errno.h>
