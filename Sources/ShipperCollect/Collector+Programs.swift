@@ -27,16 +27,15 @@ extension Collector {
                 .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
     }
 
-    /// Lists every program but the shipper's own into `programs`, with full names, and run time
+    /// Lists every program but `own` (the shipper's) into `programs`, with full names, and run time
     /// and runs only while statistics are on; returns the names of the programs using each map,
     /// sorted. A listing that fails keeps last cycle's programs and names, so that no series
     /// changes for one cycle.
-    func listPrograms() throws(BPFError) -> [UInt32: [String]] {
+    func listPrograms(leavingOut own: [UInt32]) throws(BPFError) -> [UInt32: [String]] {
         do throws(BPFError) {
             try injectFailure(.programs)
             var names: [UInt32: String] = [:]
             var users: [UInt32: [String]] = [:]
-            let own = options.includeSelf ? [] : OwnObjects.snapshot().programs
             let counting = programStatisticsActive
             var programs: [ProgramStats] = []
             for var program in try KernelObjects.programs() where !own.contains(program.id) {

@@ -182,11 +182,12 @@ public final class Collector {
         var walk = KnownWalk(previous: known, next: spare)
         // walk.next alone must hold the storage, or its first append copies it.
         spare = []
-        let own = options.includeSelf ? [] : OwnObjects.snapshot().maps
+        // Asked once a cycle, not remembered: a collector of a reload registers its objects after they exist.
+        let own = options.includeSelf ? (programs: [], maps: []) : OwnObjects.snapshot()
         do throws(BPFError) {
             try injectFailure(.enumerate)
             if let iterator {
-                try iterator.read { record throws(BPFError) in try visit(record, nil, &walk, own: own, into: &stats) }
+                try iterator.read { record throws(BPFError) in try visit(record, nil, &walk, own: own.maps, into: &stats) }
             } else {
                 for id in try KernelObjects.mapIDs() {
                     let handle: MapHandle
@@ -199,7 +200,7 @@ public final class Collector {
                         failed(.describe, error, mapID: id)
                         continue
                     }
-                    try visit(record, handle, &walk, own: own, into: &stats)
+                    try visit(record, handle, &walk, own: own.maps, into: &stats)
                 }
             }
         } catch where !error.isPermission {
@@ -211,7 +212,7 @@ public final class Collector {
         known = walk.next
         walk.passRest()
         for id in walk.vanishedUnselected { walkInKernel(id, skip: false) }
-        try attachMetadata(to: &stats)
+        try attachMetadata(to: &stats, ownPrograms: own.programs)
         armLosses(for: stats)
         attachLosses(to: &stats)
     }
@@ -282,7 +283,6 @@ public final class Collector {
         let seen = walk.take(record.id)
         var entry = seen ?? Known(id: record.id, selected: filter.matches(record))
         if seen == nil, !entry.selected, record.type.counting == .kernelCounter { walkInKernel(record.id, skip: true) }
-        // Asked every cycle, not remembered: a collector of a reload registers its maps after they exist.
         if entry.selected, !own.contains(record.id), let map = try measure(record, handle: handle, remembering: &entry) {
             stats.append(map)
         }
@@ -387,8 +387,8 @@ public final class Collector {
 
     /// Lists the programs (`programs`), and adds to each map its pins and the names of the
     /// programs using it.
-    private func attachMetadata(to stats: inout [MapStats]) throws(BPFError) {
-        let users = try listPrograms()
+    private func attachMetadata(to stats: inout [MapStats], ownPrograms: [UInt32]) throws(BPFError) {
+        let users = try listPrograms(leavingOut: ownPrograms)
         guard !stats.isEmpty else { return }
         let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
         // Most maps have neither: the lookups are skipped rather than done 10,000 times.
