@@ -206,16 +206,7 @@ int32_t clibbpf_iterator_skip_map_id(const clibbpf_iterator *iterator, uint32_t 
 
 int32_t clibbpf_iterator_prog_id(const clibbpf_iterator *iterator, uint32_t *id)
 {
-    struct bpf_link_info info;
-    __u32 length = sizeof(info);
-    int err;
-
-    memset(&info, 0, sizeof(info));
-    err = bpf_obj_get_info_by_fd(iterator->link_fd, &info, &length);
-    if (err)
-        return err;
-    *id = info.prog_id;
-    return 0;
+    return clibbpf_link_prog_id(iterator->link_fd, id);
 }
 
 int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip)
@@ -231,35 +222,9 @@ int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32
     return err == -ENOENT ? 0 : err; /* never skipped: not a hash map, or the skip map was full */
 }
 
-int32_t clibbpf_iterator_read(clibbpf_iterator *iterator, uint8_t *buffer, size_t capacity, size_t *length)
+int32_t clibbpf_iterator_link_fd(const clibbpf_iterator *iterator)
 {
-    int fd = bpf_iter_create(iterator->link_fd);
-    size_t used = 0;
-    int err = 0;
-
-    if (fd < 0)
-        return fd;
-    for (;;) {
-        ssize_t got;
-
-        if (used == capacity) {
-            err = -ENOSPC;
-            break;
-        }
-        got = read(fd, buffer + used, capacity - used);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            err = -errno;
-            break;
-        }
-        if (got == 0)
-            break;
-        used += (size_t)got;
-    }
-    close(fd);
-    *length = used;
-    return err;
+    return iterator->link_fd;
 }
 
 int32_t clibbpf_map_next_id(uint32_t after, uint32_t *next)

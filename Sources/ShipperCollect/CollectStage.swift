@@ -12,6 +12,8 @@ public enum CollectStage: String, Sendable, CaseIterable {
     case memory
     /// Listing the programs that use the maps: last cycle's program names are kept.
     case programs
+    /// Reading which processes hold the maps and programs: last cycle's holders are kept.
+    case holders
     /// Reading the loss counters: the maps are reported without them that cycle.
     case losses
 }

@@ -29,23 +29,27 @@ extension Collector {
 
     /// Lists every program but `own` (the shipper's) into `programs`, with full names, and run time
     /// and runs only while statistics are on; returns the names of the programs using each map,
-    /// sorted. A listing that fails keeps last cycle's programs and names, so that no series
-    /// changes for one cycle.
-    func listPrograms(leavingOut own: [UInt32]) throws(BPFError) -> [UInt32: [String]] {
+    /// sorted, and the maps the programs left out use. A listing that fails keeps last cycle's
+    /// programs and names, so that no series changes for one cycle.
+    func listPrograms(leavingOut own: [UInt32]) throws(BPFError) -> ProgramUsers {
         do throws(BPFError) {
             try injectFailure(.programs)
             var names: [UInt32: String] = [:]
-            var users: [UInt32: [String]] = [:]
+            var users = ProgramUsers()
             let counting = programStatisticsActive
             var programs: [ProgramStats] = []
-            for var program in try KernelObjects.programs() where !own.contains(program.id) {
+            for var program in try KernelObjects.programs() {
+                guard !own.contains(program.id) else {
+                    users.leftOutMaps.formUnion(program.mapIDs)
+                    continue
+                }
                 program.name = fullName(of: program, known: &names)
                 if !counting { (program.runTimeNs, program.runCount) = (nil, nil) }
-                for id in Set(program.mapIDs) { users[id, default: []].append(program.name) }
+                for id in Set(program.mapIDs) { users.names[id, default: []].append(program.name) }
                 programs.append(program)
             }
             fullNames = names
-            for id in users.keys { users[id]?.sort() }
+            for id in users.names.keys { users.names[id]?.sort() }
             lastUsers = users
             self.programs = programs
             return users
@@ -64,4 +68,11 @@ extension Collector {
         known[program.id] = name
         return name
     }
+}
+
+/// What a program listing says of the maps: the names of the programs using each, sorted, and
+/// the maps used by the programs it left out (the shipper's own).
+struct ProgramUsers {
+    var names: [UInt32: [String]] = [:]
+    var leftOutMaps: Set<UInt32> = []
 }

@@ -84,8 +84,13 @@ public final class Collector {
     public private(set) var errors: [CollectStage: UInt64] = [:]
     private var errorLogs: [CollectStage: LogLimit] = [:]
     private var skipLog = LogLimit()
-    /// The program names of each map from the last program listing that worked.
-    var lastUsers: [UInt32: [String]] = [:]
+    /// The program names of each map from the last program listing that worked, and the maps the
+    /// programs it left out use.
+    var lastUsers = ProgramUsers()
+    /// The holders iterator; nil where the kernel refused it (Collector+Holders.swift).
+    let holderIterator: HolderIterator?
+    /// The last holders read that worked, the shipper's processes taken out.
+    var lastHolders: Holders?
     /// Full names of the programs whose kernel name was cut at 15 characters, by program id (ids
     /// are never reused): each is read from the program's BTF once.
     var fullNames: [UInt32: String] = [:]
@@ -131,6 +136,7 @@ public final class Collector {
             ? LossArming(onlineCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN))) : nil
         lossCountersStartMs = losses == nil ? nil : Date().milliseconds
         statistics = Self.enableStatistics(options.programStatistics, logger: logger)
+        holderIterator = Self.loadHolders(logger: logger)
         armLosses(for: [])
         switch iterator?.program {
         case .htab:
@@ -385,18 +391,31 @@ public final class Collector {
         logger.debug("key walk restarted twice under concurrent deletes", metadata: ["map.id": "\(record.id)"])
     }
 
-    /// Lists the programs (`programs`), and adds to each map its pins and the names of the
-    /// programs using it.
+    /// Lists the programs (`programs`) with their holders, and adds to each map its pins, the names
+    /// of the programs using it and its holders. Leaves out the maps of another shipper process:
+    /// those only it holds or only its programs use, unpinned and used by no other program.
     private func attachMetadata(to stats: inout [MapStats], ownPrograms: [UInt32]) throws(BPFError) {
-        let users = try listPrograms(leavingOut: ownPrograms)
+        let holders = readHolders()
+        let users = try listPrograms(leavingOut: ownPrograms + (holders?.shipperOnly.programs ?? []))
+        if let holders = holders?.holders {
+            for index in programs.indices { programs[index].holders = holders.programs[programs[index].id] ?? [] }
+        }
         guard !stats.isEmpty else { return }
         let pins = PinScanner(mountPoints: options.bpffsMounts, logger: logger).scan()
         // Most maps have neither: the lookups are skipped rather than done 10,000 times.
         if !pins.isEmpty {
             for index in stats.indices { stats[index].pinned = pins[stats[index].id] ?? [] }
         }
-        if !users.isEmpty {
-            for index in stats.indices { stats[index].programs = users[stats[index].id] ?? [] }
+        if !users.names.isEmpty {
+            for index in stats.indices { stats[index].programs = users.names[stats[index].id] ?? [] }
+        }
+        guard let holders else { return }
+        for index in stats.indices { stats[index].holders = holders.holders.maps[stats[index].id] ?? [] }
+        let shipperMaps = holders.shipperOnly.maps.union(users.leftOutMaps)
+        if !shipperMaps.isEmpty {
+            stats.removeAll { map in
+                shipperMaps.contains(map.id) && map.holders?.isEmpty != false && map.programs.isEmpty && map.pinned.isEmpty
+            }
         }
     }
 }
@@ -409,6 +428,7 @@ extension CollectStage {
         case .count: "could not count a map; reporting it without a count this cycle"
         case .memory: "could not read a map's memory; reporting it without this cycle"
         case .programs: "could not list the programs; keeping last cycle's programs and the names of those using each map"
+        case .holders: "could not read which processes hold the maps and programs; keeping last cycle's holders"
         case .losses: "could not read the loss counters; reporting the maps without them this cycle"
         }
     }

@@ -20,11 +20,11 @@ struct MapRecord: Sendable, Equatable {
 /// The loaded BPF iterator program (`iter/bpf_map`). One `read()` runs it over every map in
 /// the kernel and returns one fixed-size binary record per map.
 ///
-/// This file is the only one that imports CLibBPF: every pointer crossing into C stays here.
+/// Pointers into C stay in the few files that import CLibBPF: this one (maps, programs and the
+/// bpf(2) calls), and one per other C handle.
 final class MapIterator {
     private let handle: OpaquePointer
-    /// Reused across reads; grows when the host gains maps and never shrinks.
-    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    private var buffer = IteratorBuffer()
     /// Whether a short-lived child process did the load, keeping libbpf's parse of the kernel's
     /// BTF (about 11 MB) out of this process's peak memory. False only where fork failed.
     let loadedByChild: Bool
@@ -65,22 +65,8 @@ final class MapIterator {
 
     /// Runs the iterator and hands each map's record to `visit`, straight from the read buffer.
     func read(_ visit: (MapRecord) throws(BPFError) -> Void) throws(BPFError) {
-        while true {
-            var length = 0
-            let result = buffer.withUnsafeMutableBufferPointer {
-                clibbpf_iterator_read(handle, $0.baseAddress, $0.count, &length)
-            }
-            if result == -Errno.noSpace.rawValue {
-                buffer = [UInt8](repeating: 0, count: buffer.count * 2)
-                continue
-            }
-            try check(result, "read the map iterator")
-            let size = MemoryLayout<clibbpf_map_record>.size
-            for offset in stride(from: 0, to: length - length % size, by: size) {
-                let record = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: clibbpf_map_record.self) }
-                try visit(MapRecord(record))
-            }
-            return
+        try buffer.read(link: clibbpf_iterator_link_fd(handle), "read the map iterator") {
+            (record: clibbpf_map_record) throws(BPFError) in try visit(MapRecord(record))
         }
     }
 }

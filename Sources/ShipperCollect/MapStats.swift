@@ -22,6 +22,9 @@ public struct MapStats: Sendable, Equatable {
     public var insertFailures: UInt64? = nil
     /// Entries the LRU map evicted for new ones, since loss tracking started; nil where not tracked.
     public var evictions: UInt64? = nil
+    /// The processes holding a descriptor of it (for a program, or of a link to it), by pid; nil
+    /// where the kernel would not say (the holders iterator did not load).
+    public var holders: [Holder]? = nil
 
     /// entries / max_entries, where both are meaningful. Inlinable, as the stages' per-map
     /// loops read it once a cycle for every map.

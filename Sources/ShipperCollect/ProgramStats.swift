@@ -21,4 +21,7 @@ public struct ProgramStats: Sendable, Equatable {
     public var verifiedInstructions: UInt32?
     /// The maps the program uses.
     public var mapIDs: [UInt32]
+    /// The processes holding a descriptor of it (for a program, or of a link to it), by pid; nil
+    /// where the kernel would not say (the holders iterator did not load).
+    public var holders: [Holder]? = nil
 }

@@ -111,12 +111,12 @@ extension Metric {
     /// The per-map metrics, in exposition order.
     public static let mapMetrics: [Metric] = MapMetric.allCases.map(\.metric)
 
-    /// Every metric the shipper emits, for remote-write metadata.
     /// Every metric by name.
     package static let named = Dictionary(uniqueKeysWithValues: allMetrics.map { ($0.name, $0) })
 
+    /// Every metric the shipper emits, for remote-write metadata.
     public static let allMetrics: [Metric] =
-        mapMetrics + programMetrics + [
+        mapMetrics + [.mapHolderInfo] + programMetrics + [
             .samplesSent, .samplesWritten, .remoteWriteVersion, .samplesDropped, .sendFailures, .collectErrors, .collectDuration, .lastSendSuccess, .bufferBytes, .bufferSamples,
             .bufferOldest, .bufferCorrupt, .lossTrackingActive, .lossTrackingTypeActive, .lossTrackingArmed, .configLastReloadSuccessful,
             .configLastReloadSuccessTimestamp, .buildInfo,

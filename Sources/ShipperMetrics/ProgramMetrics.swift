@@ -26,13 +26,13 @@ extension Metric {
     /// The per-program metrics, in exposition order.
     public static let programMetrics: [Metric] = [
         .programInfo, .programRunTime, .programRuns, .programRecursionMisses, .programMemoryBytes,
-        .programVerifiedInstructions,
+        .programVerifiedInstructions, .programHolderInfo,
     ]
 }
 
 extension MetricSet {
-    /// Each program's series: its info series, and every figure the kernel reports for it (run
-    /// time and runs only while statistics are on). Labelled `prog_id` and `prog_name`, as a map's
+    /// Each program's series: its info series, every figure the kernel reports for it (run time
+    /// and runs only while statistics are on), and one info series per process holding it. Labelled `prog_id` and `prog_name`, as a map's
     /// series are `map_id` and `map_name`, so that they join on the names in a map's `programs`.
     public static func samples(for programs: [ProgramStats]) -> [Sample] {
         var samples: [Sample] = []
@@ -48,6 +48,9 @@ extension MetricSet {
             if let memory = program.memoryBytes { samples.append(Sample(.programMemoryBytes, labels, Double(memory))) }
             if let instructions = program.verifiedInstructions {
                 samples.append(Sample(.programVerifiedInstructions, labels, Double(instructions)))
+            }
+            for holder in program.holders ?? [] {
+                samples.append(Sample(.programHolderInfo, LabelSet(["prog_id": "\(program.id)", "pid": "\(holder.pid)", "comm": holder.comm]), 1))
             }
         }
         return samples

@@ -59,7 +59,7 @@ final class CollectCycle {
             "collected", metadata: ["maps.count": "\(maps.count)", "collect.ms": "\(elapsed.milliseconds)"])
 
         let own = metrics.samples()
-        let programs = MetricSet.samples(for: collector.programs)
+        let programs = MetricSet.holderSamples(for: maps) + MetricSet.samples(for: collector.programs)
         if !gateways.isEmpty {
             let samples = MetricSet.samples(for: maps) + programs + own
             for gateway in gateways {
@@ -70,7 +70,8 @@ final class CollectCycle {
         guard !senders.isEmpty else { return true }
 
         frames.update(maps, countersStartMs: collector.lossCountersStartMs ?? 0)
-        // Programs' counters count from when each was loaded, which the kernel does not say.
+        // Holders change with processes rather than maps, so they join the programs' series, sent
+        // as they come. Programs' counters count from when each was loaded, which the kernel does not say.
         for sample in programs { frames.append(sample) }
         // The shipper's counters count from its start: 2.0 sends that as their start timestamp.
         for sample in own { frames.append(sample, startMs: metrics.startedMs) }

@@ -68,7 +68,8 @@ extension EBPFMapShipper {
             case .table: print(MapTable.render(maps), terminator: "")
             case .json: print(MapStats.json(maps))
             case .prometheus:
-                print(TextExposition.render(MetricSet.samples(for: maps) + metrics.samples()), terminator: "")
+                let samples = MetricSet.samples(for: maps) + MetricSet.holderSamples(for: maps) + metrics.samples()
+                print(TextExposition.render(samples), terminator: "")
             }
         }
     }

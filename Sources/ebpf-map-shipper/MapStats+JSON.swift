@@ -23,6 +23,7 @@ extension MapStats {
             ("evictions", evictions.map { "\($0)" } ?? "null"),
             ("pinned", "[" + pinned.map(JSON.quote).joined(separator: ", ") + "]"),
             ("programs", "[" + programs.map(JSON.quote).joined(separator: ", ") + "]"),
+            ("holders", Holder.json(holders)),
         ])
     }
 }

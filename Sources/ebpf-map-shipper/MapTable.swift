@@ -11,7 +11,7 @@ public enum MapTable {
             default: a.id < b.id
             }
         }
-        let header = ["ID", "TYPE", "NAME", "ENTRIES", "MAX", "PRESSURE", "MEMORY", "METHOD", "PINNED", "PROGRAMS"]
+        let header = ["ID", "TYPE", "NAME", "ENTRIES", "MAX", "PRESSURE", "MEMORY", "METHOD", "PINNED", "PROGRAMS", "HOLDERS"]
         return TextTable.render(header, sorted.map(row), rightAligned: [0, 3, 4, 5, 6])
     }
 
@@ -23,7 +23,7 @@ public enum MapTable {
         let pinned: String = map.pinned.isEmpty ? "-" : map.pinned.joined(separator: ",")
         let programs: String = map.programs.isEmpty ? "-" : map.programs.joined(separator: ",")
         return [String(map.id), map.type.name, map.name, entries, String(map.maxEntries), pressure, memory, method,
-                pinned, programs]
+                pinned, programs, Holder.column(map.holders)]
     }
 
     private static func percent(_ value: Double) -> String {

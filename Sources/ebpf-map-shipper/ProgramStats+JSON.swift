@@ -19,6 +19,7 @@ extension ProgramStats {
             ("memory_bytes", memoryBytes.map { "\($0)" } ?? "null"),
             ("verified_instructions", verifiedInstructions.map { "\($0)" } ?? "null"),
             ("map_ids", "[" + mapIDs.map { "\($0)" }.joined(separator: ", ") + "]"),
+            ("holders", Holder.json(holders)),
         ])
     }
 }

@@ -7,7 +7,7 @@ enum ProgramTable {
         let sorted = programs.sorted { a, b in
             a.runTimeNs != b.runTimeNs ? (a.runTimeNs ?? 0) > (b.runTimeNs ?? 0) : a.id < b.id
         }
-        let header = ["ID", "TYPE", "NAME", "TAG", "RUN TIME", "RUNS", "AVG", "MEMORY", "VERIFIED", "MAPS"]
+        let header = ["ID", "TYPE", "NAME", "TAG", "RUN TIME", "RUNS", "AVG", "MEMORY", "VERIFIED", "MAPS", "HOLDERS"]
         return TextTable.render(header, sorted.map(row), rightAligned: [0, 4, 5, 6, 7, 8])
     }
 
@@ -20,6 +20,7 @@ enum ProgramTable {
             program.runTimeNs.map(duration) ?? "-", program.runCount.map { String($0) } ?? "-", average,
             program.memoryBytes.map(MapTable.bytes) ?? "-", program.verifiedInstructions.map { String($0) } ?? "-",
             program.mapIDs.isEmpty ? "-" : program.mapIDs.map(String.init).joined(separator: ","),
+            Holder.column(program.holders),
         ]
     }
 

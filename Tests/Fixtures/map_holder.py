@@ -23,6 +23,8 @@ on stdin, one JSON answer per line on stdout:
       consumes them                                             -> {"written": 56, "refused": 1}
   {"op": "pin", "id": 17, "path": "/sys/fs/bpf/x"}              -> {"ok": true}
   {"op": "close", "id": 17}                closes the only fd   -> {"ok": true}
+  {"op": "open", "id": 17}                 opens another process's map by id and holds it
+                                                                -> {"ok": true}
   {"op": "memlock", "id": 17}              fdinfo memlock now   -> {"memlock": 1234}
   {"op": "load_prog", "name": "p", "map_ids": [17]}
       loads a socket filter that references those maps         -> {"id": 41}
@@ -94,6 +96,7 @@ lib.bpf_map_update_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_voi
                                      ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
 lib.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
 lib.bpf_obj_pin.argtypes = [ctypes.c_int, ctypes.c_char_p]
+lib.bpf_map_get_fd_by_id.argtypes = [ctypes.c_uint32]
 lib.bpf_prog_load.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
                               ctypes.c_void_p]
 lib.bpf_prog_test_run_opts.argtypes = [ctypes.c_int, ctypes.POINTER(TestRunOpts)]
@@ -297,6 +300,9 @@ def handle(command):
         return {"id": load_prog(command["name"], command["map_ids"], command.get("btf_name"))}
     if op == "test_run":
         test_run(command["name"], command["repeat"])
+        return {"ok": True}
+    if op == "open":
+        maps[command["id"]] = (check(lib.bpf_map_get_fd_by_id(command["id"]), "open"), None)
         return {"ok": True}
 
     fd, spec = maps[command["id"]]

@@ -96,4 +96,58 @@ struct bpf_iter__bpf_map {
     struct bpf_map *map;
 } __attribute__((preserve_access_index));
 
+/* What the holders iterator reads (bpf/holders.bpf.c): a task, its open files, and the objects
+ * behind a BPF map's, program's or link's file. */
+struct bpf_prog_aux {
+    __u32 id;
+} __attribute__((preserve_access_index));
+
+struct bpf_prog {
+    struct bpf_prog_aux *aux;
+} __attribute__((preserve_access_index));
+
+struct bpf_link {
+    struct bpf_prog *prog;
+} __attribute__((preserve_access_index));
+
+struct super_block {
+    unsigned long s_magic;
+} __attribute__((preserve_access_index));
+
+struct inode {
+    struct super_block *i_sb;
+} __attribute__((preserve_access_index));
+
+struct qstr {
+    const unsigned char *name;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+    struct qstr d_name;
+} __attribute__((preserve_access_index));
+
+struct path {
+    struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+struct file {
+    struct path f_path;
+    struct inode *f_inode;
+    void *private_data;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+    int pid;
+    int tgid;
+    struct task_struct *group_leader;
+    char comm[16];
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task_file {
+    struct bpf_iter_meta *meta;
+    struct task_struct *task;
+    __u32 fd;
+    struct file *file;
+} __attribute__((preserve_access_index));
+
 #endif

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clibbpf_holder_record.h"
 #include "clibbpf_loss_record.h"
 #include "clibbpf_map_record.h"
 
@@ -45,9 +46,19 @@ int32_t clibbpf_iterator_prog_id(const clibbpf_iterator *iterator, uint32_t *id)
 /* 1 if the child process loaded it, 0 if this one had to. */
 int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator);
 void clibbpf_iterator_close(clibbpf_iterator *iterator);
-/* Runs the iterator once and copies every clibbpf_map_record into `buffer`.
- * -ENOSPC: the records did not fit; call again with a larger buffer. */
-int32_t clibbpf_iterator_read(clibbpf_iterator *iterator, uint8_t *buffer, size_t capacity, size_t *length);
+/* The iterator's link, owned by it: clibbpf_link_read runs it and copies every
+ * clibbpf_map_record. */
+int32_t clibbpf_iterator_link_fd(const clibbpf_iterator *iterator);
+
+/* Any attached iterator, by its link (iter_link.c): runs it once and copies what it writes into
+ * `buffer` (-ENOSPC: it did not fit; call again with a larger buffer), and the id of its program. */
+int32_t clibbpf_link_read(int32_t link_fd, uint8_t *buffer, size_t capacity, size_t *length);
+int32_t clibbpf_link_prog_id(int32_t link_fd, uint32_t *id);
+
+/* Loads and attaches the holders iterator (iter/task_file, Linux >= 5.8 with BTF and
+ * /proc/kallsyms), in a short-lived child process when one can be made: `*link_fd` is its link,
+ * read with clibbpf_link_read into clibbpf_holder_records; close it with clibbpf_close. */
+int32_t clibbpf_holders_open(int32_t *link_fd, int32_t *loaded_by_child);
 
 /* Map enumeration and description through bpf(2). -ENOENT means "no more" or "gone". */
 int32_t clibbpf_map_next_id(uint32_t after, uint32_t *next);

@@ -93,7 +93,7 @@ struct CollectorFailureTests {
         let errors = Dictionary(uniqueKeysWithValues: metrics.samples().filter { $0.metric == .collectErrors }.map {
             ($0.labels["stage"] ?? "", $0.value)
         })
-        #expect(errors == ["enumerate": 0, "describe": 0, "count": 0, "memory": 2, "programs": 1, "losses": 0])
+        #expect(errors == ["enumerate": 0, "describe": 0, "count": 0, "memory": 2, "programs": 1, "holders": 0, "losses": 0])
         collector.injectedFailures = [.enumerate]
         #expect(try await !blocking { cycle.run() })
         #expect(metrics.samples().first { $0.metric == .collectErrors && $0.labels["stage"] == "enumerate" }?.value == 1)

@@ -93,6 +93,12 @@ final class MapHolder: @unchecked Sendable {
     func pin(id: UInt32, at path: String) async throws { try await send(["op": "pin", "id": id, "path": path]) }
     /// Closes the holder's only descriptor: the map vanishes from the kernel.
     func close(id: UInt32) async throws { try await send(["op": "close", "id": id]) }
+    /// Opens another process's map by id and holds it (`close` lets it go).
+    func open(id: UInt32) async throws { try await send(["op": "open", "id": id]) }
+    /// The holder's process name, as the kernel keeps it.
+    var comm: String {
+        get throws { try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8).trimmingCharacters(in: .newlines) }
+    }
     /// A socket filter using the maps; with `btfName`, it also carries BTF naming its function so.
     /// Returns its id.
     @discardableResult

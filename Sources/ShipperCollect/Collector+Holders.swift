@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import SystemPackage
+
+/// Which processes hold each map and program (`HolderIterator`), and the shipper's own processes
+/// among them: another shipper on the host (a `list` beside the daemon) is left out as this one is.
+extension Collector {
+    /// Loads the holders iterator. A kernel that refuses it (no iter/task_file before Linux 5.8,
+    /// no BTF, /proc/kallsyms hidden) leaves the holders unreported, said once.
+    static func loadHolders(logger: Logger) -> HolderIterator? {
+        do throws(BPFError) {
+            return try LibbpfLog.quietly { () throws(BPFError) in try HolderIterator() }
+        } catch {
+            logger.info(
+                "holders iterator unavailable; the processes holding each map and program are not reported",
+                metadata: ["error": "\(error)",
+                           "hint": "it needs Linux >= 5.8 with BTF (/sys/kernel/btf/vmlinux) and kernel addresses in /proc/kallsyms"])
+            return nil
+        }
+    }
+
+    /// This cycle's holders, with the shipper's processes taken out unless `includeSelf`; and the
+    /// maps and programs that only the shipper's processes held, which are the shipper's own too.
+    /// A read that fails keeps last cycle's holders, so that no series changes for one cycle.
+    func readHolders() -> (holders: Holders, shipperOnly: (maps: Set<UInt32>, programs: Set<UInt32>))? {
+        guard let holderIterator else { return nil }
+        var holders: Holders
+        do throws(BPFError) {
+            try injectFailure(.holders)
+            holders = try holderIterator.read()
+        } catch {
+            failed(.holders, error)
+            return lastHolders.map { ($0, ([], [])) }
+        }
+        var shipperOnly: (maps: Set<UInt32>, programs: Set<UInt32>) = ([], [])
+        if !options.includeSelf {
+            let shippers = ShipperProcesses.among(holders)
+            shipperOnly = (holders.maps.remove(shippers), holders.programs.remove(shippers))
+        }
+        lastHolders = holders
+        return (holders, shipperOnly)
+    }
+}
+
+extension [UInt32: [Holder]] {
+    /// Takes the processes in `pids` out of every object's holders, and returns the objects only
+    /// they held (which then have none).
+    fileprivate mutating func remove(_ pids: Set<UInt32>) -> Set<UInt32> {
+        guard !pids.isEmpty else { return [] }
+        var only: Set<UInt32> = []
+        for (id, holders) in self where holders.contains(where: { pids.contains($0.pid) }) {
+            let rest = holders.filter { !pids.contains($0.pid) }
+            if rest.isEmpty { only.insert(id) }
+            self[id] = rest.isEmpty ? nil : rest
+        }
+        return only
+    }
+}
+
+/// The shipper's processes among the holders: this one, and any other running this same
+/// executable (compared by device and inode, not by name, which any process can take).
+enum ShipperProcesses {
+    private static let ownPID = UInt32(getpid())
+    private static let ownComm = (try? String(contentsOfFile: "/proc/self/comm", encoding: .utf8))?
+        .trimmingCharacters(in: .newlines)
+    private static let ownExecutable = identity(of: "/proc/self/exe")
+
+    static func among(_ holders: Holders) -> Set<UInt32> {
+        var pids: Set<UInt32> = [ownPID]
+        for list in [holders.maps, holders.programs] {
+            for holder in list.values.joined() where holder.comm == ownComm && !pids.contains(holder.pid) {
+                if let executable = identity(of: "/proc/\(holder.pid)/exe"), executable == ownExecutable {
+                    pids.insert(holder.pid)
+                }
+            }
+        }
+        return pids
+    }
+
+    private struct Identity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    private static func identity(of path: String) -> Identity? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return Identity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+    }
+}
