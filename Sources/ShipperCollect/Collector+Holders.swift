@@ -19,6 +19,14 @@ extension Collector {
         }
     }
 
+    /// One read of the holders iterator with nothing else: what holders add to a collection
+    /// (bench/holders). Returns the number of processes found holding anything.
+    public func rawHoldersRead() throws(BPFError) -> Int {
+        guard let holderIterator else { throw BPFError("read the holders iterator", errno: .notSupported) }
+        let holders = try holderIterator.read()
+        return Set(holders.maps.values.joined().map(\.pid) + holders.programs.values.joined().map(\.pid)).count
+    }
+
     /// This cycle's holders, with the shipper's processes taken out unless `includeSelf`; and the
     /// maps and programs that only the shipper's processes held, which are the shipper's own too.
     /// A read that fails keeps last cycle's holders, so that no series changes for one cycle.

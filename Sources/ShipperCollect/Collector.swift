@@ -19,6 +19,9 @@ public struct CollectorOptions: Sendable {
     public var includeSelf = false
     /// Whether to turn the kernel's per-program run-time statistics on.
     public var programStatistics: ProgramStatistics = .off
+    /// Whether to find the processes holding each map and program (a read over every open file
+    /// on the host each cycle); off only to measure what it costs (bench/holders).
+    public var holders = true
 
     public static let defaultMaxWalkKeys: UInt64 = 1_000_000
 
@@ -136,7 +139,7 @@ public final class Collector {
             ? LossArming(onlineCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN))) : nil
         lossCountersStartMs = losses == nil ? nil : Date().milliseconds
         statistics = Self.enableStatistics(options.programStatistics, logger: logger)
-        holderIterator = Self.loadHolders(logger: logger)
+        holderIterator = options.holders ? Self.loadHolders(logger: logger) : nil
         armLosses(for: [])
         switch iterator?.program {
         case .htab:

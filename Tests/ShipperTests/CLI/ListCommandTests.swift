@@ -20,7 +20,7 @@ struct ListCommandTests {
         #expect(objects.count == 2)
         let keys: Set = [
             "id", "name", "type", "key_size", "value_size", "max_entries", "flags", "entries", "count_method",
-            "memory_bytes", "insert_failures", "evictions", "pinned", "programs",
+            "memory_bytes", "insert_failures", "evictions", "pinned", "programs", "holders",
         ]
         for object in objects { #expect(Set(object.keys) == keys) }
         let byName = Dictionary(uniqueKeysWithValues: objects.map { ($0["name"] as! String, $0) })
@@ -37,6 +37,10 @@ struct ListCommandTests {
         #expect(h["memory_bytes"] as? UInt64 == (try await holder.memlock(id: hash)))
         #expect(h["pinned"] as? [String] == [])
         #expect(h["programs"] as? [String] == [prefix + "prog"])
+        let holders = h["holders"] as? [[String: Any]]
+        #expect(holders?.count == 1)
+        #expect(holders?.first?["pid"] as? Int == Int(holder.pid))
+        #expect(holders?.first?["comm"] as? String == (try holder.comm))
 
         let a = try #require(byName[prefix + "array"])
         #expect(a["id"] as? Int == Int(array))
@@ -63,27 +67,57 @@ struct ListCommandTests {
         let program = try #require(objects.first { $0["id"] as? Int == Int(id) })
         #expect(Set(program.keys) == [
             "id", "name", "type", "tag", "run_time_ns", "run_count", "recursion_misses", "memory_bytes",
-            "verified_instructions", "map_ids",
+            "verified_instructions", "map_ids", "holders",
         ])
         #expect(program["name"] as? String == prefix + "prog")
         #expect(program["type"] as? String == "socket_filter")
         #expect(program["run_time_ns"] is NSNull && program["run_count"] is NSNull)
         #expect(program["map_ids"] as? [Int] == [Int(map)])
+        let comm = try holder.comm
+        #expect((program["holders"] as? [[String: Any]])?.map { "\($0["comm"] ?? "")(\($0["pid"] ?? ""))" } == ["\(comm)(\(holder.pid))"])
         let tag = try #require(program["tag"] as? String)
 
         let table = try await ShipperBinary.run(["list", "--programs"])
         let rows = table.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-        #expect(rows.first == ["ID", "TYPE", "NAME", "TAG", "RUN", "TIME", "RUNS", "AVG", "MEMORY", "VERIFIED", "MAPS"])
+        #expect(rows.first == ["ID", "TYPE", "NAME", "TAG", "RUN", "TIME", "RUNS", "AVG", "MEMORY", "VERIFIED", "MAPS", "HOLDERS"])
         let row = try #require(rows.first { $0.first == "\(id)" }, "\(table.stdout)")
         #expect(row == [
             "\(id)", "socket_filter", prefix + "prog", tag, "-", "-", "-", row[7],
-            "\(program["verified_instructions"] as? Int ?? -1)", "\(map)",
+            "\(program["verified_instructions"] as? Int ?? -1)", "\(map)", "\(comm)(\(holder.pid))",
         ])
 
         let text = try await ShipperBinary.run(["list", "--programs", "--format", "prometheus"])
         #expect(text.stdout.contains(
             "ebpf_prog_info{prog_id=\"\(id)\",prog_name=\"\(prefix)prog\",prog_type=\"socket_filter\",tag=\"\(tag)\"} 1\n"))
         #expect(!text.stdout.contains("ebpf_prog_run_count_total{prog_id=\"\(id)\""))
+        #expect(text.stdout.contains("ebpf_prog_holder_info{comm=\"\(comm)\",pid=\"\(holder.pid)\",prog_id=\"\(id)\"} 1\n"))
+    }
+
+    /// Another shipper on the host (a daemon beside this `list`) is the shipper too: what only it
+    /// holds, and the maps only its programs use, are left out, and reported when asked.
+    @Test func anotherShipperProcesssMapsAndProgramsAreLeftOutUnlessAsked() async throws {
+        let port = Network.freePort()
+        let daemon = try ShipperDaemon(command: ["serve", "--listen", "127.0.0.1:\(port)"])
+        #expect(await eventually(within: 30) { await Network.get("http://127.0.0.1:\(port)/metrics") != nil }, "\(daemon.log)")
+        func objects(_ arguments: [String]) async throws -> [[String: Any]] {
+            let result = try await ShipperBinary.run(["list", "--format", "json"] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+        }
+        func heldByTheDaemon(_ object: [String: Any]) -> Bool {
+            (object["holders"] as? [[String: Any]])?.contains { $0["pid"] as? Int == Int(daemon.pid) } == true
+        }
+        let programs = try await objects(["--programs"])
+        #expect(!programs.contains(where: heldByTheDaemon), "\(programs)")
+        let asked = try await objects(["--programs", "--include-self"]).filter(heldByTheDaemon)
+        #expect(Set(asked.compactMap { $0["name"] as? String }) == ["dump_map_records", "dump_holders"], "\(asked)")
+        let daemonsMaps = Set(asked.flatMap { $0["map_ids"] as? [Int] ?? [] })
+        #expect(!daemonsMaps.isEmpty)
+        let maps = Set(try await objects([]).compactMap { $0["id"] as? Int })
+        #expect(maps.isDisjoint(with: daemonsMaps))
+        let mapsAsked = Set(try await objects(["--include-self"]).compactMap { $0["id"] as? Int })
+        #expect(mapsAsked.isSuperset(of: daemonsMaps))
+        #expect(await daemon.terminate() == 0)
     }
 
     @Test func prometheusFormatIsTheMetricSet() async throws {
@@ -113,20 +147,23 @@ struct ListCommandTests {
                 # HELP ebpf_map_info Constant 1; labels describe the map: sizes, flags, bpffs pins and the programs using it.
                 # TYPE ebpf_map_info gauge
                 ebpf_map_info{flags="0x0",key_size="4",\(labels),value_size="8"} 1
+                # HELP ebpf_map_holder_info Constant 1 for each process holding a file descriptor of the map: its pid and comm.
+                # TYPE ebpf_map_holder_info gauge
+                ebpf_map_holder_info{comm="\(try holder.comm)",map_id="\(id)",pid="\(holder.pid)"} 1
 
                 """)
         // The shipper's own metrics follow: collection failures by stage, the collection just timed,
         // whether losses are counted (off here), and the build.
         let lines = own.split(separator: "\n")
-        #expect(lines.count == 17)
-        #expect(lines[2...7] == ["enumerate", "describe", "count", "memory", "programs", "losses"].map {
+        #expect(lines.count == 18)
+        #expect(lines[2...8] == ["enumerate", "describe", "count", "memory", "programs", "holders", "losses"].map {
             "ebpf_map_shipper_collect_errors_total{stage=\"\($0)\"} 0"
         }[...])
-        #expect(lines[8] == "# HELP ebpf_map_shipper_collect_duration_seconds Wall time of the last collection of every map.")
-        let seconds = try #require(Double(lines[10].split(separator: " ").last ?? ""))
+        #expect(lines[9] == "# HELP ebpf_map_shipper_collect_duration_seconds Wall time of the last collection of every map.")
+        let seconds = try #require(Double(lines[11].split(separator: " ").last ?? ""))
         #expect(seconds > 0 && seconds < 5)
-        #expect(lines[13] == "ebpf_map_shipper_loss_tracking_active 0")
-        #expect(lines[16] == "ebpf_map_shipper_build_info{version=\"\(ShipperVersion.current)\"} 1")
+        #expect(lines[14] == "ebpf_map_shipper_loss_tracking_active 0")
+        #expect(lines[17] == "ebpf_map_shipper_build_info{version=\"\(ShipperVersion.current)\"} 1")
     }
 
     /// The exposition split where the shipper's own metrics start.

@@ -70,6 +70,9 @@ struct LossTrackingTests {
         ("counted", "sh -c 'wget -qO- http://127.0.0.1:9436/metrics; cat /tmp/auto.err'"),
         ("fresh", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking on"),
         ("off", "ebpf-map-shipper list --format json --name '^l_' --loss-tracking off"),
+        // Who holds what: guest_losses, still running, holds its l_ maps and its programs.
+        ("losses_pid", "cat /tmp/losses.pid"),
+        ("held_programs", "ebpf-map-shipper list --programs --format json"),
     ]
 
     /// `run`'s config: every second, the l_ maps with loss tracking, to the guest's VictoriaMetrics.
@@ -176,6 +179,30 @@ struct LossTrackingTests {
         #expect(iterator["recursion_misses"] is NSNull == (kernel == .bullseye))
         #expect(iterator["verified_instructions"] is NSNull == (kernel == .bullseye))
         #expect(programs.contains { $0["name"] as? String == "hash_update" && $0["type"] as? String == "tracing" })
+        // The iterator program is held through its link, by the `list` that loaded it.
+        #expect((iterator["holders"] as? [[String: Any]])?.map { $0["comm"] as? String } == ["ebpf-map-shippe"], "\(iterator)")
+    }
+
+    /// A fixture process holding maps and programs (guest_losses) is reported with its pid and
+    /// comm on every kernel, for each map and for the program using l_prog.
+    @Test(arguments: Kernel.allCases)
+    func holdersAreReportedWithTheirPidAndComm(kernel: Kernel) async throws {
+        let run = try await Self.guest(kernel)
+        let pid = try #require(Int(run["losses_pid"].stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(run["losses_pid"].stdout)")
+        let expected = ["guest_losses(\(pid))"]
+        func holders(_ object: [String: Any]) -> [String]? {
+            (object["holders"] as? [[String: Any]])?.map { "\($0["comm"] as? String ?? "")(\($0["pid"] as? Int ?? -1))" }
+        }
+        let maps = try #require(try JSONSerialization.jsonObject(with: Data(run["fresh"].stdout.utf8)) as? [[String: Any]])
+        // Every map guest_losses reports, and the inner map of l_hom, which loses nothing.
+        #expect(Set(maps.compactMap { $0["name"] as? String }) == Set(Self.seen(run).keys).union(["l_inner"]), "\(run["fresh"].stdout)")
+        for map in maps { #expect(holders(map) == expected, "\(map)") }
+        let programs = try #require(
+            try JSONSerialization.jsonObject(with: Data(run["held_programs"].stdout.utf8)) as? [[String: Any]], "\(run["held_programs"].stderr)")
+        let lProg = try #require(Self.seen(run)["l_prog"]?.id)
+        let users = programs.filter { ($0["map_ids"] as? [Int])?.contains(lProg) == true }
+        #expect(users.count == 1, "\(programs)")
+        for program in users { #expect(holders(program) == expected, "\(program)") }
     }
 
     @Test(arguments: Kernel.allCases)

@@ -3,12 +3,15 @@
 // Prints tab-separated "measurement<TAB>method<TAB>median_ms<TAB>min_ms<TAB>maps" lines.
 //   collect-bench --loss
 // times a steady-state collection of every map with loss tracking off, auto and on (bench/loss).
+//   collect-bench --holders
+// times a steady-state collection with and without the holders, the holders iterator's read alone,
+// and the same found by scanning /proc (bench/holders).
 import Foundation
 import Logging
 import ShipperCollect
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3 || arguments.dropFirst() == ["--loss"] else {
+guard arguments.count == 3 || arguments.dropFirst() == ["--loss"] || arguments.dropFirst() == ["--holders"] else {
     FileHandle.standardError.write(Data("usage: collect-bench BIG_MAP_NAME EMPTY_MAP_NAME\n".utf8))
     exit(2)
 }
@@ -65,6 +68,48 @@ func collector(_ path: Path, include: [String] = []) throws -> Collector {
     var options = CollectorOptions(method: path == .syscalls ? .fallback : .iterator, filter: MapFilter(include: include))
     options.firstProgram = path.program ?? .kfunc
     return try Collector(options: options, logger: logger)
+}
+
+/// The holders found as a program without BPF finds them: every /proc/<pid>/fd entry read, and the
+/// fdinfo of those that name a BPF map, program or link read for its id. Returns the processes
+/// found holding any.
+func scanProc() -> Int {
+    var holders = 0
+    guard let processes = opendir("/proc") else { return 0 }
+    defer { closedir(processes) }
+    var target = [CChar](repeating: 0, count: 256)
+    while let process = readdir(processes) {
+        let pid = withUnsafeBytes(of: process.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard pid.first?.isNumber == true, let fds = opendir("/proc/\(pid)/fd") else { continue }
+        var holds = false
+        while let fd = readdir(fds) {
+            let name = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.first?.isNumber == true else { continue }
+            let length = readlink("/proc/\(pid)/fd/\(name)", &target, target.count - 1)
+            guard length > 0 else { continue }
+            let link = String(decoding: target.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard link.hasPrefix("anon_inode:bpf") else { continue }
+            let info = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(name)", encoding: .utf8)) ?? ""
+            if info.contains("map_id:") || info.contains("prog_id:") || info.contains("link_id:") { holds = true }
+        }
+        closedir(fds)
+        if holds { holders += 1 }
+    }
+    return holders
+}
+
+if arguments.dropFirst() == ["--holders"] {
+    var without = CollectorOptions(method: .iterator)
+    without.holders = false
+    let plain = try Collector(options: without, logger: logger)
+    let full = try Collector(options: CollectorOptions(method: .iterator), logger: logger)
+    _ = try plain.collect()
+    _ = try full.collect()
+    report("steady-state collection, all maps", "holders off", try time(rounds: 20) { try plain.collect().count })
+    report("steady-state collection, all maps", "holders on", try time(rounds: 20) { try full.collect().count })
+    report("holders alone", "task_file iterator", try time(rounds: 20) { try full.rawHoldersRead() })
+    report("holders alone", "/proc scan", try time(rounds: 5) { scanProc() })
+    exit(0)
 }
 
 if arguments.count == 2 {
