@@ -27,36 +27,44 @@ extension Collector {
                 .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
     }
 
-    /// Lists every program but `own` (the shipper's) into `programs`, with full names, and run time
-    /// and runs only while statistics are on; returns the names of the programs using each map,
-    /// sorted, and the maps the programs left out use. A listing that fails keeps last cycle's
-    /// programs and names, so that no series changes for one cycle.
-    func listPrograms(leavingOut own: [UInt32]) throws(BPFError) -> ProgramUsers {
+    /// Lists every program but `own` (the shipper's) into `programs`, in id order with full names,
+    /// and run time and runs only while statistics are on. A listing that fails keeps last
+    /// cycle's programs, so that no series changes for one cycle.
+    func listPrograms(leavingOut own: [UInt32]) throws(BPFError) {
         do throws(BPFError) {
             try injectFailure(.programs)
             var names: [UInt32: String] = [:]
-            var users = ProgramUsers()
             let counting = programStatisticsActive
             var programs: [ProgramStats] = []
-            for var program in try KernelObjects.programs() {
-                guard !own.contains(program.id) else {
-                    users.leftOutMaps.formUnion(program.mapIDs)
-                    continue
-                }
+            for var program in try KernelObjects.programs() where !own.contains(program.id) {
                 program.name = fullName(of: program, known: &names)
                 if !counting { (program.runTimeNs, program.runCount) = (nil, nil) }
-                for id in Set(program.mapIDs) { users.names[id, default: []].append(program.name) }
                 programs.append(program)
             }
             fullNames = names
-            for id in users.names.keys { users.names[id]?.sort() }
-            lastUsers = users
             self.programs = programs
-            return users
         } catch where !error.isPermission {
             failed(.programs, error)
-            return lastUsers
         }
+    }
+
+    /// Takes out of `programs` those in `leavingOut` (another shipper's), and returns the names of
+    /// the programs using each map, sorted, and the maps the programs taken out use.
+    func programUsers(leavingOut shippers: Set<UInt32>) -> (names: [UInt32: [String]], leftOutMaps: Set<UInt32>) {
+        var names: [UInt32: [String]] = [:]
+        var leftOutMaps: Set<UInt32> = []
+        if !shippers.isEmpty {
+            programs.removeAll { program in
+                guard shippers.contains(program.id) else { return false }
+                leftOutMaps.formUnion(program.mapIDs)
+                return true
+            }
+        }
+        for program in programs {
+            for id in Set(program.mapIDs) { names[id, default: []].append(program.name) }
+        }
+        for id in names.keys { names[id]?.sort() }
+        return (names, leftOutMaps)
     }
 
     /// The program's name as bpftool shows it: the kernel keeps 15 characters, so a name that
@@ -68,11 +76,4 @@ extension Collector {
         known[program.id] = name
         return name
     }
-}
-
-/// What a program listing says of the maps: the names of the programs using each, sorted, and
-/// the maps used by the programs it left out (the shipper's own).
-struct ProgramUsers {
-    var names: [UInt32: [String]] = [:]
-    var leftOutMaps: Set<UInt32> = []
 }

@@ -19,9 +19,12 @@ public struct CollectorOptions: Sendable {
     public var includeSelf = false
     /// Whether to turn the kernel's per-program run-time statistics on.
     public var programStatistics: ProgramStatistics = .off
-    /// Whether to find the processes holding each map and program (a read over every open file
-    /// on the host each cycle); off only to measure what it costs (bench/holders).
+    /// Whether to find the processes holding each map and program (a walk over every open file
+    /// on the host); off only to measure what it costs (bench/holders).
     public var holders = true
+    /// How long one walk's holders are reported while no new map or program appears
+    /// (`Collector.readHolders`).
+    public var holdersMaxAge: Duration = .seconds(60)
 
     public static let defaultMaxWalkKeys: UInt64 = 1_000_000
 
@@ -87,13 +90,10 @@ public final class Collector {
     public private(set) var errors: [CollectStage: UInt64] = [:]
     private var errorLogs: [CollectStage: LogLimit] = [:]
     private var skipLog = LogLimit()
-    /// The program names of each map from the last program listing that worked, and the maps the
-    /// programs it left out use.
-    var lastUsers = ProgramUsers()
     /// The holders iterator; nil where the kernel refused it (Collector+Holders.swift).
     let holderIterator: HolderIterator?
-    /// The last holders read that worked, the shipper's processes taken out.
-    var lastHolders: Holders?
+    /// The last holders read that worked, and when (`HolderRead`).
+    var lastHolders: HolderRead?
     /// Full names of the programs whose kernel name was cut at 15 characters, by program id (ids
     /// are never reused): each is read from the program's BTF once.
     var fullNames: [UInt32: String] = [:]
@@ -395,11 +395,12 @@ public final class Collector {
     }
 
     /// Lists the programs (`programs`) with their holders, and adds to each map its pins, the names
-    /// of the programs using it and its holders. Leaves out the maps of another shipper process:
-    /// those only it holds or only its programs use, unpinned and used by no other program.
+    /// of the programs using it and its holders. Leaves out another shipper process's programs and
+    /// maps: those only it holds, and the maps only its programs use, unpinned and used by no other.
     private func attachMetadata(to stats: inout [MapStats], ownPrograms: [UInt32]) throws(BPFError) {
-        let holders = readHolders()
-        let users = try listPrograms(leavingOut: ownPrograms + (holders?.shipperOnly.programs ?? []))
+        try listPrograms(leavingOut: ownPrograms)
+        let holders = readHolders(newestMap: stats.last?.id ?? 0)
+        let users = programUsers(leavingOut: holders?.shipperOnly.programs ?? [])
         if let holders = holders?.holders {
             for index in programs.indices { programs[index].holders = holders.programs[programs[index].id] ?? [] }
         }

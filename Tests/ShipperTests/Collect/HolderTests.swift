@@ -20,8 +20,9 @@ struct HolderTests {
         let map = try await first.create("hash", name: prefix + "m", maxEntries: 8)
         let program = try await first.loadProgram(name: prefix + "p", using: [map])
         try await second.open(id: map)
-        let collector = try await Collector.loaded(
-            CollectorOptions(filter: MapFilter(include: ["^" + prefix])), logger: BPFGate.quietLogger)
+        var options = CollectorOptions(filter: MapFilter(include: ["^" + prefix]))
+        options.holdersMaxAge = .zero
+        let collector = try await Collector.loaded(options, logger: BPFGate.quietLogger)
         let a = Holder(pid: UInt32(first.pid), comm: try first.comm)
         let b = Holder(pid: UInt32(second.pid), comm: try second.comm)
 
@@ -66,12 +67,52 @@ struct HolderTests {
         #expect(!collector.programs.contains { $0.id == own })
     }
 
+    /// A new map, or a new program, makes the next collection walk again, and see every change
+    /// since (between walks the last one's holders stand: `aWalkAnswersUntil...`).
+    @Test func holdersAreWalkedAgainWhenANewMapOrProgramAppears() async throws {
+        let (first, second) = (try MapHolder(), try MapHolder())
+        let prefix = uniquePrefix()
+        let map = try await first.create("hash", name: prefix + "m", maxEntries: 8)
+        let collector = try await Collector.loaded(
+            CollectorOptions(filter: MapFilter(include: ["^" + prefix])), logger: BPFGate.quietLogger)
+        let a = Holder(pid: UInt32(first.pid), comm: try first.comm)
+        let b = Holder(pid: UInt32(second.pid), comm: try second.comm)
+        #expect(try await collector.collected().first?.holders == [a])
+
+        try await second.open(id: map)
+        let other = try await first.create("hash", name: prefix + "n", maxEntries: 8)
+        let maps = try await collector.collected()
+        #expect(maps.map(\.id) == [map, other])
+        #expect(maps.first?.holders == [a, b].sorted())
+
+        try await first.close(id: map)
+        let program = try await second.loadProgram(name: prefix + "p", using: [])
+        #expect(try await collector.collected().first?.holders == [b])
+        #expect(collector.programs.first { $0.id == program }?.holders == [b])
+    }
+
+    /// A walk answers until a newer map or program exists, or it is `maxAge` old. Other tests
+    /// load programs all the time, so that "no walk" is checked here rather than on the host.
+    @Test func aWalkAnswersUntilSomethingNewerExistsOrItIsTooOld() {
+        let at = ContinuousClock.now
+        let walk = HolderRead(holders: Holders(), at: at, newestMap: 10, newestProgram: 20)
+        let maxAge = Duration.seconds(60)
+        #expect(walk.covers(newestMap: 10, newestProgram: 20, at: at + .seconds(59), maxAge: maxAge))
+        #expect(walk.covers(newestMap: 9, newestProgram: 3, at: at, maxAge: maxAge), "maps and programs that went away")
+        #expect(!walk.covers(newestMap: 11, newestProgram: 20, at: at, maxAge: maxAge))
+        #expect(!walk.covers(newestMap: 10, newestProgram: 21, at: at, maxAge: maxAge))
+        #expect(!walk.covers(newestMap: 10, newestProgram: 20, at: at + .seconds(60), maxAge: maxAge))
+        #expect(!walk.covers(newestMap: 10, newestProgram: 20, at: at, maxAge: .zero))
+    }
+
     @Test func aFailingHoldersReadKeepsLastCyclesHolders() async throws {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let map = try await holder.create("hash", name: prefix + "m", maxEntries: 8)
         let log = CapturedLog()
-        let collector = try await Collector.loaded(CollectorOptions(filter: MapFilter(include: ["^" + prefix])), logger: log.logger)
+        var options = CollectorOptions(filter: MapFilter(include: ["^" + prefix]))
+        options.holdersMaxAge = .zero
+        let collector = try await Collector.loaded(options, logger: log.logger)
         let held = [Holder(pid: UInt32(holder.pid), comm: try holder.comm)]
         #expect(try await collector.collected().first?.holders == held)
         collector.injectedFailures = [.holders]

@@ -103,10 +103,13 @@ if arguments.dropFirst() == ["--holders"] {
     without.holders = false
     let plain = try Collector(options: without, logger: logger)
     let full = try Collector(options: CollectorOptions(method: .iterator), logger: logger)
-    _ = try plain.collect()
-    _ = try full.collect()
+    var walking = CollectorOptions(method: .iterator)
+    walking.holdersMaxAge = .zero
+    let everyCycle = try Collector(options: walking, logger: logger)
+    for collector in [plain, full, everyCycle] { _ = try collector.collect() }
     report("steady-state collection, all maps", "holders off", try time(rounds: 20) { try plain.collect().count })
-    report("steady-state collection, all maps", "holders on", try time(rounds: 20) { try full.collect().count })
+    report("steady-state collection, all maps", "holders on (walked when due)", try time(rounds: 20) { try full.collect().count })
+    report("steady-state collection, all maps", "holders walked every cycle", try time(rounds: 20) { try everyCycle.collect().count })
     report("holders alone", "task_file iterator", try time(rounds: 20) { try full.rawHoldersRead() })
     report("holders alone", "/proc scan", try time(rounds: 5) { scanProc() })
     exit(0)
