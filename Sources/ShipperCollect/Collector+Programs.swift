@@ -2,21 +2,45 @@ import Foundation
 import Logging
 
 /// The loaded programs: listed each cycle with what the kernel says of each, and the run-time
-/// statistics that `programs.stats: on` holds on.
+/// statistics that `programs.stats: on` holds on, or `sampled` turns on for a window.
 extension Collector {
-    /// Turns run-time statistics on for `.on`. A kernel that refuses (before Linux 5.8) leaves
-    /// them off, said once: the run time and runs are then absent, the rest is reported.
-    static func enableStatistics(_ mode: ProgramStatistics, logger: Logger) -> Int32? {
-        guard mode == .on else { return nil }
+    /// Turns run-time statistics on for `.on`, or checks that the kernel can for `.sampled`. A
+    /// kernel that refuses (before Linux 5.8) leaves them off, said once: the run time and runs
+    /// are then absent, the rest is reported.
+    static func enableStatistics(
+        _ mode: ProgramStatistics, window: Duration, logger: Logger
+    ) -> (held: Int32?, sampler: ProgramSampler?) {
+        guard mode != .off else { return (nil, nil) }
         do throws(BPFError) {
-            return try KernelObjects.enableStatistics()
+            let fd = try KernelObjects.enableStatistics()
+            guard mode == .sampled else { return (fd, nil) }
+            KernelObjects.close(statistics: fd)
+            logger.info(
+                "BPF run-time statistics are sampled: on for a window before each collection; each program's rates over the window are reported as the whole interval's (ebpf_prog_sampled_*)",
+                metadata: ["programs.sample_window": "\(window)"])
+            return (nil, ProgramSampler(window: window))
         } catch {
             logger.warning(
                 "could not turn on BPF run-time statistics; program run time and runs are not reported",
                 metadata: ["error": "\(error)", "hint": "BPF_ENABLE_STATS needs Linux >= 5.8; or set sysctl kernel.bpf_stats_enabled=1"])
-            return nil
+            return (nil, nil)
         }
     }
+
+    /// With `programs.stats: sampled`, turns statistics on now, for the window that the next
+    /// collection ends: the daemon calls it one window before each collection is due. A collection
+    /// with no window open opens one itself and waits it out.
+    public func openSampleWindow() {
+        guard let sampler else { return }
+        do throws(BPFError) {
+            try sampler.begin()
+        } catch {
+            failed(.programs, error, message: "could not turn on BPF run-time statistics for the sample window; the programs' rates are not reported this cycle")
+        }
+    }
+
+    /// How long before a collection `openSampleWindow` should be called; nil unless sampling.
+    public var sampleWindow: Duration? { sampler?.window }
 
     /// Whether programs' run time and runs are being counted: this collector holds statistics on,
     /// or `kernel.bpf_stats_enabled` is 1. Another process's descriptor is not seen: its counts
@@ -36,10 +60,18 @@ extension Collector {
             var names: [UInt32: String] = [:]
             let counting = programStatisticsActive
             var programs: [ProgramStats] = []
-            for var program in try KernelObjects.programs() where !own.contains(program.id) {
-                program.name = fullName(of: program, known: &names)
-                if !counting { (program.runTimeNs, program.runCount) = (nil, nil) }
+            if let sampler, !sampler.isOpen {
+                openSampleWindow()
+                // This thread collects; it is never the cooperative pool's (Collector is not Sendable).
+                if sampler.isOpen { Thread.sleep(forTimeInterval: sampler.window.seconds) }
+            }
+            for program in try KernelObjects.programs() where !own.contains(program.id) {
                 programs.append(program)
+            }
+            sampler?.end(&programs)
+            for index in programs.indices {
+                programs[index].name = fullName(of: programs[index], known: &names)
+                if !counting { (programs[index].runTimeNs, programs[index].runCount) = (nil, nil) }
             }
             fullNames = names
             self.programs = programs

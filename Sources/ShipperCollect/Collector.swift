@@ -22,6 +22,8 @@ public struct CollectorOptions: Sendable {
     /// Whether to find the processes holding each map and program (a walk over every open file
     /// on the host); off only to measure what it costs (bench/holders).
     public var holders = true
+    /// With `programStatistics` `.sampled`: how long statistics are on before each collection.
+    public var sampleWindow: Duration = .seconds(1)
     /// How long one walk's holders are reported while no new map or program appears
     /// (`Collector.readHolders`).
     public var holdersMaxAge: Duration = .seconds(60)
@@ -102,6 +104,8 @@ public final class Collector {
     public internal(set) var programs: [ProgramStats] = []
     /// The `BPF_ENABLE_STATS` descriptor that keeps run-time statistics on (`.on`); nil otherwise.
     let statistics: Int32?
+    /// The sample windows of `.sampled`; nil otherwise.
+    let sampler: ProgramSampler?
     /// Stages that fail on purpose, for the tests of what a failure leaves out.
     var injectedFailures: Set<CollectStage> = []
 
@@ -138,7 +142,7 @@ public final class Collector {
         lossArming = options.lossTracking == .auto && losses?.canDetach == true
             ? LossArming(onlineCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN))) : nil
         lossCountersStartMs = losses == nil ? nil : Date().milliseconds
-        statistics = Self.enableStatistics(options.programStatistics, logger: logger)
+        (statistics, sampler) = Self.enableStatistics(options.programStatistics, window: options.sampleWindow, logger: logger)
         holderIterator = options.holders ? Self.loadHolders(logger: logger) : nil
         armLosses(for: [])
         switch iterator?.program {

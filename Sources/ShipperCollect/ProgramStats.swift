@@ -19,6 +19,9 @@ public struct ProgramStats: Sendable, Equatable {
     public var memoryBytes: UInt64?
     /// Instructions the verifier processed to load it (Linux 5.16 and later).
     public var verifiedInstructions: UInt32?
+    /// Run time and runs per second over the last sample window, with `programs.stats: sampled`;
+    /// nil otherwise.
+    public var sampled: ProgramRates? = nil
     /// The maps the program uses.
     public var mapIDs: [UInt32]
     /// The processes holding a descriptor of it (for a program, or of a link to it), by pid; nil

@@ -79,7 +79,8 @@ extension Config {
                 + (maps.include.isEmpty ? "" : " include=\(maps.include)") + (maps.exclude.isEmpty ? "" : " exclude=\(maps.exclude)")
                 + (maps.types.isEmpty ? "" : " types=\(maps.types.map(\.name).sorted())")
                 + (maps.includeSelf ? " include_self=true" : ""))
-        lines.append("programs: stats=\(programs.stats.rawValue)")
+        lines.append("programs: stats=\(programs.stats.rawValue)"
+            + (programs.stats == .sampled ? " sample_window=\(Units.format(programs.sampleWindow))" : ""))
         for endpoint in remoteWrite {
             var line = "remote_write \(endpoint.name): \(EndpointURL.hidingQueryValues(endpoint.url)) timeout=\(Units.format(endpoint.timeout))"
             line += " max_samples_per_send=\(endpoint.queue.maxSamplesPerSend)"

@@ -66,7 +66,7 @@ extension Config {
             }
         }
         if let value = top["maps"] { config.maps = try MapsConfig(value) }
-        if let value = top["programs"] { config.programs = try ProgramsConfig(value) }
+        if let value = top["programs"] { config.programs = try ProgramsConfig(value, interval: config.interval) }
         if let value = top["remote_write"] {
             config.remoteWrite = try value.list().enumerated().map { index, entry throws(ConfigError) in
                 try RemoteWriteConfig(entry, index: index)
@@ -119,15 +119,21 @@ extension Config {
 }
 
 extension ProgramsConfig {
-    init(_ value: YAMLValue) throws(ConfigError) {
+    init(_ value: YAMLValue, interval: Duration) throws(ConfigError) {
         self = .defaults
-        let map = try value.mapping(keys: ["stats"])
+        let map = try value.mapping(keys: ["stats", "sample_window"])
         if let mode = map["stats"] {
             let name = try mode.string()
             guard let parsed = ProgramStatistics(rawValue: name) else {
-                throw mode.fail("unknown programs.stats '\(name)'; expected off or on")
+                throw mode.fail("unknown programs.stats '\(name)'; expected off, sampled or on")
             }
             stats = parsed
+        }
+        if let window = map["sample_window"] { sampleWindow = try window.duration(in: ConfigBounds.sampleWindow) }
+        // The window opens before each collection and must close before the next is due.
+        if stats == .sampled, sampleWindow * 2 > interval {
+            throw (map["sample_window"] ?? map["stats"] ?? value).fail(
+                "\(Units.format(sampleWindow)) is more than half the interval (\(Units.format(interval))); shorten the window or lengthen the interval")
         }
     }
 }

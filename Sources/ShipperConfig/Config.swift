@@ -18,10 +18,13 @@ public struct Config: Sendable, Equatable {
 
 /// What is reported of the loaded BPF programs.
 public struct ProgramsConfig: Sendable, Equatable {
-    /// Whether the kernel's run-time statistics are turned on while the shipper runs.
+    /// Whether the kernel's run-time statistics are turned on while the shipper runs, or for a
+    /// window before each collection.
     public var stats: ProgramStatistics
+    /// With `stats: sampled`, how long that window is.
+    public var sampleWindow: Duration
 
-    static let defaults = ProgramsConfig(stats: .off)
+    static let defaults = ProgramsConfig(stats: .off, sampleWindow: .seconds(1))
 }
 
 extension Config {
@@ -29,6 +32,7 @@ extension Config {
     package var collectorOptions: CollectorOptions {
         var options = maps.collectorOptions
         options.programStatistics = programs.stats
+        options.sampleWindow = programs.sampleWindow
         return options
     }
 }

@@ -6,6 +6,9 @@
 enum ConfigBounds {
     /// At least 100ms: one cycle costs a collection and a request per endpoint.
     static let interval: ClosedRange<Duration> = .milliseconds(100)...(.seconds(86_400))
+    /// Long enough to see a program that runs ten times a second; at most half the interval too,
+    /// checked with it.
+    static let sampleWindow: ClosedRange<Duration> = .milliseconds(100)...(.seconds(600))
     /// Per request; the `once --timeout` range too.
     static let timeout: ClosedRange<Duration> = .milliseconds(100)...(.seconds(3_600))
     /// Retry delays: at least 10ms, so no retry path can spin.

@@ -1,8 +1,8 @@
 import ShipperCollect
 import ShipperMetrics
 
-/// Writes each cycle's `Frame`: every map's series, then stale markers for the map series that
-/// ended, then whatever the cycle adds (the shipper's own series).
+/// Writes each cycle's `Frame`: every map's series (its holders' among them), then stale markers
+/// for the map series that ended, then whatever the cycle adds (the programs', the shipper's own).
 ///
 /// A map's name, type and sizes never change for its id, and its pins, programs and which of its
 /// series have a value rarely do. So each map's labels are numbered once (`StringIds`), with the
@@ -12,8 +12,8 @@ import ShipperMetrics
 /// new table: in the steady state a frame is the last table's bytes and this cycle's values.
 ///
 /// It also knows which series each map sent, so it writes the stale markers of series that ended:
-/// the map was unloaded, its count became unknown, or its info labels changed. Without them a
-/// series would linger on dashboards for Prometheus's five-minute lookback.
+/// the map was unloaded, its count became unknown, its info labels changed, or a process let go
+/// of it. Without them a series would linger on dashboards for Prometheus's five-minute lookback.
 package struct FrameWriter {
     /// One map's series and where their label ids lie in `labelIds`.
     private struct Slot {
@@ -27,6 +27,8 @@ package struct FrameWriter {
         var nameAt: Int
         /// The info series' label ids, `__name__` included.
         var info: Range<Int>
+        /// Each holder series' label ids, `__name__` included, in the order of `map.holders`.
+        var holders: [Range<Int>]
     }
 
     /// A series added for this cycle only.
@@ -44,6 +46,8 @@ package struct FrameWriter {
     private static let metrics = MapMetric.allCases
     private static let infoBit = MapMetric.info.bit
     private static let allBits: UInt8 = (1 << metrics.count) - 1
+    /// In a set of changed series: the holder series, past the map metrics' bits.
+    private static let holdersBit: UInt8 = 1 << metrics.count
     /// The `MapMetric.bit`s of the counters.
     private static let counterBits = metrics.reduce(UInt8(0)) { $0 | ($1.metric.kind == .counter ? $1.bit : 0) }
 
@@ -66,6 +70,8 @@ package struct FrameWriter {
     private var nameId: UInt32 = 0
     /// Each map metric's `__name__` value id, kind, HELP and unit ids.
     private var metricIds: [(name: UInt32, kind: FrameTable.Kind, help: UInt32, unit: UInt32)] = []
+    /// The holder series' HELP and unit ids.
+    private var holderIds: (help: UInt32, unit: UInt32) = (0, 0)
     /// Bumped whenever the slots are laid out again.
     private var generation = 0
     /// The start timestamp of the maps' counters (their loss counters), 0 for none.
@@ -86,7 +92,7 @@ package struct FrameWriter {
     }
 
     /// Series in this cycle.
-    var count: Int { values.count + ended.reduce(0) { $0 + $1.present.nonzeroBitCount } + additions.count }
+    var count: Int { values.count + ended.reduce(0) { $0 + $1.present.nonzeroBitCount + $1.holders.count } + additions.count }
 
     /// Makes this cycle's series those of `maps` (sorted by id), followed by stale markers for the
     /// series that ended since the last cycle. `countersStartMs` is when the maps' counters started
@@ -143,7 +149,9 @@ package struct FrameWriter {
             for value in values { writer.write(value.bitPattern.littleEndian) }
             #endif
             for slot in ended {
-                for _ in 0..<slot.present.nonzeroBitCount { writer.write(staleMarker.bitPattern.littleEndian) }
+                for _ in 0..<(slot.present.nonzeroBitCount + slot.holders.count) {
+                    writer.write(staleMarker.bitPattern.littleEndian)
+                }
             }
             for addition in additions { writer.write(addition.value.bitPattern.littleEndian) }
         }
@@ -213,6 +221,9 @@ package struct FrameWriter {
                         series(slot.common, name: ids.name, at: slot.nameAt, kind: ids.kind, help: ids.help, unit: ids.unit, start: start)
                     }
                 }
+                for range in slot.holders {
+                    series(range, name: nil, at: -1, kind: .gauge, help: holderIds.help, unit: holderIds.unit, start: 0)
+                }
             }
             for addition in additions {
                 series(
@@ -243,6 +254,7 @@ package struct FrameWriter {
                         guard (value != nil) == (slots[index].present & metric.bit != 0) else { return false }
                         if let value { values.append(value) }
                     }
+                    for _ in slots[index].holders { values.append(1) }
                 }
                 return true
             }
@@ -266,11 +278,14 @@ package struct FrameWriter {
                 let metric = metric.metric
                 return (strings.id(metric.name), Self.kind(metric), strings.id(metric.help), strings.id(metric.unit))
             }
+            holderIds = (strings.id(Metric.mapHolderInfo.help), strings.id(Metric.mapHolderInfo.unit))
         }
         let idsValid = !renumber
         var previous = [UInt32: Int](minimumCapacity: oldSlots.count)
         for (index, slot) in oldSlots.enumerated() { previous[slot.map.id] = index }
         var endedBits: [(slot: Int, series: UInt8)] = []
+        /// Holders that let go of a map still listed, by its old slot.
+        var endedHolders: [Int: [Holder]] = [:]
 
         labelIds = []
         slots = []
@@ -279,23 +294,33 @@ package struct FrameWriter {
         for map in maps {
             let oldIndex = previous.removeValue(forKey: map.id)
             let oldSlot = oldIndex.map { oldSlots[$0] }
-            let changed = oldSlot.map { Self.changedSeries(from: $0.map, to: map) } ?? Self.allBits
+            let changed = oldSlot.map { Self.changedSeries(from: $0.map, to: map) } ?? (Self.allBits | Self.holdersBit)
             var slot = place(map, copying: oldSlot, oldIds: oldIds, idsValid: idsValid, changed: changed)
             for metric in Self.metrics {
                 guard let value = metric.value(of: map) else { continue }
                 slot.present |= metric.bit
                 values.append(value)
             }
+            for _ in slot.holders { values.append(1) }
             if let oldIndex, let oldSlot {
                 endedBits.append((oldIndex, oldSlot.present & (changed | ~slot.present)))
+                let gone = (oldSlot.map.holders ?? []).filter { !(map.holders ?? []).contains($0) }
+                if !gone.isEmpty { endedHolders[oldIndex] = gone }
             }
             slots.append(slot)
         }
         liveIdsEnd = labelIds.count
         if !idsValid || numberedCount == 0 { numberedCount = strings.count }
         endedBits += previous.values.map { ($0, Self.allBits) }
-        for (index, bits) in endedBits.sorted(by: { $0.slot < $1.slot }) where oldSlots[index].present & bits != 0 {
-            var slot = place(oldSlots[index].map, copying: oldSlots[index], oldIds: oldIds, idsValid: idsValid, changed: 0)
+        for index in previous.values { endedHolders[index] = oldSlots[index].map.holders }
+        for (index, bits) in endedBits.sorted(by: { $0.slot < $1.slot }) {
+            let holders = endedHolders[index] ?? []
+            guard oldSlots[index].present & bits != 0 || !holders.isEmpty else { continue }
+            // Only the holders that ended: one still holding the map keeps its series.
+            var map = oldSlots[index].map
+            let changed = map.holders == holders ? 0 : Self.holdersBit
+            map.holders = holders
+            var slot = place(map, copying: oldSlots[index], oldIds: oldIds, idsValid: idsValid, changed: changed)
             slot.present = oldSlots[index].present & bits
             ended.append(slot)
         }
@@ -306,8 +331,9 @@ package struct FrameWriter {
     private mutating func place(
         _ map: MapStats, copying oldSlot: Slot?, oldIds: [UInt32], idsValid: Bool, changed: UInt8
     ) -> Slot {
-        let keepCommon = oldSlot != nil && idsValid && changed & ~Self.infoBit == 0
+        let keepCommon = oldSlot != nil && idsValid && changed & ~(Self.infoBit | Self.holdersBit) == 0
         let keepInfo = oldSlot != nil && idsValid && changed & Self.infoBit == 0
+        let keepHolders = oldSlot != nil && idsValid && changed & Self.holdersBit == 0
         // Built only if looked up: most maps of a rebuild copy both.
         lazy var common = MetricSet.labels(of: map)
         let commonStart = labelIds.count
@@ -327,7 +353,22 @@ package struct FrameWriter {
             let info = Sample(.mapInfo, MetricSet.infoLabels(of: map, common: common), 1)
             _ = appendIds(info.seriesLabels(merging: externalLabels).pairs)
         }
-        return Slot(map: map, present: 0, common: commonStart..<infoStart, nameAt: nameAt, info: infoStart..<labelIds.count)
+        let info = infoStart..<labelIds.count
+        var holders: [Range<Int>] = []
+        if let oldSlot, keepHolders {
+            for range in oldSlot.holders {
+                let start = labelIds.count
+                labelIds += oldIds[range]
+                holders.append(start..<labelIds.count)
+            }
+        } else {
+            for holder in map.holders ?? [] {
+                let start = labelIds.count
+                _ = appendIds(Sample(.mapHolderInfo, MetricSet.holderLabels(of: map, holder), 1).seriesLabels(merging: externalLabels).pairs)
+                holders.append(start..<labelIds.count)
+            }
+        }
+        return Slot(map: map, present: 0, common: commonStart..<infoStart, nameAt: nameAt, info: info, holders: holders)
     }
 
     /// Appends the ids of sorted label pairs; returns where a `__name__` pair would go among them.
@@ -345,6 +386,6 @@ package struct FrameWriter {
     /// name or type changed (the id was reused), the info series if its sizes, pins or programs did.
     private static func changedSeries(from old: MapStats, to new: MapStats) -> UInt8 {
         let changes = MetricSet.labelChanges(from: old, to: new)
-        return changes.common ? allBits : changes.info ? infoBit : 0
+        return (changes.common ? allBits : changes.info ? infoBit : 0) | (changes.holders ? holdersBit : 0)
     }
 }

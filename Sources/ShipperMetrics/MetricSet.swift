@@ -65,6 +65,9 @@ extension Metric {
         name: "ebpf_map_info",
         help: "Constant 1; labels describe the map: sizes, flags, bpffs pins and the programs using it.",
         kind: .gauge)
+    public static let mapHolderInfo = Metric(
+        name: "ebpf_map_holder_info",
+        help: "Constant 1 for each process holding a file descriptor of the map: its pid and comm.", kind: .gauge)
 
     public static let samplesSent = Metric(
         name: "ebpf_map_shipper_samples_sent_total",
@@ -174,8 +177,15 @@ public enum MetricSet {
                 guard let value = metric.value(of: map) else { continue }
                 samples.append(Sample(metric.metric, metric == .info ? info : labels, value))
             }
+            for holder in map.holders ?? [] { samples.append(Sample(.mapHolderInfo, holderLabels(of: map, holder), 1)) }
         }
         return samples
+    }
+
+    /// The labels of the info series of one process holding a map: the map's id, the process's
+    /// pid and comm.
+    package static func holderLabels(of map: MapStats, _ holder: Holder) -> LabelSet {
+        LabelSet(["map_id": "\(map.id)", "pid": "\(holder.pid)", "comm": holder.comm])
     }
 
     /// The labels of a map's series other than its info series. Fixed for a map id.
@@ -195,12 +205,14 @@ public enum MetricSet {
     }
 
     /// Which of a map's label sets differ between two descriptions of it. It reads the fields
-    /// `labels(of:)` and `infoLabels(of:common:)` read: a field added to one belongs in the other.
-    /// Inlinable: the frame writer asks it of every map each cycle.
-    @inlinable package static func labelChanges(from old: MapStats, to new: MapStats) -> (common: Bool, info: Bool) {
+    /// `labels(of:)`, `infoLabels(of:common:)` and `holderLabels(of:_:)` read: a field added to one
+    /// belongs in the other. Inlinable: the frame writer asks it of every map each cycle.
+    @inlinable package static func labelChanges(
+        from old: MapStats, to new: MapStats
+    ) -> (common: Bool, info: Bool, holders: Bool) {
         let common = old.id != new.id || old.name != new.name || old.type != new.type
         let info = common || old.keySize != new.keySize || old.valueSize != new.valueSize || old.flags != new.flags
             || old.pinned != new.pinned || old.programs != new.programs
-        return (common, info)
+        return (common, info, common || old.holders != new.holders)
     }
 }

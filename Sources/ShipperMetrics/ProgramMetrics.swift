@@ -12,6 +12,18 @@ extension Metric {
         name: "ebpf_prog_run_count_total",
         help: "Runs of the BPF program, counted only while run-time statistics are on; absent while they are off.",
         kind: .counter)
+    public static let programSampledRunTime = Metric(
+        name: "ebpf_prog_sampled_run_time_ratio",
+        help: "Seconds the BPF program ran per second (its share of one CPU), measured over the sample window before the collection (programs.stats: sampled) and extrapolated to the whole interval; absent otherwise.",
+        kind: .gauge)
+    public static let programSampledRuns = Metric(
+        name: "ebpf_prog_sampled_runs_per_second",
+        help: "Runs of the BPF program per second, measured over the sample window before the collection (programs.stats: sampled) and extrapolated to the whole interval; absent otherwise.",
+        kind: .gauge)
+    public static let programHolderInfo = Metric(
+        name: "ebpf_prog_holder_info",
+        help: "Constant 1 for each process holding a file descriptor of the BPF program, or of a link to it: its pid and comm.",
+        kind: .gauge)
     public static let programRecursionMisses = Metric(
         name: "ebpf_prog_recursion_misses_total",
         help: "Runs of the BPF program the kernel skipped because it was already running on the CPU (Linux 5.12 and later).",
@@ -25,7 +37,7 @@ extension Metric {
 
     /// The per-program metrics, in exposition order.
     public static let programMetrics: [Metric] = [
-        .programInfo, .programRunTime, .programRuns, .programRecursionMisses, .programMemoryBytes,
+        .programInfo, .programRunTime, .programRuns, .programSampledRunTime, .programSampledRuns, .programRecursionMisses, .programMemoryBytes,
         .programVerifiedInstructions, .programHolderInfo,
     ]
 }
@@ -44,6 +56,10 @@ extension MetricSet {
             samples.append(Sample(.programInfo, info, 1))
             if let runTime = program.runTimeNs { samples.append(Sample(.programRunTime, labels, Double(runTime) / 1e9)) }
             if let runs = program.runCount { samples.append(Sample(.programRuns, labels, Double(runs))) }
+            if let rates = program.sampled {
+                samples.append(Sample(.programSampledRunTime, labels, rates.runTimeRatio))
+                samples.append(Sample(.programSampledRuns, labels, rates.runsPerSecond))
+            }
             if let misses = program.recursionMisses { samples.append(Sample(.programRecursionMisses, labels, Double(misses))) }
             if let memory = program.memoryBytes { samples.append(Sample(.programMemoryBytes, labels, Double(memory))) }
             if let instructions = program.verifiedInstructions {

@@ -98,8 +98,7 @@ public final class SelfMetrics: Sendable {
     }
 
     public func collected(in duration: Duration) {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        state.withLock { $0.collectSeconds = seconds }
+        state.withLock { $0.collectSeconds = duration.seconds }
     }
 
     /// The collector's failure counts so far (`Collector.errors`), whether it counts losses, for

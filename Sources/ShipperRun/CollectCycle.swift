@@ -59,7 +59,7 @@ final class CollectCycle {
             "collected", metadata: ["maps.count": "\(maps.count)", "collect.ms": "\(elapsed.milliseconds)"])
 
         let own = metrics.samples()
-        let programs = MetricSet.holderSamples(for: maps) + MetricSet.samples(for: collector.programs)
+        let programs = MetricSet.samples(for: collector.programs)
         if !gateways.isEmpty {
             let samples = MetricSet.samples(for: maps) + programs + own
             for gateway in gateways {
@@ -70,8 +70,7 @@ final class CollectCycle {
         guard !senders.isEmpty else { return true }
 
         frames.update(maps, countersStartMs: collector.lossCountersStartMs ?? 0)
-        // Holders change with processes rather than maps, so they join the programs' series, sent
-        // as they come. Programs' counters count from when each was loaded, which the kernel does not say.
+        // Programs' counters count from when each was loaded, which the kernel does not say.
         for sample in programs { frames.append(sample) }
         // The shipper's counters count from its start: 2.0 sends that as their start timestamp.
         for sample in own { frames.append(sample, startMs: metrics.startedMs) }
@@ -116,6 +115,11 @@ final class CollectCycle {
                         "collection fell behind its interval; skipped intervals",
                         metadata: ["collect.skipped": "\((due - last) / interval - 1)"])
                 }
+            }
+            // programs.stats: sampled measures the window before the collection.
+            if let window = collector.sampleWindow {
+                guard stop.sleep(until: Date(timeIntervalSince1970: Double(next - window.milliseconds) / 1000)) else { return }
+                collector.openSampleWindow()
             }
             guard stop.sleep(until: Date(timeIntervalSince1970: Double(next) / 1000)) else { return }
             run(at: Date(timeIntervalSince1970: Double(next) / 1000))

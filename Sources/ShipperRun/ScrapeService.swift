@@ -33,8 +33,7 @@ public final class ScrapeService: Service {
                     metrics.collected(in: started.duration(to: .now))
                     metrics.record(collector)
                     return TextExposition.render(
-                        MetricSet.samples(for: maps) + MetricSet.holderSamples(for: maps) + MetricSet.samples(for: collector.programs)
-                            + metrics.samples())
+                        MetricSet.samples(for: maps) + MetricSet.samples(for: collector.programs) + metrics.samples())
                 } catch {
                     logger.error("collection failed", metadata: ["error": "\(error)"])
                     return nil

@@ -20,11 +20,16 @@ extension EBPFMapShipper {
                   ebpf-map-shipper list --format json | jq '.[] | select(.entries != null)'
                   ebpf-map-shipper list --format prometheus
                   ebpf-map-shipper list --programs --program-stats on
+                  ebpf-map-shipper list --programs --program-stats sampled
+
+                HOLDERS names the processes holding a descriptor of each map, as comm(pid).
 
                 With --programs, the loaded BPF programs are listed instead, most run time first: \
                 type, tag, run time and runs (only while the kernel's run-time statistics are on: \
-                sysctl kernel.bpf_stats_enabled=1, or --program-stats on for this command), \
-                memory, instructions the verifier processed, and the ids of the maps each uses.
+                sysctl kernel.bpf_stats_enabled=1, or --program-stats on for this command; \
+                --program-stats sampled measures one second and shows rates per second), \
+                memory, instructions the verifier processed, the ids of the maps each uses, and \
+                the processes holding each.
                 """
         )
 
@@ -68,8 +73,7 @@ extension EBPFMapShipper {
             case .table: print(MapTable.render(maps), terminator: "")
             case .json: print(MapStats.json(maps))
             case .prometheus:
-                let samples = MetricSet.samples(for: maps) + MetricSet.holderSamples(for: maps) + metrics.samples()
-                print(TextExposition.render(samples), terminator: "")
+                print(TextExposition.render(MetricSet.samples(for: maps) + metrics.samples()), terminator: "")
             }
         }
     }
@@ -119,7 +123,9 @@ struct MapSelection: ParsableArguments {
         help: """
             Per-program run time and runs: on turns the kernel's run-time statistics on while this \
             command runs, which costs every run of every BPF program on the host two clock reads; \
-            off (the default) reports them only where sysctl kernel.bpf_stats_enabled is 1.
+            sampled turns them on for one second before each collection and reports the rates \
+            measured over it (each collection then takes that second longer); off (the default) \
+            reports them only where sysctl kernel.bpf_stats_enabled is 1.
             """)
     var programStats: ProgramStatistics = .off
 

@@ -15,6 +15,8 @@ extension ProgramStats {
             ("tag", JSON.quote(tag)),
             ("run_time_ns", runTimeNs.map { "\($0)" } ?? "null"),
             ("run_count", runCount.map { "\($0)" } ?? "null"),
+            ("sampled_run_time_ratio", sampled.map { String($0.runTimeRatio) } ?? "null"),
+            ("sampled_runs_per_second", sampled.map { String($0.runsPerSecond) } ?? "null"),
             ("recursion_misses", recursionMisses.map { "\($0)" } ?? "null"),
             ("memory_bytes", memoryBytes.map { "\($0)" } ?? "null"),
             ("verified_instructions", verifiedInstructions.map { "\($0)" } ?? "null"),

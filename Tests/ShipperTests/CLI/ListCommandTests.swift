@@ -66,9 +66,10 @@ struct ListCommandTests {
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         let program = try #require(objects.first { $0["id"] as? Int == Int(id) })
         #expect(Set(program.keys) == [
-            "id", "name", "type", "tag", "run_time_ns", "run_count", "recursion_misses", "memory_bytes",
-            "verified_instructions", "map_ids", "holders",
+            "id", "name", "type", "tag", "run_time_ns", "run_count", "sampled_run_time_ratio", "sampled_runs_per_second",
+            "recursion_misses", "memory_bytes", "verified_instructions", "map_ids", "holders",
         ])
+        #expect(program["sampled_run_time_ratio"] is NSNull && program["sampled_runs_per_second"] is NSNull)
         #expect(program["name"] as? String == prefix + "prog")
         #expect(program["type"] as? String == "socket_filter")
         #expect(program["run_time_ns"] is NSNull && program["run_count"] is NSNull)
@@ -90,6 +91,15 @@ struct ListCommandTests {
         #expect(text.stdout.contains(
             "ebpf_prog_info{prog_id=\"\(id)\",prog_name=\"\(prefix)prog\",prog_type=\"socket_filter\",tag=\"\(tag)\"} 1\n"))
         #expect(!text.stdout.contains("ebpf_prog_run_count_total{prog_id=\"\(id)\""))
+        // Sampled: the rates over one window, in which nothing ran it.
+        let sampled = try await ShipperBinary.run(["list", "--programs", "--format", "json", "--program-stats", "sampled"])
+        let rates = try #require(
+            (try JSONSerialization.jsonObject(with: Data(sampled.stdout.utf8)) as? [[String: Any]])?.first { $0["id"] as? Int == Int(id) },
+            "\(sampled.stderr)")
+        #expect(rates["sampled_runs_per_second"] as? Double == 0 && rates["sampled_run_time_ratio"] as? Double == 0, "\(rates)")
+        let sampledTable = try await ShipperBinary.run(["list", "--programs", "--program-stats", "sampled"])
+        let sampledRow = sampledTable.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.first { $0.first == "\(id)" }
+        #expect(sampledRow?[4...6] == ["0ns/s", "0.0/s", "-"], "\(sampledTable.stdout)")
         #expect(text.stdout.contains("ebpf_prog_holder_info{comm=\"\(comm)\",pid=\"\(holder.pid)\",prog_id=\"\(id)\"} 1\n"))
     }
 

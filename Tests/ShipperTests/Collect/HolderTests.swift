@@ -31,7 +31,7 @@ struct HolderTests {
         #expect(maps.first?.holders == [a, b].sorted())
         #expect(collector.programs.first { $0.id == program }?.holders == [a])
         let text = TextExposition.render(
-            MetricSet.holderSamples(for: maps) + MetricSet.samples(for: collector.programs.filter { $0.id == program }))
+            MetricSet.samples(for: maps) + MetricSet.samples(for: collector.programs.filter { $0.id == program }))
         for holder in [a, b] {
             #expect(text.contains("\nebpf_map_holder_info{comm=\"\(holder.comm)\",map_id=\"\(map)\",pid=\"\(holder.pid)\"} 1\n"), "\(text)")
         }

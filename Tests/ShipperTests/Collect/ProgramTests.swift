@@ -76,6 +76,40 @@ struct ProgramTests {
         #expect(text.contains("\nebpf_prog_memory_bytes{prog_id=\"\(id)\",prog_name=\"\(name)\"} \(program.memoryBytes ?? 0)\n"), "\(text)")
     }
 
+    /// `sampled`: the runs made while the window is open, over the window's length, and nothing
+    /// counted outside it. The daemon opens the window a window before each collection; a
+    /// collection with none open opens it and waits it out.
+    @Test func sampledRatesAreTheRunsOverTheWindow() async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try await holder.loadProgram(name: prefix + "p", using: [])
+        var options = CollectorOptions(filter: MapFilter(include: ["^" + prefix]))
+        options.programStatistics = .sampled
+        options.sampleWindow = .milliseconds(100)
+        let collector = try await Collector.loaded(options, logger: BPFGate.quietLogger)
+        #expect(collector.sampleWindow == .milliseconds(100))
+        #expect(!collector.programStatisticsActive || Self.statisticsOnByTheSysctl)
+
+        try await blocking { collector.openSampleWindow() }
+        try await holder.testRun(program: prefix + "p", times: 9)
+        _ = try await collector.collected()
+        let program = try #require(collector.programs.first { $0.id == id })
+        let rates = try #require(program.sampled)
+        #expect(abs(rates.runsPerSecond * rates.window.seconds - 9) < 1e-6, "\(rates)")
+        #expect(rates.runTimeRatio > 0)
+        if !Self.statisticsOnByTheSysctl { #expect(program.runCount == nil && program.runTimeNs == nil) }
+        let text = TextExposition.render(MetricSet.samples(for: [program]))
+        #expect(text.contains("\nebpf_prog_sampled_runs_per_second{prog_id=\"\(id)\",prog_name=\"\(prefix)p\"} \(rates.runsPerSecond)\n"), "\(text)")
+        #expect(text.contains("\nebpf_prog_sampled_run_time_ratio{prog_id=\"\(id)\",prog_name=\"\(prefix)p\"} "), "\(text)")
+
+        // Runs between windows are not counted; the next collection waits out a window of its own.
+        try await holder.testRun(program: prefix + "p", times: 5)
+        _ = try await collector.collected()
+        let quiet = try #require(collector.programs.first { $0.id == id }?.sampled)
+        #expect(quiet.runsPerSecond == 0 && quiet.runTimeRatio == 0)
+        #expect(quiet.window >= .milliseconds(100))
+    }
+
     /// The shipper's own iterator program is left out unless asked.
     @Test func theShippersOwnProgramIsLeftOutUnlessAsked() async throws {
         let collector = try await Collector.loaded(CollectorOptions(), logger: BPFGate.quietLogger)

@@ -45,7 +45,8 @@ struct ConfigTests {
               loss_tracking: off
               include_self: true
             programs:
-              stats: on
+              stats: sampled
+              sample_window: 1500ms
             remote_write:
               - name: mimir
                 url: https://mimir.example/api/v1/push
@@ -70,8 +71,9 @@ struct ConfigTests {
         #expect(config.maps == MapsConfig(
             include: ["^cilium_", "conntrack"], exclude: ["_tmp$"], types: [MapType(name: "hash")!, MapType(name: "lru_hash")!],
             countMethod: .fallback, maxWalkKeys: 5000, lossTracking: .off, includeSelf: true))
-        #expect(config.programs == ProgramsConfig(stats: .on))
-        #expect(config.collectorOptions.programStatistics == .on)
+        #expect(config.programs == ProgramsConfig(stats: .sampled, sampleWindow: .milliseconds(1500)))
+        #expect(config.collectorOptions.programStatistics == .sampled)
+        #expect(config.collectorOptions.sampleWindow == .milliseconds(1500))
         let mimir = config.remoteWrite[0]
         #expect(mimir.name == "mimir")
         #expect(mimir.headers == [.init(name: "X-Scope-OrgID", value: "tenant-${literal}")])
@@ -298,7 +300,13 @@ struct ConfigTests {
         #expect(error("interval: ${NOPE}\n") == "shipper.yml:1: interval: environment variable NOPE is not set (written as ${NOPE}; use $$ for a literal $)")
         #expect(error("maps:\n  types: [hashh]\n")?.hasPrefix("shipper.yml:2: maps.types[0]: unknown map type 'hashh'; expected one of: hash, array") == true)
         #expect(error("maps:\n  include: ['(']\n")?.hasPrefix("shipper.yml:2: maps.include[0]: invalid regex '('") == true)
-        #expect(error("programs:\n  stats: sampled\n") == "shipper.yml:2: programs.stats: unknown programs.stats 'sampled'; expected off or on")
+        #expect(error("programs:\n  stats: always\n") == "shipper.yml:2: programs.stats: unknown programs.stats 'always'; expected off, sampled or on")
+        #expect(error("interval: 1s\nprograms:\n  stats: sampled\n  sample_window: 600ms\n")
+            == "shipper.yml:4: programs.sample_window: 600ms is more than half the interval (1s); shorten the window or lengthen the interval")
+        // The default window (1s) against a short interval: the line names the setting that made it matter.
+        #expect(error("interval: 1500ms\nprograms:\n  stats: sampled\n")
+            == "shipper.yml:3: programs.stats: 1s is more than half the interval (1500ms); shorten the window or lengthen the interval")
+        #expect(error("programs:\n  sample_window: 10ms\n")?.hasPrefix("shipper.yml:2: programs.sample_window: ") == true)
         #expect(error("external_labels:\n  __bad: x\n") == "shipper.yml:2: external_labels.__bad: invalid label name '__bad'; expected [a-zA-Z_][a-zA-Z0-9_]* not starting with __")
         #expect(error("remote_write:\n  - url: http://a/\n    queue:\n      min_backoff: 10s\n      max_backoff: 1s\n")
             == "shipper.yml:4: remote_write[0].queue.min_backoff: min_backoff (10s) exceeds max_backoff (1s)")

@@ -57,14 +57,28 @@ struct DashboardTests {
             programs: {stats: on}
             remote_write: [{name: central, url: '\(prometheus.remoteWriteURL)'}]
             """)
+        // A second host samples the statistics instead: the program panels show it too.
+        let sampling = try ShipperDaemon(config: """
+            interval: 1s
+            external_labels: {instance: sampling}
+            maps: {include: ['^\(prefix)']}
+            programs: {stats: sampled, sample_window: 300ms}
+            remote_write: [{name: central, url: '\(prometheus.remoteWriteURL)'}]
+            """)
         #expect(await eventually(within: 30) {
             ((try? await prometheus.samples("ebpf_map_entries{map_id=\"\(hash)\"}[1m]").first?.timestampsMs.count) ?? 0) >= 6
         }, "\(daemon.log)")
+        #expect(await eventually(within: 30) {
+            ((try? await prometheus.samples("ebpf_prog_sampled_run_time_ratio{instance=\"sampling\",prog_name=\"\(prefix)prog\"}[1m]").first?.timestampsMs.count) ?? 0) >= 3
+        }, "\(sampling.log)")
         let queries = try Dashboard.queries()
         #expect(queries.count == 17)
         for (title, expr) in queries where !Dashboard.needsLossTracking(expr) {
             let result = try await prometheus.query(expr)
             #expect(!result.isEmpty, "\(title): \(expr)")
+            if expr.contains("ebpf_prog_run_") {
+                #expect(result.contains { $0.labels["instance"] == "sampling" }, "\(title): \(result)")
+            }
         }
         // The program-memory panel joins the maps to the programs that use them.
         let byProgram = try await prometheus.query(try #require(queries.first { $0.title == "Memory by program" }).expr)
@@ -77,6 +91,7 @@ struct DashboardTests {
             #expect(rows.contains { $0.labels["programs"] == prefix + "prog" }, "\(expr): \(rows)")
         }
         #expect(await daemon.terminate() == 0)
+        #expect(await sampling.terminate() == 0)
         await prometheus.stop()
     }
 }

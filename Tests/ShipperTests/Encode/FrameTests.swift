@@ -15,11 +15,15 @@ struct FrameTests {
     static let external = LabelSet(["instance": "edge-7", "job": "ebpf"])
     static let now: Int64 = 1_700_000_000_000
 
-    static func map(_ id: UInt32, entries: UInt64?, programs: [String] = [], pinned: [String] = []) -> MapStats {
-        MapStats(
+    static func map(
+        _ id: UInt32, entries: UInt64?, programs: [String] = [], pinned: [String] = [], holders: [Holder]? = nil
+    ) -> MapStats {
+        var map = MapStats(
             id: id, name: "m\(id)", type: MapType(name: "hash")!, flags: 0, keySize: 4, valueSize: 8, maxEntries: 10,
             entries: entries, countMethod: entries == nil ? nil : .kfunc, memoryBytes: 100, pinned: pinned,
             programs: programs)
+        map.holders = holders
+        return map
     }
 
     static func frame(_ batch: Batch) throws -> Frame {
@@ -159,6 +163,45 @@ struct FrameTests {
         #expect(try shipper.cycle(maps, at: now + 1) == Self.reference(maps, at: now + 1, external: LabelSet()))
     }
 
+    /// A map's holder series follow the processes holding it: a process that lets go of the map
+    /// gets a stale marker, one that still holds it keeps its series, and an unloaded map's
+    /// holders end with it.
+    @Test func holderSeriesEndExactlyWhenAProcessLetsGo() throws {
+        var shipper = Shipper(external: LabelSet())
+        let (a, b, c) = (Holder(pid: 10, comm: "agent"), Holder(pid: 20, comm: "cilium-agent"), Holder(pid: 30, comm: "xdp"))
+        var maps = [Self.map(1, entries: 5, holders: [a, b]), Self.map(2, entries: 3)]
+        #expect(try shipper.cycle(maps, at: Self.now) == Self.reference(maps, at: Self.now, external: LabelSet()))
+        #expect(try Self.reference(maps, at: Self.now, external: LabelSet()).contains(
+            "ebpf_map_holder_info{comm=cilium-agent,map_id=1,pid=20} 1.0@\(Self.now)"))
+        shipper.writer.update(maps)
+        let steady = try Self.frame(shipper.writer.batch(timestampMs: Self.now + 1))
+        shipper.writer.update(maps)
+        #expect(try Self.frame(shipper.writer.batch(timestampMs: Self.now + 2)).tableId == steady.tableId)
+
+        maps[0].holders = [b]
+        maps[1].holders = [c]
+        var now = Self.now + 3
+        #expect(try shipper.cycle(maps, at: now) == Self.reference(maps, at: now, external: LabelSet()) + [
+            "ebpf_map_holder_info{comm=agent,map_id=1,pid=10} stale@\(now)",
+        ])
+        now += 1
+        #expect(try shipper.cycle([maps[1]], at: now) == Self.reference([maps[1]], at: now, external: LabelSet()) + [
+            "ebpf_map_entries{map_id=1,map_name=m1,map_type=hash} stale@\(now)",
+            "ebpf_map_max_entries{map_id=1,map_name=m1,map_type=hash} stale@\(now)",
+            "ebpf_map_pressure{map_id=1,map_name=m1,map_type=hash} stale@\(now)",
+            "ebpf_map_memory_bytes{map_id=1,map_name=m1,map_type=hash} stale@\(now)",
+            "ebpf_map_info{flags=0x0,key_size=4,map_id=1,map_name=m1,map_type=hash,value_size=8} stale@\(now)",
+            "ebpf_map_holder_info{comm=cilium-agent,map_id=1,pid=20} stale@\(now)",
+        ])
+        // Unknown holders (the iterator did not load) are no series, and end those there were.
+        now += 1
+        maps[1].holders = nil
+        #expect(try shipper.cycle([maps[1]], at: now) == Self.reference([maps[1]], at: now, external: LabelSet()) + [
+            "ebpf_map_holder_info{comm=xdp,map_id=2,pid=30} stale@\(now)",
+        ])
+        #expect(try shipper.cycle([maps[1]], at: now + 1) == Self.reference([maps[1]], at: now + 1, external: LabelSet()))
+    }
+
     /// Requests of any size hold the same series in order; frames of several cycles share
     /// requests, each series with its own frame's timestamp.
     @Test func cutsFramesIntoRequestsInOrder() throws {
@@ -233,7 +276,10 @@ struct FrameTests {
         for cycle in 0..<60 {
             let maps = (0..<2_000).map { index -> MapStats in
                 let mapId = UInt32(index) + (index % 4 == 0 ? UInt32(cycle) * 10_000 : 0)
-                return Self.map(mapId + 1, entries: UInt64(index), pinned: index % 4 == 0 ? ["/sys/fs/bpf/p\(mapId)"] : [])
+                // Every third map's holder changes every fifth cycle.
+                let holders = index % 3 == 0 ? [Holder(pid: UInt32(cycle / 5), comm: "p\(index % 7)")] : nil
+                return Self.map(
+                    mapId + 1, entries: UInt64(index), pinned: index % 4 == 0 ? ["/sys/fs/bpf/p\(mapId)"] : [], holders: holders)
             }.sorted { $0.id < $1.id }
             let before = shipper.writer.strings.count
             shipper.writer.update(maps)
@@ -242,7 +288,8 @@ struct FrameTests {
             if cycle % 15 == 14 || shipper.writer.strings.count < before {
                 renumbered = renumbered || shipper.writer.strings.count < before
                 let series = try shipper.cycle(maps, at: Self.now + Int64(cycle))
-                #expect(Array(series.prefix(10_000)) == (try Self.reference(maps, at: Self.now + Int64(cycle))))
+                let reference = try Self.reference(maps, at: Self.now + Int64(cycle))
+                #expect(Array(series.prefix(reference.count)) == reference)
             }
         }
         // 60 cycles made about 95,000 strings; past 65,536 they were numbered afresh.
