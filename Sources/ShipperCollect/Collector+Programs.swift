@@ -69,6 +69,7 @@ extension Collector {
                 programs.append(program)
             }
             sampler?.end(&programs)
+            attachLinks(to: &programs)
             for index in programs.indices {
                 programs[index].name = fullName(of: programs[index], known: &names)
                 if !counting { (programs[index].runTimeNs, programs[index].runCount) = (nil, nil) }
@@ -97,6 +98,22 @@ extension Collector {
         }
         for id in names.keys { names[id]?.sort() }
         return (names, leftOutMaps)
+    }
+
+    /// Adds to each program the links that attach it. Failing to list them (before Linux 5.8 there
+    /// are none to list) leaves every program without, and is said once a minute.
+    private func attachLinks(to programs: inout [ProgramStats]) {
+        let links: [(program: UInt32, link: ProgramLink)]
+        do throws(BPFError) {
+            links = try KernelObjects.links()
+        } catch {
+            failed(.programs, error, message: "could not list the BPF links; the programs are reported without where they are attached")
+            return
+        }
+        guard !links.isEmpty else { return }
+        var byProgram: [UInt32: [ProgramLink]] = [:]
+        for (program, link) in links { byProgram[program, default: []].append(link) }
+        for index in programs.indices { programs[index].links = byProgram[programs[index].id] ?? [] }
     }
 
     /// The program's name as bpftool shows it: the kernel keeps 15 characters, so a name that

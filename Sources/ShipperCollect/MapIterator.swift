@@ -233,6 +233,24 @@ enum KernelObjects {
         return result == 1 ? id : nil
     }
 
+    /// Every BPF link, in id order: which program each attaches, and where (Linux 5.8 and later).
+    static func links() throws(BPFError) -> [(program: UInt32, link: ProgramLink)] {
+        var links: [(program: UInt32, link: ProgramLink)] = []
+        for id in try ids(clibbpf_link_next_id, "list links") {
+            var record = clibbpf_link_record()
+            let result = clibbpf_link_describe(id, &record)
+            if result == -Errno.noSuchFileOrDirectory.rawValue { continue }  // gone meanwhile
+            try check(result, "describe link \(id)")
+            let attach = record.attach_type == CLIBBPF_ATTACH_UNKNOWN
+                ? nil : clibbpf_attach_type_name(record.attach_type).map { String(cString: $0) } ?? "attach_type_\(record.attach_type)"
+            let target = String(fixedCString: record.target)
+            links.append((record.prog_id, ProgramLink(
+                id: record.id, type: clibbpf_link_type_name(record.type).map { String(cString: $0) } ?? "type_\(record.type)",
+                attachType: attach, target: target.isEmpty ? nil : target)))
+        }
+        return links
+    }
+
     private static func ids(
         _ next: (UInt32, UnsafeMutablePointer<UInt32>?) -> Int32, _ operation: String
     ) throws(BPFError) -> [UInt32] {

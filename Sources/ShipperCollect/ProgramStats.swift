@@ -24,7 +24,27 @@ public struct ProgramStats: Sendable, Equatable {
     public var sampled: ProgramRates? = nil
     /// The maps the program uses.
     public var mapIDs: [UInt32]
+    /// The links that attach it, in id order: empty for a program attached some other way
+    /// (netlink, BPF_PROG_ATTACH, a socket option) or not at all, which the kernel does not say.
+    public var links: [ProgramLink] = []
     /// The processes holding a descriptor of it (for a program, or of a link to it), by pid; nil
     /// where the kernel would not say (the holders iterator did not load).
     public var holders: [Holder]? = nil
+}
+
+/// One BPF link of a program: where the kernel says it is attached.
+public struct ProgramLink: Sendable, Equatable {
+    public var id: UInt32
+    /// As bpftool spells it: `xdp`, `cgroup`, `iter`, `tracing`, `perf_event`...
+    public var type: String
+    /// As bpftool spells it (`xdp`, `cgroup_inet_ingress`, `trace_fentry`, `trace_iter`...); nil
+    /// where the link does not say.
+    public var attachType: String?
+    /// The interface (xdp, tcx, netkit), the cgroup's path under /sys/fs/cgroup, the iterator's
+    /// or raw tracepoint's name, `netns <inode>`; nil where the kernel does not say (a fentry or
+    /// fexit target is named only in the kernel's BTF, which the shipper does not load).
+    public var target: String?
+
+    /// The attach type where the link says, else the link's type: what `attach_type` labels show.
+    public var attachment: String { attachType ?? type }
 }

@@ -3,7 +3,8 @@ import ShipperCollect
 extension Metric {
     public static let programInfo = Metric(
         name: "ebpf_prog_info",
-        help: "Constant 1; labels describe the loaded BPF program: its full name, type and tag.", kind: .gauge)
+        help: "Constant 1; labels describe the loaded BPF program: its full name, type and tag, and where its links attach it (attach_type, attach_target).",
+        kind: .gauge)
     public static let programRunTime = Metric(
         name: "ebpf_prog_run_time_seconds_total",
         help: "Time the BPF program ran, counted only while run-time statistics are on (kernel.bpf_stats_enabled, or programs.stats: on); absent while they are off.",
@@ -53,6 +54,8 @@ extension MetricSet {
             var info = labels
             info["prog_type"] = program.type
             info["tag"] = program.tag
+            info["attach_type"] = Set(program.links.map(\.attachment)).sorted().joined(separator: ",")
+            info["attach_target"] = Set(program.links.compactMap(\.target)).sorted().joined(separator: ",")
             samples.append(Sample(.programInfo, info, 1))
             if let runTime = program.runTimeNs { samples.append(Sample(.programRunTime, labels, Double(runTime) / 1e9)) }
             if let runs = program.runCount { samples.append(Sample(.programRuns, labels, Double(runs))) }

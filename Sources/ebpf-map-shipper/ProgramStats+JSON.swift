@@ -21,7 +21,22 @@ extension ProgramStats {
             ("memory_bytes", memoryBytes.map { "\($0)" } ?? "null"),
             ("verified_instructions", verifiedInstructions.map { "\($0)" } ?? "null"),
             ("map_ids", "[" + mapIDs.map { "\($0)" }.joined(separator: ", ") + "]"),
+            ("links", "[" + links.map(\.jsonObject).joined(separator: ", ") + "]"),
             ("holders", Holder.json(holders)),
         ])
     }
+}
+
+extension ProgramLink {
+    var jsonObject: String {
+        JSON.object([
+            ("id", "\(id)"),
+            ("type", JSON.quote(type)),
+            ("attach_type", attachType.map(JSON.quote) ?? "null"),
+            ("target", target.map(JSON.quote) ?? "null"),
+        ])
+    }
+
+    /// The table's ATTACHED column: `attach_type:target`, as far as the kernel says.
+    var column: String { attachment + (target.map { ":" + $0 } ?? "") }
 }

@@ -10,7 +10,7 @@ enum ProgramTable {
             let (x, y) = (a.sampled?.runTimeRatio ?? Double(a.runTimeNs ?? 0), b.sampled?.runTimeRatio ?? Double(b.runTimeNs ?? 0))
             return x != y ? x > y : a.id < b.id
         }
-        let header = ["ID", "TYPE", "NAME", "TAG", "RUN TIME", "RUNS", "AVG", "MEMORY", "VERIFIED", "MAPS", "HOLDERS"]
+        let header = ["ID", "TYPE", "NAME", "TAG", "RUN TIME", "RUNS", "AVG", "MEMORY", "VERIFIED", "MAPS", "ATTACHED", "HOLDERS"]
         return TextTable.render(header, sorted.map(row), rightAligned: [0, 4, 5, 6, 7, 8])
     }
 
@@ -29,6 +29,7 @@ enum ProgramTable {
             String(program.id), program.type, program.name, program.tag, time, runs, average,
             program.memoryBytes.map(MapTable.bytes) ?? "-", program.verifiedInstructions.map { String($0) } ?? "-",
             program.mapIDs.isEmpty ? "-" : program.mapIDs.map(String.init).joined(separator: ","),
+            program.links.isEmpty ? "-" : program.links.map(\.column).joined(separator: ","),
             Holder.column(program.holders),
         ]
     }

@@ -30,6 +30,12 @@ on stdin, one JSON answer per line on stdout:
       loads a socket filter that references those maps         -> {"id": 41}
       with "btf_name": "a_long_function_name", the program also carries BTF whose function
       record has that name (the kernel keeps only 15 characters of "name")
+  {"op": "attach_cgroup", "name": "c", "cgroup": "shipper-test-1"}
+      makes that cgroup under the cgroup2 mount, loads a cgroup_skb program that lets every packet
+      through, and attaches it to the cgroup's ingress with a BPF link
+                                                    -> {"id": 42, "link_id": 7, "path": "/shipper-test-1"}
+  {"op": "detach_cgroup", "name": "c"}     closes the link and the program, removes the cgroup
+                                                                -> {"ok": true}
   {"op": "test_run", "name": "p", "repeat": 5}
       runs the program loaded as "p" on a 64-byte packet, `repeat` times in one BPF_PROG_TEST_RUN
                                                                 -> {"ok": true}
@@ -97,6 +103,7 @@ lib.bpf_map_update_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_voi
 lib.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
 lib.bpf_obj_pin.argtypes = [ctypes.c_int, ctypes.c_char_p]
 lib.bpf_map_get_fd_by_id.argtypes = [ctypes.c_uint32]
+lib.bpf_link_create.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 lib.bpf_prog_load.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
                               ctypes.c_void_p]
 lib.bpf_prog_test_run_opts.argtypes = [ctypes.c_int, ctypes.POINTER(TestRunOpts)]
@@ -113,6 +120,7 @@ maps = {}       # id -> (fd, spec)
 churns = {}     # id -> Churn
 keepalive = []  # inner maps and sockets the maps refer to
 programs = {}   # name -> fd
+cgroups = {}    # name -> (program fd, link fd, cgroup path)
 
 
 def check(result, what):
@@ -208,6 +216,40 @@ def load_prog(name, map_ids, btf_name=None):
     return info[1]
 
 
+def cgroup2_mount():
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if fields[2] == "cgroup2":
+                return fields[1]
+    raise OSError("no cgroup2 mount")
+
+
+def attach_cgroup(name, cgroup):
+    path = os.path.join(cgroup2_mount(), cgroup)
+    os.mkdir(path)
+    insns = bytes([0xB7, 0, 0, 0, 1, 0, 0, 0]) + bytes([0x95, 0, 0, 0, 0, 0, 0, 0])  # r0 = 1; exit
+    fd = check(lib.bpf_prog_load(8, name.encode(), b"GPL", insns, 2, None), "load cgroup_skb program")  # BPF_PROG_TYPE_CGROUP_SKB
+    directory = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    link = check(lib.bpf_link_create(fd, directory, 0, None), "link to cgroup")  # BPF_CGROUP_INET_INGRESS
+    os.close(directory)
+    cgroups[name] = (fd, link, path)
+    ids = []
+    for obj in (fd, link):
+        info = (ctypes.c_uint32 * 64)()  # struct bpf_prog_info and bpf_link_info both start type, id
+        length = ctypes.c_uint32(ctypes.sizeof(info))
+        check(lib.bpf_obj_get_info_by_fd(obj, ctypes.byref(info), ctypes.byref(length)), "info")
+        ids.append(info[1])
+    return {"id": ids[0], "link_id": ids[1], "path": "/" + cgroup}
+
+
+def detach_cgroup(name):
+    fd, link, path = cgroups.pop(name)
+    os.close(link)
+    os.close(fd)
+    os.rmdir(path)
+
+
 def test_run(name, repeat):
     packet = ctypes.create_string_buffer(64)
     opts = TestRunOpts(sz=ctypes.sizeof(TestRunOpts), data_in=ctypes.addressof(packet), data_size_in=64, repeat=repeat)
@@ -300,6 +342,11 @@ def handle(command):
         return {"id": load_prog(command["name"], command["map_ids"], command.get("btf_name"))}
     if op == "test_run":
         test_run(command["name"], command["repeat"])
+        return {"ok": True}
+    if op == "attach_cgroup":
+        return attach_cgroup(command["name"], command["cgroup"])
+    if op == "detach_cgroup":
+        detach_cgroup(command["name"])
         return {"ok": True}
     if op == "open":
         maps[command["id"]] = (check(lib.bpf_map_get_fd_by_id(command["id"]), "open"), None)

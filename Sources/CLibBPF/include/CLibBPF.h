@@ -113,6 +113,28 @@ int32_t clibbpf_enable_stats(void);
  * the kernel's own name field stops at 15 characters. -ENOENT: the program carries no BTF name. */
 int32_t clibbpf_prog_full_name(uint32_t id, char *name, size_t capacity);
 
+/* One BPF link: which program it attaches, and where, as far as the kernel says. */
+struct clibbpf_link_record {
+    uint32_t id;
+    uint32_t prog_id;
+    /* BPF_LINK_TYPE_* */
+    uint32_t type;
+    /* BPF_* attach type, or CLIBBPF_ATTACH_UNKNOWN where the link does not say. */
+    uint32_t attach_type;
+    /* NUL-terminated, empty where the kernel does not say: the iterator's or the raw
+     * tracepoint's name, the interface's name (xdp, tcx, netkit), the cgroup's path under
+     * /sys/fs/cgroup, "netns <inode>". A fentry/fexit target would need the kernel's BTF. */
+    char target[128];
+};
+#define CLIBBPF_ATTACH_UNKNOWN 0xffffffffu
+
+/* Link enumeration (Linux 5.8). -ENOENT: the link is gone. */
+int32_t clibbpf_link_next_id(uint32_t after, uint32_t *next);
+int32_t clibbpf_link_describe(uint32_t id, struct clibbpf_link_record *record);
+/* As bpftool spells them; NULL for a value newer than libbpf. */
+const char *clibbpf_link_type_name(uint32_t type);
+const char *clibbpf_attach_type_name(uint32_t type);
+
 void clibbpf_close(int32_t fd);
 
 /* Loss tracking: fexit programs counting, per map id, the writes a map refused because it was

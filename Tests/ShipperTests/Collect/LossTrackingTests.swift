@@ -73,6 +73,7 @@ struct LossTrackingTests {
         // Who holds what: guest_losses, still running, holds its l_ maps and its programs.
         ("losses_pid", "cat /tmp/losses.pid"),
         ("held_programs", "ebpf-map-shipper list --programs --format json"),
+        ("sampled_programs", "ebpf-map-shipper list --programs --format json --program-stats sampled"),
     ]
 
     /// `run`'s config: every second, the l_ maps with loss tracking, to the guest's VictoriaMetrics.
@@ -179,8 +180,11 @@ struct LossTrackingTests {
         #expect(iterator["recursion_misses"] is NSNull == (kernel == .bullseye))
         #expect(iterator["verified_instructions"] is NSNull == (kernel == .bullseye))
         #expect(programs.contains { $0["name"] as? String == "hash_update" && $0["type"] as? String == "tracing" })
-        // The iterator program is held through its link, by the `list` that loaded it.
+        // The iterator program is held through its link, by the `list` that loaded it; the link
+        // says what it iterates.
         #expect((iterator["holders"] as? [[String: Any]])?.map { $0["comm"] as? String } == ["ebpf-map-shippe"], "\(iterator)")
+        let links = (iterator["links"] as? [[String: Any]])?.map { [$0["type"] as? String, $0["attach_type"] as? String, $0["target"] as? String] }
+        #expect(links == [["iter", "trace_iter", "bpf_map"]], "\(iterator)")
     }
 
     /// A fixture process holding maps and programs (guest_losses) is reported with its pid and
@@ -203,6 +207,22 @@ struct LossTrackingTests {
         let users = programs.filter { ($0["map_ids"] as? [Int])?.contains(lProg) == true }
         #expect(users.count == 1, "\(programs)")
         for program in users { #expect(holders(program) == expected, "\(program)") }
+    }
+
+    /// `--program-stats sampled` on every kernel: each program's rates over a one-second window,
+    /// and no counters, since statistics were not on for the programs' lifetimes.
+    @Test(arguments: Kernel.allCases)
+    func sampledStatisticsGiveEveryProgramItsRates(kernel: Kernel) async throws {
+        let run = try await Self.guest(kernel)
+        let programs = try #require(
+            try JSONSerialization.jsonObject(with: Data(run["sampled_programs"].stdout.utf8)) as? [[String: Any]],
+            "\(run["sampled_programs"].stderr)")
+        #expect(programs.count == (try JSONSerialization.jsonObject(with: Data(run["held_programs"].stdout.utf8)) as? [Any])?.count)
+        for program in programs {
+            #expect((program["sampled_runs_per_second"] as? Double).map { $0 >= 0 } == true, "\(program)")
+            #expect((program["sampled_run_time_ratio"] as? Double).map { $0 >= 0 } == true, "\(program)")
+            #expect(program["run_count"] is NSNull, "\(program)")
+        }
     }
 
     @Test(arguments: Kernel.allCases)

@@ -123,3 +123,40 @@ struct ProgramTests {
         #expect(including.programs.first { $0.id == own }?.name == "dump_map_records")
     }
 }
+
+/// Where the kernel says each program is attached: its links.
+@Suite(.requiresBPF)
+struct ProgramLinkTests {
+    /// A cgroup_skb program linked to a cgroup's ingress: the link, its attach type and the
+    /// cgroup's path, in the program's info series.
+    @Test func aProgramLinkedToACgroupSaysWhere() async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let (id, link, path) = try await holder.attachCgroup(name: prefix + "c", cgroup: prefix + "cgroup")
+        let collector = try await Collector.loaded(CollectorOptions(), logger: BPFGate.quietLogger)
+        _ = try await collector.collected()
+        let program = try #require(collector.programs.first { $0.id == id })
+        #expect(program.type == "cgroup_skb")
+        #expect(program.links == [ProgramLink(id: link, type: "cgroup", attachType: "cgroup_inet_ingress", target: path)])
+        let text = TextExposition.render(MetricSet.samples(for: [program]))
+        #expect(text.contains(
+            "\nebpf_prog_info{attach_target=\"\(path)\",attach_type=\"cgroup_inet_ingress\",prog_id=\"\(id)\",prog_name=\"\(prefix)c\",prog_type=\"cgroup_skb\",tag=\"\(program.tag)\"} 1\n"),
+            "\(text)")
+        try await holder.detachCgroup(name: prefix + "c")
+        _ = try await collector.collected()
+        #expect(!collector.programs.contains { $0.id == id })
+    }
+
+    /// The shipper's iterators are attached by links too, which name what they iterate.
+    @Test func theIteratorsLinksNameWhatTheyIterate() async throws {
+        var options = CollectorOptions()
+        options.includeSelf = true
+        let collector = try await Collector.loaded(options, logger: BPFGate.quietLogger)
+        _ = try await collector.collected()
+        let own = try #require(collector.iterator?.programIDs.first)
+        let links = try #require(collector.programs.first { $0.id == own }?.links)
+        #expect(links.map { [$0.type, $0.attachType, $0.target] } == [["iter", "trace_iter", "bpf_map"]])
+        let holders = try #require(collector.holderIterator?.programIDs.first)
+        #expect(collector.programs.first { $0.id == holders }?.links.map(\.target) == ["task_file"])
+    }
+}

@@ -108,6 +108,15 @@ final class MapHolder: @unchecked Sendable {
         return (try await send(command)["id"] as! NSNumber).uint32Value
     }
 
+    /// A cgroup_skb program named `name` attached with a link to the ingress of a new cgroup
+    /// `cgroup` under the cgroup2 mount: the program's and the link's ids, and the cgroup's path
+    /// under the mount. `detachCgroup` undoes it all.
+    func attachCgroup(name: String, cgroup: String) async throws -> (program: UInt32, link: UInt32, path: String) {
+        let answer = try await send(["op": "attach_cgroup", "name": name, "cgroup": cgroup])
+        return ((answer["id"] as! NSNumber).uint32Value, (answer["link_id"] as! NSNumber).uint32Value, answer["path"] as! String)
+    }
+    func detachCgroup(name: String) async throws { try await send(["op": "detach_cgroup", "name": name]) }
+
     /// Runs the program loaded as `name` `count` times, in one BPF_PROG_TEST_RUN.
     func testRun(program name: String, times count: Int) async throws {
         try await send(["op": "test_run", "name": name, "repeat": count])
