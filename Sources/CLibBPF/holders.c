@@ -36,7 +36,7 @@ static struct clibbpf_loaded load_holders(int unused)
     return result;
 }
 
-int32_t clibbpf_holders_open(int32_t *link_fd, int32_t *loaded_by_child)
+int32_t clibbpf_holders_open(int32_t *link_fd)
 {
     int in_child;
     struct clibbpf_loaded loaded = clibbpf_load(load_holders, 0, &in_child);
@@ -44,6 +44,5 @@ int32_t clibbpf_holders_open(int32_t *link_fd, int32_t *loaded_by_child)
     if (loaded.err)
         return loaded.err;
     *link_fd = loaded.fds[0];
-    *loaded_by_child = in_child;
     return 0;
 }

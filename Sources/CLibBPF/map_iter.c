@@ -204,10 +204,6 @@ int32_t clibbpf_iterator_skip_map_id(const clibbpf_iterator *iterator, uint32_t 
     return 0;
 }
 
-int32_t clibbpf_iterator_prog_id(const clibbpf_iterator *iterator, uint32_t *id)
-{
-    return clibbpf_link_prog_id(iterator->link_fd, id);
-}
 
 int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip)
 {

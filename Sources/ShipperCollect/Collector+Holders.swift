@@ -6,7 +6,7 @@ import SystemPackage
 /// among them: another shipper on the host (a `list` beside the daemon) is left out as this one is.
 extension Collector {
     /// Loads the holders iterator. A kernel that refuses it (no iter/task_file before Linux 5.8,
-    /// no BTF, /proc/kallsyms hidden) leaves the holders unreported, said once.
+    /// no BTF) leaves the holders unreported, said once.
     static func loadHolders(logger: Logger) -> HolderIterator? {
         do throws(BPFError) {
             return try LibbpfLog.quietly { () throws(BPFError) in try HolderIterator() }
@@ -14,7 +14,7 @@ extension Collector {
             logger.info(
                 "holders iterator unavailable; the processes holding each map and program are not reported",
                 metadata: ["error": "\(error)",
-                           "hint": "it needs Linux >= 5.8 with BTF (/sys/kernel/btf/vmlinux) and kernel addresses in /proc/kallsyms"])
+                           "hint": "it needs Linux >= 5.8 with BTF (/sys/kernel/btf/vmlinux)"])
             return nil
         }
     }

@@ -17,7 +17,7 @@ extension Collector {
             KernelObjects.close(statistics: fd)
             logger.info(
                 "BPF run-time statistics are sampled: on for a window before each collection; each program's rates over the window are reported as the whole interval's (ebpf_prog_sampled_*)",
-                metadata: ["programs.sample_window": "\(window)"])
+                metadata: ["programs.sample_window": "\(window.milliseconds)ms"])
             return (nil, ProgramSampler(window: window))
         } catch {
             logger.warning(
@@ -77,6 +77,7 @@ extension Collector {
             fullNames = names
             self.programs = programs
         } catch where !error.isPermission {
+            sampler?.cancel()
             failed(.programs, error)
         }
     }

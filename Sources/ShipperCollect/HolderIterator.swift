@@ -8,15 +8,11 @@ final class HolderIterator {
     private var buffer = IteratorBuffer(capacity: 16 * 1024)
     /// The iterator program's id (none if the kernel would not say), registered in `OwnObjects`.
     let programIDs: [UInt32]
-    /// Whether a short-lived child process did the load (see `MapIterator.loadedByChild`).
-    let loadedByChild: Bool
 
     init() throws(BPFError) {
         var link: Int32 = -1
-        var inChild: Int32 = 0
-        try check(clibbpf_holders_open(&link, &inChild), "load the holders iterator")
+        try check(clibbpf_holders_open(&link), "load the holders iterator")
         self.link = link
-        loadedByChild = inChild != 0
         var id: UInt32 = 0
         programIDs = clibbpf_link_prog_id(link, &id) == 0 ? [id] : []
         OwnObjects.add(programs: programIDs)

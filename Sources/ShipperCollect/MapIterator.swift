@@ -42,7 +42,7 @@ final class MapIterator {
         loadedByChild = clibbpf_iterator_loaded_by_child(handle) != 0
         program = IteratorProgram(clibbpf_iterator_program(handle))
         var id: UInt32 = 0
-        programIDs = clibbpf_iterator_prog_id(handle, &id) == 0 ? [id] : []
+        programIDs = clibbpf_link_prog_id(clibbpf_iterator_link_fd(handle), &id) == 0 ? [id] : []
         OwnObjects.add(programs: programIDs)
     }
 

@@ -45,6 +45,12 @@ final class ProgramSampler {
         open = Window(fd: fd, started: .now, baseline: baseline)
     }
 
+    /// Ends the window without measuring: the listing that would have failed.
+    func cancel() {
+        if let open { KernelObjects.close(statistics: open.fd) }
+        open = nil
+    }
+
     /// Ends the window: each of `programs` (listed just now, counters as the kernel gave them)
     /// gets its rates over it. A program loaded during the window counted from 0.
     func end(_ programs: inout [ProgramStats]) {

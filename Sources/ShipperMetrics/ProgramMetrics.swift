@@ -38,14 +38,15 @@ extension Metric {
 
     /// The per-program metrics, in exposition order.
     public static let programMetrics: [Metric] = [
-        .programInfo, .programRunTime, .programRuns, .programSampledRunTime, .programSampledRuns, .programRecursionMisses, .programMemoryBytes,
-        .programVerifiedInstructions, .programHolderInfo,
+        .programInfo, .programRunTime, .programRuns, .programSampledRunTime, .programSampledRuns,
+        .programRecursionMisses, .programMemoryBytes, .programVerifiedInstructions, .programHolderInfo,
     ]
 }
 
 extension MetricSet {
     /// Each program's series: its info series, every figure the kernel reports for it (run time
-    /// and runs only while statistics are on), and one info series per process holding it. Labelled `prog_id` and `prog_name`, as a map's
+    /// and runs only while statistics are on, their rates over the window when sampled), and one
+    /// info series per process holding it. Labelled `prog_id` and `prog_name`, as a map's
     /// series are `map_id` and `map_name`, so that they join on the names in a map's `programs`.
     public static func samples(for programs: [ProgramStats]) -> [Sample] {
         var samples: [Sample] = []

@@ -3,8 +3,11 @@
  * Loads two socket filters, an empty one (r0 = 0) and one that updates an existing key of a hash
  * map, runs each N times with BPF_PROG_TEST_RUN and prints the kernel's mean nanoseconds per run,
  * one tab-separated line each: "<program>\t<ns per run>". With --span, each program is run N times
- * over and over for SECONDS and the mean is over all those runs: what statistics that are on only
- * part of the time (programs.stats: sampled) cost on average. Whether statistics are on is up to the
+ * over and over for SECONDS, and the mean is weighted by the time each chunk took: what a program
+ * running at a steady rate pays per run on average when statistics are on only part of the time
+ * (programs.stats: sampled), each chunk's mean counting for the share of the time it was measured
+ * in (a plain mean over runs would count the slow chunks less, as fewer runs fit in a window).
+ * Whether statistics are on is up to the
  * caller (bench/prog-stats starts `ebpf-map-shipper serve --program-stats on` beside it, or not).
  * Build: cc -static -O2 -o guest_programs guest_programs.c (guest_bpf.h beside it)
  */
@@ -44,16 +47,16 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
         int fd = load_program(programs[i].insns, programs[i].count);
-        double duration = 0, total = 0, chunks = 0;
+        double duration = 0, weighted = 0, total = 0;
         struct timespec start, now;
         clock_gettime(CLOCK_MONOTONIC, &start);
         do {
             test_run(fd, runs, &duration);
+            weighted += duration * duration;
             total += duration;
-            chunks++;
             clock_gettime(CLOCK_MONOTONIC, &now);
         } while ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 < span);
-        printf("%s\t%.1f\n", programs[i].name, total / chunks);
+        printf("%s\t%.1f\n", programs[i].name, total > 0 ? weighted / total : 0);
         close(fd);
     }
     return 0;

@@ -40,9 +40,6 @@ int32_t clibbpf_iterator_program(const clibbpf_iterator *iterator);
 int32_t clibbpf_iterator_skip(clibbpf_iterator *iterator, uint32_t map_id, int32_t skip);
 /* The skip map's id, for tests; -ENOENT where the program has none. */
 int32_t clibbpf_iterator_skip_map_id(const clibbpf_iterator *iterator, uint32_t *id);
-/* The id of the loaded iterator program: with the maps it uses, the shipper's own, which it leaves
- * out of what it reports unless asked. */
-int32_t clibbpf_iterator_prog_id(const clibbpf_iterator *iterator, uint32_t *id);
 /* 1 if the child process loaded it, 0 if this one had to. */
 int32_t clibbpf_iterator_loaded_by_child(const clibbpf_iterator *iterator);
 void clibbpf_iterator_close(clibbpf_iterator *iterator);
@@ -51,14 +48,15 @@ void clibbpf_iterator_close(clibbpf_iterator *iterator);
 int32_t clibbpf_iterator_link_fd(const clibbpf_iterator *iterator);
 
 /* Any attached iterator, by its link (iter_link.c): runs it once and copies what it writes into
- * `buffer` (-ENOSPC: it did not fit; call again with a larger buffer), and the id of its program. */
+ * `buffer` (-ENOSPC: it did not fit; call again with a larger buffer); and the id of its program,
+ * which with the maps it uses is the shipper's own, left out of what it reports unless asked. */
 int32_t clibbpf_link_read(int32_t link_fd, uint8_t *buffer, size_t capacity, size_t *length);
 int32_t clibbpf_link_prog_id(int32_t link_fd, uint32_t *id);
 
 /* Loads and attaches the holders iterator (iter/task_file, Linux >= 5.8 with BTF and
  * /proc/kallsyms), in a short-lived child process when one can be made: `*link_fd` is its link,
  * read with clibbpf_link_read into clibbpf_holder_records; close it with clibbpf_close. */
-int32_t clibbpf_holders_open(int32_t *link_fd, int32_t *loaded_by_child);
+int32_t clibbpf_holders_open(int32_t *link_fd);
 
 /* Map enumeration and description through bpf(2). -ENOENT means "no more" or "gone". */
 int32_t clibbpf_map_next_id(uint32_t after, uint32_t *next);

@@ -81,7 +81,7 @@ struct ReloadTests {
 
     /// `programs.stats` changed by a reload: runs of a program go unreported while statistics are
     /// off, and from the reload on its runs reach Prometheus, counted exactly.
-    @Test func programStatisticsTurnedOnByAReload() async throws {
+    @Test func programStatisticsTurnedOnAndSampledByReloads() async throws {
         try #require(!ProgramTests.statisticsOnByTheSysctl, "kernel.bpf_stats_enabled is 1 on this machine")
         let holder = try MapHolder()
         let prefix = uniquePrefix()
@@ -121,6 +121,13 @@ struct ReloadTests {
         #expect((0...3).contains(counted))
         try await holder.testRun(program: prefix + "p", times: 4)
         #expect(await eventually(within: 30) { (try? await lastValue(prometheus, runs)) == "\(counted + 4)" }, "\(daemon.log)")
+
+        // Sampled, with a window of its own: the rates arrive; the counters no longer count.
+        try config(stats: "sampled, sample_window: 200ms").write(to: file, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        let sampled = "ebpf_prog_sampled_runs_per_second{prog_id=\"\(program)\"}"
+        #expect(await eventually(within: 30) { (try? await lastValue(prometheus, sampled)) != nil }, "\(daemon.log)")
+        #expect(daemon.log.contains("programs.sample_window=200ms"), "\(daemon.log)")
         #expect(await daemon.terminate() == 0)
         await prometheus.stop()
     }
