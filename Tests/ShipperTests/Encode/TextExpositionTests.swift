@@ -43,7 +43,7 @@ struct TextExpositionTests {
 
 struct MapStatsJSONTests {
     @Test func nullsAndEscapes() {
-        let map = MapStats(
+        var map = MapStats(
             id: 3, name: "q\"\u{1}", type: MapType(name: "queue")!, flags: 0, keySize: 0, valueSize: 8,
             maxEntries: 4, entries: nil, countMethod: nil, memoryBytes: 100, pinned: ["/p"], programs: [])
         #expect(
@@ -51,9 +51,15 @@ struct MapStatsJSONTests {
                 [
                   {"id": 3, "name": "q\\"\\u0001", "type": "queue", "key_size": 0, "value_size": 8, \
                 "max_entries": 4, "flags": 0, "entries": null, "count_method": null, "memory_bytes": 100, \
-                "insert_failures": null, "evictions": null, "pinned": ["/p"], "programs": []}
+                "insert_failures": null, "evictions": null, "pinned": ["/p"], "programs": [], "holders": null}
                 ]
                 """)
+        // A process names itself: its comm is escaped like any string.
+        map.holders = [Holder(pid: 7, comm: "x\"\u{2}")]
+        #expect(MapStats.json([map]).contains(#""holders": [{"pid": 7, "comm": "x\"\u0002"}]}"#))
+        // and in the table it cannot break the line.
+        #expect(Holder.column([Holder(pid: 7, comm: "a\nb\u{7f}"), Holder(pid: 9, comm: "c")]) == "a?b?(7),c(9)")
+        #expect(Holder.column(nil) == "-" && Holder.column([]) == "-")
         #expect(MapStats.json([]) == "[]")
     }
 }
