@@ -1,4 +1,4 @@
-/* Loading BPF objects in a short-lived child process, for map_iter.c and loss.c.
+/* Loading BPF objects in a short-lived child process, for map_iter.c, loss.c and holders.c.
  *
  * To relocate and load a program, libbpf reads the kernel's BTF into memory twice over (about
  * 11 MB on Linux 6.18) and frees it; done in a child, that never becomes the daemon's peak memory.
