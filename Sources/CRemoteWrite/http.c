@@ -14,6 +14,8 @@
 struct crw_http {
     CURL *curl;
     struct curl_slist *headers;
+    /* Sent to the proxy only (CONNECT, or a plain request through it). */
+    struct curl_slist *proxy_headers;
     /* Where the current response goes. */
     uint8_t *response_body;
     size_t response_capacity;
@@ -125,7 +127,42 @@ crw_http *crw_http_new(void)
     /* Never follow redirects: a redirected POST would silently drop or resend data. */
     curl_easy_setopt(http->curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(http->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* The receiver's headers (credentials among them) never go to a proxy in a CONNECT. */
+    curl_easy_setopt(http->curl, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
+    /* No proxy unless configured: libcurl would otherwise read http_proxy and https_proxy from
+     * the environment, which Prometheus ignores unless told (crw_http_set_proxy). */
+    curl_easy_setopt(http->curl, CURLOPT_PROXY, "");
     return http;
+}
+
+int32_t crw_http_set_proxy(crw_http *http, const char *url, const char *no_proxy, int32_t from_environment)
+{
+    if (url) {
+        if (curl_easy_setopt(http->curl, CURLOPT_PROXY, url) != CURLE_OK)
+            return CRW_HTTP_ERR_SETUP;
+        curl_easy_setopt(http->curl, CURLOPT_NOPROXY, no_proxy);
+    } else {
+        /* NULL: libcurl's default, the environment's http_proxy, https_proxy and no_proxy. */
+        curl_easy_setopt(http->curl, CURLOPT_PROXY, from_environment ? NULL : "");
+        curl_easy_setopt(http->curl, CURLOPT_NOPROXY, NULL);
+    }
+    return 0;
+}
+
+int32_t crw_http_add_proxy_header(crw_http *http, const char *line)
+{
+    struct curl_slist *grown = curl_slist_append(http->proxy_headers, line);
+
+    if (!grown)
+        return CRW_HTTP_ERR_SETUP;
+    http->proxy_headers = grown;
+    return 0;
+}
+
+void crw_http_clear_proxy_headers(crw_http *http)
+{
+    curl_slist_free_all(http->proxy_headers);
+    http->proxy_headers = NULL;
 }
 
 void crw_http_free(crw_http *http)
@@ -133,6 +170,7 @@ void crw_http_free(crw_http *http)
     if (!http)
         return;
     curl_slist_free_all(http->headers);
+    curl_slist_free_all(http->proxy_headers);
     curl_easy_cleanup(http->curl);
     free(http);
 }
@@ -206,6 +244,7 @@ static int32_t classify(CURLcode code)
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_PROXY: /* the proxy refused the tunnel (a CONNECT answered 403 or 502) */
         return CRW_HTTP_ERR_CONNECT;
     case CURLE_OPERATION_TIMEDOUT:
         return CRW_HTTP_ERR_TIMEOUT;
@@ -238,6 +277,7 @@ int32_t crw_http_perform(crw_http *http, const char *method, const uint8_t *body
 
     curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, error);
     curl_easy_setopt(http->curl, CURLOPT_HTTPHEADER, http->headers);
+    curl_easy_setopt(http->curl, CURLOPT_PROXYHEADER, http->proxy_headers);
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(http->curl, CURLOPT_HTTPGET, 1L);
     } else {
@@ -251,7 +291,18 @@ int32_t crw_http_perform(crw_http *http, const char *method, const uint8_t *body
     curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, NULL);
     http->response = NULL;
     if (code != CURLE_OK) {
+        long tunnel = 0;
+
         strncpy(response->error, error[0] ? error : curl_easy_strerror(code), sizeof(response->error) - 1);
+        /* A proxy that refuses a CONNECT for want of credentials answered: that answer is the
+         * response (the receiver never saw the request), so that it reads as the 407 it is. */
+        curl_easy_getinfo(http->curl, CURLINFO_HTTP_CONNECTCODE, &tunnel);
+        if (tunnel == 407) {
+            response->status = 407;
+            response->body_length = 0;
+            response->http_version = 11;
+            return 0;
+        }
         return classify(code);
     }
     curl_easy_getinfo(http->curl, CURLINFO_RESPONSE_CODE, &status);

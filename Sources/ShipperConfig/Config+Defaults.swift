@@ -91,6 +91,7 @@ extension Config {
             if let auth = endpoint.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
             if let file = endpoint.bearerTokenFile { line += " bearer_token=<\(file)>" }
             if endpoint.tls.insecureSkipVerify { line += " tls_verify=OFF" }
+            line += endpoint.proxy.summary
             if let directory = buffer.directory(for: endpoint) {
                 line += " buffer=\(directory) max_size=\(endpoint.bufferMaxSize ?? buffer.maxSize)B"
                 line += " max_age=\(Units.format(endpoint.bufferMaxAge ?? buffer.maxAge))"
@@ -106,6 +107,7 @@ extension Config {
             line += " delete_on_shutdown=\(gateway.deleteOnShutdown)"
             if let auth = gateway.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
             if let file = gateway.bearerTokenFile { line += " bearer_token=<\(file)>" }
+            line += gateway.proxy.summary
             lines.append(line)
         }
         return lines.joined(separator: "\n") + "\n"

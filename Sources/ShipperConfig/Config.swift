@@ -87,6 +87,7 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var timeout: Duration
     public var queue: QueueConfig
     public var tls: TLSConfig
+    public var proxy = ProxyConfig.none
     /// This endpoint's own buffer limits; nil takes the `buffer` section's.
     public var bufferMaxSize: UInt64?
     public var bufferMaxAge: Duration?
@@ -125,6 +126,7 @@ public struct PushgatewayConfig: Sendable, Equatable {
     public var tls: TLSConfig
     /// `run` deletes its group when it exits cleanly, so finished jobs leave no stale groups.
     public var deleteOnShutdown: Bool
+    public var proxy = ProxyConfig.none
 }
 
 public struct BasicAuth: Sendable, Equatable {
@@ -139,6 +141,30 @@ public struct QueueConfig: Sendable, Equatable {
     public var minBackoff: Duration
     public var maxBackoff: Duration
     public var retryOnHTTP429: Bool
+}
+
+/// How an endpoint reaches its receiver through an HTTP(S) proxy: Prometheus's `proxy_url`,
+/// `no_proxy`, `proxy_from_environment` and `proxy_connect_header`. With none of them, no proxy
+/// at all: the environment's `http_proxy`, which libcurl would read by default, is ignored.
+public struct ProxyConfig: Sendable, Equatable {
+    /// `http://` or `https://` host and port, never credentials (a Proxy-Authorization file holds them).
+    public var url: String?
+    /// Hosts, domains, addresses and CIDR ranges that bypass `url`, comma-separated, as curl reads them.
+    public var noProxy: String?
+    /// Whether the environment's `http_proxy`, `https_proxy` and `no_proxy` apply.
+    public var fromEnvironment = false
+    /// Headers for the proxy only (its CONNECT, or a plain request through it).
+    public var headers: [ProxyHeader] = []
+
+    public static let none = ProxyConfig()
+}
+
+/// A header for the proxy: a value written in the config, or a secret read from a file when each
+/// request is prepared (re-read when the file changes, never logged).
+public struct ProxyHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String?
+    public var file: String?
 }
 
 /// TLS client settings. Verification is on unless `insecureSkipVerify` says otherwise.

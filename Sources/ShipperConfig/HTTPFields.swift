@@ -2,7 +2,7 @@ import Foundation
 
 /// The keys every HTTP endpoint shares (remote_write and pushgateway entries).
 struct HTTPFields {
-    static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "tls_config"]
+    static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "tls_config"] + ProxyConfig.keys
 
     /// Headers the shipper sets itself, and those that belong to the connection rather than the
     /// request (framing, upgrades, proxies): a config may never set them. One would otherwise
@@ -20,6 +20,7 @@ struct HTTPFields {
     var bearerTokenFile: String?
     var timeout: Duration?
     var tls = TLSConfig.defaults
+    var proxy = ProxyConfig.none
 
     init(_ map: [String: YAMLValue], in value: YAMLValue, example: String) throws(ConfigError) {
         guard let urlValue = map["url"] else { throw value.fail("missing key 'url'; e.g. url: \(example)") }
@@ -78,5 +79,6 @@ struct HTTPFields {
                 throw tls.fail("cert_file and key_file go together; set both for client certificates")
             }
         }
+        proxy = try ProxyConfig(map)
     }
 }

@@ -80,16 +80,20 @@ struct YAMLValue {
 
     /// A mapping of strings to strings, in file order, keys kept with their nodes for errors.
     func stringMap(atMost limit: Int) throws(ConfigError) -> [(name: (text: String, fail: (String) -> ConfigError), value: String)] {
+        try entries(atMost: limit).map { name, value throws(ConfigError) in (name, try value.string()) }
+    }
+
+    /// A mapping of names to values of any kind, in file order, keys kept with their nodes for errors.
+    func entries(atMost limit: Int) throws(ConfigError) -> [(name: (text: String, fail: (String) -> ConfigError), value: YAMLValue)] {
         guard case .mapping(let mapping) = node else { throw fail("expected a mapping of names to values") }
         guard mapping.count <= limit else { throw fail("\(mapping.count) entries; at most \(limit) are accepted") }
-        var pairs: [(name: (text: String, fail: (String) -> ConfigError), value: String)] = []
+        var pairs: [(name: (text: String, fail: (String) -> ConfigError), value: YAMLValue)] = []
         for (index, (key, value)) in mapping.enumerated() {
             let name = key.string ?? ""
             // A name with control characters (CR, LF) or of any length is not quoted in errors.
             let printable = name.count <= 64 && name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f }
             let shown = printable ? name : "[\(index)]"
-            let keyValue = child(key, shown)
-            pairs.append(((name, keyValue.fail), try child(value, shown).string()))
+            pairs.append(((name, child(key, shown).fail), child(value, shown)))
         }
         return pairs
     }

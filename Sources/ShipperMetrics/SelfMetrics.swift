@@ -37,7 +37,8 @@ public final class SelfMetrics: Sendable {
     static let dropReasons = ["http_4xx", "queue_full", "buffer_full", "too_old", "corrupt", "superseded"]
     /// Every reason `RetryPolicy` and `HTTPFailure` give, and no other.
     static let failureReasons = [
-        "http_5xx", "http_429", "http_4xx", "http_3xx", "http_other", "connect", "timeout", "tls", "transfer", "setup", "credentials",
+        "http_5xx", "http_429", "http_4xx", "http_3xx", "http_other", "proxy_auth", "connect", "timeout", "tls", "transfer", "setup",
+        "credentials",
     ]
 
     private let state: Mutex<State>

@@ -52,20 +52,26 @@ final class SecretFile {
     }
 }
 
-/// An endpoint's headers and credentials, applied to its HTTP client before each request so that
-/// rotated secret files take effect without a restart.
+/// An endpoint's headers and credentials, and its proxy's, applied to its HTTP client before each
+/// request so that rotated secret files take effect without a restart.
 final class RequestCredentials {
     private let headers: [String]
     private let username: String?
     private let password: SecretFile?
     private let token: SecretFile?
+    /// The proxy's headers: each a whole line, or a name and the file its value is read from.
+    private let proxyHeaders: [(name: String, line: String?, file: SecretFile?)]
 
-    init(headers: [HTTPHeader], basicAuth: BasicAuth?, bearerTokenFile: String?, logger: Logger) {
+    init(headers: [HTTPHeader], basicAuth: BasicAuth?, bearerTokenFile: String?, proxyHeaders: [ProxyHeader] = [], logger: Logger) {
         self.headers = headers.map { "\($0.name): \($0.value)" }
         self.username = basicAuth?.username
         self.password = basicAuth.map { SecretFile(path: $0.passwordFile, logger: logger) }
         // A token becomes a header line: one with CR or LF inside would inject another header.
         self.token = bearerTokenFile.map { SecretFile(path: $0, logger: logger, usable: HTTPSyntax.isFieldValue) }
+        self.proxyHeaders = proxyHeaders.map { header in
+            (header.name, header.value.map { "\(header.name): \($0)" },
+             header.file.map { SecretFile(path: $0, logger: logger, usable: HTTPSyntax.isFieldValue) })
+        }
     }
 
     /// Every request's: who sends it, and no "Expect: 100-continue" round trip before each body.
@@ -84,6 +90,17 @@ final class RequestCredentials {
             lines.append("Authorization: Bearer \(value)")
         }
         client.setHeaders(lines)
+        if !proxyHeaders.isEmpty {
+            var proxyLines: [String] = []
+            for header in proxyHeaders {
+                if let line = header.line { proxyLines.append(line) }
+                if let file = header.file {
+                    guard let value = file.read() else { return Self.missing(file) }
+                    proxyLines.append("\(header.name): \(value)")
+                }
+            }
+            client.setProxyHeaders(proxyLines)
+        }
         if let username, let password {
             guard let secret = password.read() else { return Self.missing(password) }
             client.setBasicAuth(username: username, password: secret)

@@ -10,6 +10,7 @@ protocol HTTPEndpointConfig {
     var bearerTokenFile: String? { get }
     var timeout: Duration { get }
     var tls: TLSConfig { get }
+    var proxy: ProxyConfig { get }
 }
 
 extension RemoteWriteConfig: HTTPEndpointConfig {}
@@ -25,13 +26,14 @@ struct EndpointConnection {
     let logger: Logger
 
     init(_ endpoint: some HTTPEndpointConfig, url: String, metrics: SelfMetrics, logger: Logger) throws(HTTPSetupError) {
-        client = try HTTPClient(url: url, timeout: endpoint.timeout, tls: endpoint.tls)
+        client = try HTTPClient(url: url, timeout: endpoint.timeout, tls: endpoint.tls, proxy: endpoint.proxy)
         var logger = logger
         logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
         self.logger = logger
         log = SendLog(logger: logger, metrics: metrics, endpoint: endpoint.name)
         credentials = RequestCredentials(
-            headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile, logger: logger)
+            headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile,
+            proxyHeaders: endpoint.proxy.headers, logger: logger)
     }
 
     /// One request with the endpoint's headers and credentials (see `RequestCredentials.perform`).

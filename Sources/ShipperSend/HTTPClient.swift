@@ -42,13 +42,16 @@ final class HTTPClient {
     /// The Written headers of the last response; nil if it had none of them (or there was none).
     private(set) var written: WrittenCounts?
 
-    init(url: String, timeout: Duration, tls: TLSConfig) throws(HTTPSetupError) {
+    init(url: String, timeout: Duration, tls: TLSConfig, proxy: ProxyConfig = .none) throws(HTTPSetupError) {
         guard let handle = crw_http_new() else { throw HTTPSetupError(description: "libcurl could not create a handle") }
         self.handle = handle
         self.timeout = timeout
         guard crw_http_set_url(handle, url) == 0 else { throw HTTPSetupError(description: "libcurl refuses URL '\(url)'") }
         crw_http_set_version(handle, CRW_HTTP_DEFAULT)
         crw_http_set_tls(handle, tls.insecureSkipVerify ? 0 : 1, tls.caFile, tls.certFile, tls.keyFile)
+        guard crw_http_set_proxy(handle, proxy.url, proxy.noProxy, proxy.fromEnvironment ? 1 : 0) == 0 else {
+            throw HTTPSetupError(description: "libcurl refuses proxy URL '\(proxy.url ?? "")'")
+        }
     }
 
     deinit { crw_http_free(handle) }
@@ -57,6 +60,12 @@ final class HTTPClient {
     func setHeaders(_ lines: [String]) {
         crw_http_clear_headers(handle)
         for line in lines { _ = crw_http_add_header(handle, line) }
+    }
+
+    /// Replaces every header sent to the proxy only; each is a whole "Name: value" line.
+    func setProxyHeaders(_ lines: [String]) {
+        crw_http_clear_proxy_headers(handle)
+        for line in lines { _ = crw_http_add_proxy_header(handle, line) }
     }
 
     func setBasicAuth(username: String?, password: String?) {

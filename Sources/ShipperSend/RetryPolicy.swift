@@ -1,6 +1,7 @@
 
 /// What to do after one attempt to send a batch, per the remote-write spec: retry 5xx and
-/// network errors with backoff, retry 429 unless switched off, never retry other 4xx.
+/// network errors with backoff, retry 429 unless switched off, never retry other 4xx but a
+/// proxy's 407 (the proxy refused its credentials; the receiver never saw the batch).
 ///
 /// Every retry waits at least the backoff of its attempt: a receiver's `Retry-After` can lengthen
 /// a wait, never shorten it, so `Retry-After: 0` or a date in the past cannot make a hot loop.
@@ -27,6 +28,9 @@ struct RetryPolicy: Sendable {
         case .response(429, let retryAfter, let body, _):
             guard retryOn429 else { return .drop(reason: "http_4xx", message: body) }
             return .retry(after: delay(attempt: attempt, retryAfter: retryAfter, random: &random), reason: "http_429")
+        // The proxy, not the receiver, refused it (its credentials): nothing the receiver judged.
+        case .response(407, _, _, _):
+            return .retry(after: backoff(attempt: attempt, random: &random), reason: "proxy_auth")
         case .response(let status, _, let body, _) where (400..<500).contains(status):
             return .drop(reason: "http_4xx", message: body)
         case .response(let status, let retryAfter, _, _):

@@ -110,6 +110,14 @@ void crw_http_set_version(crw_http *http, crw_http_version version);
 /* A whole header line, "Name: value". */
 int32_t crw_http_add_header(crw_http *http, const char *line);
 void crw_http_clear_headers(crw_http *http);
+/* The proxy, as Prometheus's proxy_url, no_proxy and proxy_from_environment: `url` (http:// or
+ * https://, CONNECT for an https receiver) and the hosts that bypass it; or, with a NULL url, the
+ * environment's http_proxy, https_proxy and no_proxy if `from_environment`, else no proxy at all
+ * (the default of every handle). */
+int32_t crw_http_set_proxy(crw_http *http, const char *url, const char *no_proxy, int32_t from_environment);
+/* A whole header line for the proxy only (proxy_connect_header). */
+int32_t crw_http_add_proxy_header(crw_http *http, const char *line);
+void crw_http_clear_proxy_headers(crw_http *http);
 /* NULL user clears it. */
 void crw_http_set_basic_auth(crw_http *http, const char *user, const char *password);
 /* verify = 0 turns certificate and host name verification off. NULL files keep the defaults. */

@@ -88,6 +88,7 @@ struct ReloadEndpointTests {
         let url = "http://127.0.0.1:\(prometheus.port)/api/v1/write"
         let secret = fixture.base.appendingPathComponent("secret").path
         try "s3cret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        let proxy = try await ReceiverProcess.tinyproxy()
         let steps: [(endpoint: String, buffer: [String])] = [
             ("queue: {max_backoff: 20s}", []),
             ("queue: {max_backoff: 20s, min_backoff: 50ms}", []),
@@ -99,6 +100,7 @@ struct ReloadEndpointTests {
             ("basic_auth: {username: edge, password_file: \(secret)}", []),
             ("tls_config: {insecure_skip_verify: true}", []),
             ("protobuf_message: io.prometheus.write.v2.Request", []),
+            ("proxy_url: http://127.0.0.1:\(proxy.port)", []),
             ("buffer: {max_size: 2MiB, max_age: 1h}", []),
             ("buffer: {max_size: 2MiB, max_age: 1h}", ["max_size: 64MiB", "max_age: 2h", "fsync: always"]),
             ("url: '\(url)?step=url'", ["fsync: always"]),
@@ -112,6 +114,11 @@ struct ReloadEndpointTests {
             try fixture.write(endpoints: [endpoint], buffer: [dir] + step.buffer)
             #expect(await fixture.reload(), "\(step.endpoint): \(fixture.daemon.log)")
             #expect(await fixture.passes(prometheus), "\(step.endpoint): \(fixture.daemon.log)")
+            if step.endpoint.hasPrefix("proxy_url") {
+                // Sent through the proxy; it goes away, and the next step, without it, passes.
+                #expect(proxy.log.contains("POST \(url) HTTP/1.1"), "\(proxy.log)")
+                await proxy.stop()
+            }
         }
         #expect(fixture.lines("config reload failed") == 0, "\(fixture.daemon.log)")
         #expect(fixture.lines("config reloaded") == steps.count)

@@ -33,6 +33,11 @@ struct RetryPolicyTests {
         no429.retryOn429 = false
         #expect(decide(.response(status: 429, retryAfter: nil, body: "slow down", http2: false), no429)
             == .drop(reason: "http_4xx", message: "slow down"))
+        // A proxy refusing its own credentials: the receiver never judged the batch.
+        guard case .retry(_, "proxy_auth") = decide(.response(status: 407, retryAfter: nil, body: "", http2: false)) else {
+            Issue.record("a proxy's 407 must be retried")
+            return
+        }
         #expect(decide(.response(status: 503, retryAfter: .seconds(3), body: "", http2: false))
             == .retry(after: .seconds(3), reason: "http_5xx"))
         guard case .retry(_, "connect") = decide(.failure(.connect, message: "refused")) else {

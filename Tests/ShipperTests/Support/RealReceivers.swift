@@ -10,6 +10,8 @@ final class ReceiverProcess: @unchecked Sendable {
     let name: String
 
     let scheme: String
+    /// What stops it: SIGTERM, unless the program keeps the signals it inherits blocked.
+    private var stopSignal = SIGTERM
 
     /// Starts the process; `start` then awaits its readiness.
     private init(name: String, executable: String, scheme: String, port: UInt16?) throws {
@@ -24,9 +26,11 @@ final class ReceiverProcess: @unchecked Sendable {
     /// Starts `executable` with `arguments` and waits (at most 60 s) until `ready` answers 2xx, or `isReady` holds.
     private static func start(
         name: String, executable: String, arguments: (UInt16, URL) async throws -> [String], ready: String,
-        scheme: String = "http", port: UInt16? = nil, isReady: ((ReceiverProcess) async -> Bool)? = nil
+        scheme: String = "http", port: UInt16? = nil, stopSignal: Int32 = SIGTERM,
+        isReady: ((ReceiverProcess) async -> Bool)? = nil
     ) async throws -> ReceiverProcess {
         let receiver = try ReceiverProcess(name: name, executable: executable, scheme: scheme, port: port)
+        receiver.stopSignal = stopSignal
         let process = receiver.process
         process.arguments = try await arguments(receiver.port, receiver.directory)
         let log = receiver.directory.appendingPathComponent("log")
@@ -49,7 +53,7 @@ final class ReceiverProcess: @unchecked Sendable {
 
     deinit {
         let directory = directory
-        process.endInBackground { try? FileManager.default.removeItem(at: directory) }
+        process.endInBackground(signal: stopSignal) { try? FileManager.default.removeItem(at: directory) }
     }
 
     var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
@@ -58,7 +62,7 @@ final class ReceiverProcess: @unchecked Sendable {
 
     /// Stops the process and waits for it: its port is free once this returns.
     func stop() async {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, stopSignal) }
         _ = await process.exited()
         try? FileManager.default.removeItem(at: directory)
     }
@@ -134,6 +138,25 @@ final class ReceiverProcess: @unchecked Sendable {
     }
 
     var certificate: String { directory.appendingPathComponent("tls.crt").path }
+
+    /// tinyproxy, an HTTP proxy that forwards plain requests and tunnels CONNECT to any port, on
+    /// `port` if given; with `user` and `password`, only for requests that carry them as
+    /// Proxy-Authorization. Its log names every request it forwards. It keeps the test process's
+    /// blocked signals, SIGTERM among them, so it is stopped with SIGKILL.
+    static func tinyproxy(port: UInt16? = nil, user: String? = nil, password: String? = nil) async throws -> ReceiverProcess {
+        try await start(
+            name: "tinyproxy", executable: "/usr/bin/tinyproxy",
+            arguments: { port, directory in
+                let config = directory.appendingPathComponent("tinyproxy.conf")
+                var lines = [
+                    "Port \(port)", "Listen 127.0.0.1", "Allow 127.0.0.1", "LogLevel Info", "MaxClients 50", "Timeout 60",
+                    "DisableViaHeader Yes",
+                ]
+                if let user, let password { lines.append("BasicAuth \(user) \(password)") }
+                try (lines.joined(separator: "\n") + "\n").write(to: config, atomically: true, encoding: .utf8)
+                return ["-d", "-c", config.path]
+            }, ready: "", port: port, stopSignal: SIGKILL, isReady: { $0.log.contains("Accepting connections") })
+    }
 
     /// A Pushgateway without persistence, on `port` if given.
     static func pushgateway(port: UInt16? = nil) async throws -> ReceiverProcess {

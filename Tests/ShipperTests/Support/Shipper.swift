@@ -13,11 +13,12 @@ enum ShipperBinary {
         return testBinary.deletingLastPathComponent().appendingPathComponent("ebpf-map-shipper")
     }
 
-    /// `once` with `config` in a temporary file, removed afterwards, and `options` after it.
-    static func once(config: String, _ options: [String] = []) async throws -> Result {
+    /// `once` with `config` in a temporary file, removed afterwards, and `options` after it;
+    /// `environment` is added to the test run's.
+    static func once(config: String, _ options: [String] = [], environment: [String: String] = [:]) async throws -> Result {
         let file = try writeConfig(config)
         defer { removeConfig(file) }
-        return try await run(["once", "--config", file.path] + options)
+        return try await runToEnd(url, ["once", "--config", file.path] + options, environment: environment)
     }
 
     /// Runs it to completion, awaited; `prefix` is prepended to the command line (e.g. setpriv).
@@ -30,14 +31,16 @@ enum ShipperBinary {
 
 /// Runs a program to completion on a thread of its own (never the cooperative pool) and awaits
 /// its exit status and output. Its temporary files go under the run's scratch root.
-func runToEnd(_ executable: URL, _ arguments: [String], in directory: URL? = nil) async throws -> ShipperBinary.Result {
+func runToEnd(
+    _ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]
+) async throws -> ShipperBinary.Result {
     try await offPool {
         let process = Process()
         let out = Pipe()
         let err = Pipe()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = Scratch.environment
+        process.environment = Scratch.environment.merging(environment) { $1 }
         if let directory { process.currentDirectoryURL = directory }
         process.standardOutput = out
         process.standardError = err
