@@ -63,6 +63,16 @@ let package = Package(
             name: "CChecksum",
             dependencies: ["SystemZlib"]
         ),
+        .systemLibrary(
+            name: "SystemLibcrypto",
+            path: "Sources/SystemLibraries/libcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "CDigest",
+            dependencies: ["SystemLibcrypto"]
+        ),
         // The stages, in the order data takes: each depends only on the ones before it
         // (docs/architecture.md; ArchitectureTests holds that document to this list).
         .target(
@@ -100,6 +110,7 @@ let package = Package(
             name: "ShipperSend",
             dependencies: [
                 "ShipperCollect", "ShipperMetrics", "ShipperEncode", "ShipperBuffer", "ShipperConfig", "CRemoteWrite",
+                "CDigest",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

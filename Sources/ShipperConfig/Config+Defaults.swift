@@ -58,7 +58,7 @@ extension QueueConfig {
 }
 
 extension TLSConfig {
-    static let defaults = TLSConfig(caFile: nil, certFile: nil, keyFile: nil, insecureSkipVerify: false)
+    package static let defaults = TLSConfig(caFile: nil, certFile: nil, keyFile: nil, insecureSkipVerify: false)
 }
 
 extension Config {
@@ -90,6 +90,7 @@ extension Config {
             if !endpoint.headers.isEmpty { line += " headers=\(endpoint.headers.map(\.name))" }
             if let auth = endpoint.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
             if let file = endpoint.bearerTokenFile { line += " bearer_token=<\(file)>" }
+            if let sigv4 = endpoint.sigv4 { line += sigv4.summary }
             if endpoint.tls.insecureSkipVerify { line += " tls_verify=OFF" }
             line += endpoint.proxy.summary
             if let directory = buffer.directory(for: endpoint) {
@@ -107,6 +108,7 @@ extension Config {
             line += " delete_on_shutdown=\(gateway.deleteOnShutdown)"
             if let auth = gateway.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
             if let file = gateway.bearerTokenFile { line += " bearer_token=<\(file)>" }
+            if let sigv4 = gateway.sigv4 { line += sigv4.summary }
             line += gateway.proxy.summary
             lines.append(line)
         }

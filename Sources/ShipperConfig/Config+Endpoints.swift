@@ -13,6 +13,7 @@ extension RemoteWriteConfig {
         timeout = http.timeout ?? timeout
         tls = http.tls
         proxy = http.proxy
+        sigv4 = http.sigv4
         if let field = map["protobuf_message"] {
             let text = try field.string()
             guard let parsed = RemoteWriteMessage(rawValue: text) else {
@@ -51,7 +52,7 @@ extension PushgatewayConfig {
         self.init(
             name: http.name, url: http.url, job: job, grouping: LabelSet(["instance": hostname]), method: .put,
             headers: http.headers, basicAuth: http.basicAuth, bearerTokenFile: http.bearerTokenFile,
-            timeout: http.timeout ?? .seconds(10), tls: http.tls, deleteOnShutdown: false, proxy: http.proxy)
+            timeout: http.timeout ?? .seconds(10), tls: http.tls, deleteOnShutdown: false, proxy: http.proxy, sigv4: http.sigv4)
         if let grouping = map["grouping"] {
             for (name, labelValue) in try grouping.stringMap(atMost: ConfigBounds.configuredLabels) {
                 try Config.checkLabel(name, labelValue)

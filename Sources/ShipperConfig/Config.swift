@@ -88,6 +88,7 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var queue: QueueConfig
     public var tls: TLSConfig
     public var proxy = ProxyConfig.none
+    public var sigv4: SigV4Config?
     /// This endpoint's own buffer limits; nil takes the `buffer` section's.
     public var bufferMaxSize: UInt64?
     public var bufferMaxAge: Duration?
@@ -127,6 +128,7 @@ public struct PushgatewayConfig: Sendable, Equatable {
     /// `run` deletes its group when it exits cleanly, so finished jobs leave no stale groups.
     public var deleteOnShutdown: Bool
     public var proxy = ProxyConfig.none
+    public var sigv4: SigV4Config?
 }
 
 public struct BasicAuth: Sendable, Equatable {

@@ -2,7 +2,7 @@ import Foundation
 
 /// The keys every HTTP endpoint shares (remote_write and pushgateway entries).
 struct HTTPFields {
-    static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "timeout", "tls_config"] + ProxyConfig.keys
+    static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "sigv4", "timeout", "tls_config"] + ProxyConfig.keys
 
     /// Headers the shipper sets itself, and those that belong to the connection rather than the
     /// request (framing, upgrades, proxies): a config may never set them. One would otherwise
@@ -21,6 +21,7 @@ struct HTTPFields {
     var timeout: Duration?
     var tls = TLSConfig.defaults
     var proxy = ProxyConfig.none
+    var sigv4: SigV4Config?
 
     init(_ map: [String: YAMLValue], in value: YAMLValue, example: String) throws(ConfigError) {
         guard let urlValue = map["url"] else { throw value.fail("missing key 'url'; e.g. url: \(example)") }
@@ -80,5 +81,12 @@ struct HTTPFields {
             }
         }
         proxy = try ProxyConfig(map)
+        if let value = map["sigv4"] {
+            // One scheme sets Authorization: Prometheus accepts at most one of them too.
+            if basicAuth != nil || bearerTokenFile != nil {
+                throw value.fail("set one of basic_auth, bearer_token_file and sigv4, not several")
+            }
+            sigv4 = try SigV4Config(value)
+        }
     }
 }

@@ -11,6 +11,7 @@ protocol HTTPEndpointConfig {
     var timeout: Duration { get }
     var tls: TLSConfig { get }
     var proxy: ProxyConfig { get }
+    var sigv4: SigV4Config? { get }
 }
 
 extension RemoteWriteConfig: HTTPEndpointConfig {}
@@ -31,9 +32,7 @@ struct EndpointConnection {
         logger[metadataKey: "endpoint.name"] = "\(endpoint.name)"
         self.logger = logger
         log = SendLog(logger: logger, metrics: metrics, endpoint: endpoint.name)
-        credentials = RequestCredentials(
-            headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile,
-            proxyHeaders: endpoint.proxy.headers, logger: logger)
+        credentials = try RequestCredentials(endpoint, url: url, logger: logger)
     }
 
     /// One request with the endpoint's headers and credentials (see `RequestCredentials.perform`).

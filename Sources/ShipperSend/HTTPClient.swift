@@ -38,11 +38,14 @@ final class HTTPClient {
     private let handle: OpaquePointer
     private let timeout: Duration
     /// Receivers' messages are short; the rest of a long body is read and discarded.
-    private var responseBody = [UInt8](repeating: 0, count: 4096)
+    private var responseBody: [UInt8]
     /// The Written headers of the last response; nil if it had none of them (or there was none).
     private(set) var written: WrittenCounts?
 
-    init(url: String, timeout: Duration, tls: TLSConfig, proxy: ProxyConfig = .none) throws(HTTPSetupError) {
+    /// `responseLimit`: how much of a response body is kept: a receiver's error message, or a
+    /// token endpoint's whole answer.
+    init(url: String, timeout: Duration, tls: TLSConfig, proxy: ProxyConfig = .none, responseLimit: Int = 4096) throws(HTTPSetupError) {
+        responseBody = [UInt8](repeating: 0, count: responseLimit)
         guard let handle = crw_http_new() else { throw HTTPSetupError(description: "libcurl could not create a handle") }
         self.handle = handle
         self.timeout = timeout

@@ -43,7 +43,7 @@ struct PackageTests {
             $0.split(separator: "[").last?.dropLast()
         }
         #expect(needed.sorted() == [
-            "ld-linux-x86-64.so.2", "libbpf.so.1", "libc.so.6", "libcurl.so.4", "libgcc_s.so.1", "libm.so.6",
+            "ld-linux-x86-64.so.2", "libbpf.so.1", "libc.so.6", "libcrypto.so.3", "libcurl.so.4", "libgcc_s.so.1", "libm.so.6",
             "libprotobuf-c.so.1", "libsnappy.so.1", "libstdc++.so.6", "libz.so.1",
         ])
         #expect(!dynamic.contains("(RUNPATH)") && !dynamic.contains("(RPATH)"), "\(dynamic)")
@@ -81,7 +81,7 @@ struct PackageTests {
     @Test func dependsAreTheLibrariesTheBinaryLinks() async throws {
         let deb = try await Self.package.value
         let depends = try await Self.run("dpkg-deb", ["--field", deb, "Depends"]).stdout
-        for library in ["libbpf1", "libcurl4", "libprotobuf-c1", "libsnappy1v5", "zlib1g", "libc6"] {
+        for library in ["libbpf1", "libcurl4", "libssl3", "libprotobuf-c1", "libsnappy1v5", "zlib1g", "libc6"] {
             #expect(depends.contains(library + " ("), "\(depends)")
         }
         #expect(!depends.contains("swift"), "the Swift runtime is linked in: \(depends)")

@@ -158,6 +158,35 @@ final class ReceiverProcess: @unchecked Sendable {
             }, ready: "", port: port, stopSignal: SIGKILL, isReady: { $0.log.contains("Accepting connections") })
     }
 
+    /// Tests/Fixtures/sigv4_receiver.py: lets through to `upstream` only requests signed with one
+    /// of `keys` (access key: secret, session token), as botocore's signer checks them; with
+    /// `sts`, it answers AssumeRole with those temporary keys, valid for `expiresIn` seconds.
+    /// Like tinyproxy, it keeps the signals the test process blocks: SIGKILL stops it.
+    static func sigv4(
+        upstream: String, keys: [String: (secret: String, token: String?)],
+        sts: (key: String, secret: String, token: String, expiresIn: Int)? = nil, port: UInt16? = nil
+    ) async throws -> ReceiverProcess {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/sigv4_receiver.py").path
+        return try await start(
+            name: "sigv4-receiver", executable: "/usr/bin/python3",
+            arguments: { port, directory in
+                var settings: [String: Any] = [
+                    "port": Int(port), "upstream": upstream, "region": "eu-west-1", "service": "aps",
+                    "keys": keys.mapValues { ["secret": $0.secret, "token": $0.token.map { $0 as Any } ?? NSNull()] },
+                ]
+                if let sts {
+                    settings["sts"] = [
+                        "issue": ["AccessKeyId": sts.key, "SecretAccessKey": sts.secret, "SessionToken": sts.token],
+                        "expires_in": sts.expiresIn,
+                    ]
+                }
+                let file = directory.appendingPathComponent("settings.json")
+                try JSONSerialization.data(withJSONObject: settings).write(to: file)
+                return [script, file.path]
+            }, ready: "", port: port, stopSignal: SIGKILL, isReady: { $0.log.contains("listening on") })
+    }
+
     /// A Pushgateway without persistence, on `port` if given.
     static func pushgateway(port: UInt16? = nil) async throws -> ReceiverProcess {
         try await start(

@@ -8,18 +8,22 @@ final class ShipperDaemon: @unchecked Sendable {
     let configFile: URL?
     private let ownsConfig: Bool
 
-    /// Starts `run` on `config`, or on an existing config file.
-    convenience init(config: String? = nil, file: URL? = nil, arguments: [String] = []) throws {
+    /// Starts `run` on `config`, or on an existing config file; `environment` is added to the
+    /// test run's.
+    convenience init(config: String? = nil, file: URL? = nil, arguments: [String] = [], environment: [String: String] = [:]) throws {
         let configFile = try file ?? writeConfig(config ?? "")
-        try self.init(command: ["run", "--config", configFile.path] + arguments, configFile: configFile, ownsConfig: file == nil)
+        try self.init(
+            command: ["run", "--config", configFile.path] + arguments, configFile: configFile, ownsConfig: file == nil,
+            environment: environment)
     }
 
     /// Starts any long-running command, e.g. `serve`.
-    init(command: [String], configFile: URL? = nil, ownsConfig: Bool = false) throws {
+    init(command: [String], configFile: URL? = nil, ownsConfig: Bool = false, environment: [String: String] = [:]) throws {
         self.configFile = configFile
         self.ownsConfig = ownsConfig
         process.executableURL = ShipperBinary.url
         process.arguments = command
+        if !environment.isEmpty { process.environment = Scratch.environment.merging(environment) { $1 } }
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         errors.fileHandleForReading.readabilityHandler = { [collected] handle in

@@ -3,55 +3,6 @@ import Logging
 import ShipperMetrics
 import ShipperConfig
 
-/// A secret read from a file: re-read when the file changes (rotation), never logged.
-///
-/// Trailing whitespace (CR, LF, spaces, tabs) is trimmed, as Prometheus trims its secret files: a
-/// token saved with CRLF would otherwise send the CR and be refused. A file that is missing,
-/// empty or unusable (see `usable`) does not replace the last good secret: the endpoint keeps
-/// sending with it, and the problem is logged once until the file is good again.
-final class SecretFile {
-    let path: String
-    private let usable: (String) -> Bool
-    private let logger: Logger
-    private var lastGood: String?
-    private var stamp: Date?
-    private var warned = false
-
-    init(path: String, logger: Logger, usable: @escaping (String) -> Bool = { _ in true }) {
-        self.path = path
-        self.usable = usable
-        self.logger = logger
-    }
-
-    /// The secret to send now; nil only if the file was never good.
-    func read() -> String? {
-        let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-        if let lastGood, modified != nil, modified == stamp { return lastGood }
-        let problem: String
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            let secret = String(text.reversed().drop { $0.isWhitespace }.reversed())
-            if !secret.isEmpty && usable(secret) {
-                lastGood = secret
-                stamp = modified
-                if warned { logger.info("the secret file is readable again", metadata: ["file.path": "\(path)"]) }
-                warned = false
-                return secret
-            }
-            problem = secret.isEmpty ? "the secret file is empty" : "the secret file holds control characters inside the secret"
-        } else {
-            problem = "cannot read the secret file"
-        }
-        stamp = nil
-        if !warned {
-            warned = true
-            logger.warning(
-                "\(problem); \(lastGood == nil ? "sending nothing until it holds one" : "keeping the last good secret")",
-                metadata: ["file.path": "\(path)"])
-        }
-        return lastGood
-    }
-}
-
 /// An endpoint's headers and credentials, and its proxy's, applied to its HTTP client before each
 /// request so that rotated secret files take effect without a restart.
 final class RequestCredentials {
@@ -61,8 +12,26 @@ final class RequestCredentials {
     private let token: SecretFile?
     /// The proxy's headers: each a whole line, or a name and the file its value is read from.
     private let proxyHeaders: [(name: String, line: String?, file: SecretFile?)]
+    /// With `sigv4`: what signs each request, and the keys it signs with.
+    private let sigv4: (signer: SigV4Signer, keys: AWSCredentialProvider)?
 
-    init(headers: [HTTPHeader], basicAuth: BasicAuth?, bearerTokenFile: String?, proxyHeaders: [ProxyHeader] = [], logger: Logger) {
+    /// The credentials of `endpoint`, whose requests go to `url`.
+    convenience init(_ endpoint: some HTTPEndpointConfig, url: String, logger: Logger) throws(HTTPSetupError) {
+        self.init(
+            headers: endpoint.headers, basicAuth: endpoint.basicAuth, bearerTokenFile: endpoint.bearerTokenFile,
+            proxyHeaders: endpoint.proxy.headers,
+            sigv4: try endpoint.sigv4.map { config throws(HTTPSetupError) in
+                (SigV4Signer(url: url, region: config.region, service: SigV4Config.service),
+                 try AWSCredentialProvider(config, proxy: endpoint.proxy, timeout: endpoint.timeout, logger: logger))
+            },
+            logger: logger)
+    }
+
+    init(
+        headers: [HTTPHeader], basicAuth: BasicAuth?, bearerTokenFile: String?, proxyHeaders: [ProxyHeader] = [],
+        sigv4: (signer: SigV4Signer, keys: AWSCredentialProvider)? = nil, logger: Logger
+    ) {
+        self.sigv4 = sigv4
         self.headers = headers.map { "\($0.name): \($0.value)" }
         self.username = basicAuth?.username
         self.password = basicAuth.map { SecretFile(path: $0.passwordFile, logger: logger) }
@@ -88,6 +57,14 @@ final class RequestCredentials {
         if let token {
             guard let value = token.read() else { return Self.missing(token) }
             lines.append("Authorization: Bearer \(value)")
+        }
+        if let sigv4 {
+            // Over the very body sent; AWS accepts the signing time to within five minutes.
+            let now = Date()
+            switch sigv4.keys.current(at: now) {
+            case .success(let keys): lines += sigv4.signer.headers(method: method, body: body, credentials: keys, at: now)
+            case .failure(let error): return .failure(.credentials, message: error.message)
+            }
         }
         client.setHeaders(lines)
         if !proxyHeaders.isEmpty {
