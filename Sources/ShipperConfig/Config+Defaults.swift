@@ -91,6 +91,7 @@ extension Config {
             if let auth = endpoint.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
             if let file = endpoint.bearerTokenFile { line += " bearer_token=<\(file)>" }
             if let sigv4 = endpoint.sigv4 { line += sigv4.summary }
+            if let oauth2 = endpoint.oauth2 { line += oauth2.summary }
             if endpoint.tls.insecureSkipVerify { line += " tls_verify=OFF" }
             line += endpoint.proxy.summary
             if let directory = buffer.directory(for: endpoint) {
@@ -109,6 +110,7 @@ extension Config {
             if let auth = gateway.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
             if let file = gateway.bearerTokenFile { line += " bearer_token=<\(file)>" }
             if let sigv4 = gateway.sigv4 { line += sigv4.summary }
+            if let oauth2 = gateway.oauth2 { line += oauth2.summary }
             line += gateway.proxy.summary
             lines.append(line)
         }

@@ -14,6 +14,7 @@ extension RemoteWriteConfig {
         tls = http.tls
         proxy = http.proxy
         sigv4 = http.sigv4
+        oauth2 = http.oauth2
         if let field = map["protobuf_message"] {
             let text = try field.string()
             guard let parsed = RemoteWriteMessage(rawValue: text) else {
@@ -52,7 +53,8 @@ extension PushgatewayConfig {
         self.init(
             name: http.name, url: http.url, job: job, grouping: LabelSet(["instance": hostname]), method: .put,
             headers: http.headers, basicAuth: http.basicAuth, bearerTokenFile: http.bearerTokenFile,
-            timeout: http.timeout ?? .seconds(10), tls: http.tls, deleteOnShutdown: false, proxy: http.proxy, sigv4: http.sigv4)
+            timeout: http.timeout ?? .seconds(10), tls: http.tls, deleteOnShutdown: false, proxy: http.proxy, sigv4: http.sigv4,
+            oauth2: http.oauth2)
         if let grouping = map["grouping"] {
             for (name, labelValue) in try grouping.stringMap(atMost: ConfigBounds.configuredLabels) {
                 try Config.checkLabel(name, labelValue)

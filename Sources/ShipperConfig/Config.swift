@@ -89,6 +89,7 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var tls: TLSConfig
     public var proxy = ProxyConfig.none
     public var sigv4: SigV4Config?
+    public var oauth2: OAuth2Config?
     /// This endpoint's own buffer limits; nil takes the `buffer` section's.
     public var bufferMaxSize: UInt64?
     public var bufferMaxAge: Duration?
@@ -129,6 +130,7 @@ public struct PushgatewayConfig: Sendable, Equatable {
     public var deleteOnShutdown: Bool
     public var proxy = ProxyConfig.none
     public var sigv4: SigV4Config?
+    public var oauth2: OAuth2Config?
 }
 
 public struct BasicAuth: Sendable, Equatable {

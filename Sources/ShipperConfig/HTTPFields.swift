@@ -2,7 +2,7 @@ import Foundation
 
 /// The keys every HTTP endpoint shares (remote_write and pushgateway entries).
 struct HTTPFields {
-    static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "sigv4", "timeout", "tls_config"] + ProxyConfig.keys
+    static let keys = ["name", "url", "headers", "basic_auth", "bearer_token_file", "sigv4", "oauth2", "timeout", "tls_config"] + ProxyConfig.keys
 
     /// Headers the shipper sets itself, and those that belong to the connection rather than the
     /// request (framing, upgrades, proxies): a config may never set them. One would otherwise
@@ -22,6 +22,7 @@ struct HTTPFields {
     var tls = TLSConfig.defaults
     var proxy = ProxyConfig.none
     var sigv4: SigV4Config?
+    var oauth2: OAuth2Config?
 
     init(_ map: [String: YAMLValue], in value: YAMLValue, example: String) throws(ConfigError) {
         guard let urlValue = map["url"] else { throw value.fail("missing key 'url'; e.g. url: \(example)") }
@@ -66,27 +67,32 @@ struct HTTPFields {
             basicAuth = BasicAuth(username: user, passwordFile: try file.secretFile(token: false))
         }
         if let token = map["bearer_token_file"] {
-            if basicAuth != nil { throw token.fail("set either basic_auth or bearer_token_file, not both") }
             bearerTokenFile = try token.secretFile(token: true)
         }
         if let timeout = map["timeout"] { self.timeout = try timeout.duration(in: ConfigBounds.timeout) }
-        if let tls = map["tls_config"] {
-            let fields = try tls.mapping(keys: ["ca_file", "cert_file", "key_file", "insecure_skip_verify"])
-            if let value = fields["ca_file"] { self.tls.caFile = try value.readableFile() }
-            if let value = fields["cert_file"] { self.tls.certFile = try value.readableFile() }
-            if let value = fields["key_file"] { self.tls.keyFile = try value.readableFile() }
-            if let value = fields["insecure_skip_verify"] { self.tls.insecureSkipVerify = try value.bool() }
-            if (self.tls.certFile == nil) != (self.tls.keyFile == nil) {
-                throw tls.fail("cert_file and key_file go together; set both for client certificates")
-            }
-        }
+        if let tls = map["tls_config"] { self.tls = try TLSConfig(tls) }
         proxy = try ProxyConfig(map)
-        if let value = map["sigv4"] {
-            // One scheme sets Authorization: Prometheus accepts at most one of them too.
-            if basicAuth != nil || bearerTokenFile != nil {
-                throw value.fail("set one of basic_auth, bearer_token_file and sigv4, not several")
-            }
-            sigv4 = try SigV4Config(value)
+        // One scheme sets Authorization: Prometheus accepts at most one of them too.
+        let schemes = ["basic_auth", "bearer_token_file", "sigv4", "oauth2"].filter { map[$0] != nil }
+        if schemes.count > 1, let value = map[schemes[1]] {
+            throw value.fail("set one of basic_auth, bearer_token_file, sigv4 and oauth2, not several")
+        }
+        if let value = map["sigv4"] { sigv4 = try SigV4Config(value) }
+        if let value = map["oauth2"] { oauth2 = try OAuth2Config(value) }
+    }
+}
+
+extension TLSConfig {
+    /// A `tls_config` mapping: an endpoint's, or an OAuth 2.0 token endpoint's.
+    init(_ tls: YAMLValue) throws(ConfigError) {
+        self = .defaults
+        let fields = try tls.mapping(keys: ["ca_file", "cert_file", "key_file", "insecure_skip_verify"])
+        if let value = fields["ca_file"] { caFile = try value.readableFile() }
+        if let value = fields["cert_file"] { certFile = try value.readableFile() }
+        if let value = fields["key_file"] { keyFile = try value.readableFile() }
+        if let value = fields["insecure_skip_verify"] { insecureSkipVerify = try value.bool() }
+        if (certFile == nil) != (keyFile == nil) {
+            throw tls.fail("cert_file and key_file go together; set both for client certificates")
         }
     }
 }

@@ -38,7 +38,7 @@ public final class SelfMetrics: Sendable {
     /// Every reason `RetryPolicy` and `HTTPFailure` give, and no other.
     static let failureReasons = [
         "http_5xx", "http_429", "http_4xx", "http_3xx", "http_other", "proxy_auth", "connect", "timeout", "tls", "transfer", "setup",
-        "credentials",
+        "credentials", "token",
     ]
 
     private let state: Mutex<State>

@@ -12,6 +12,7 @@ protocol HTTPEndpointConfig {
     var tls: TLSConfig { get }
     var proxy: ProxyConfig { get }
     var sigv4: SigV4Config? { get }
+    var oauth2: OAuth2Config? { get }
 }
 
 extension RemoteWriteConfig: HTTPEndpointConfig {}

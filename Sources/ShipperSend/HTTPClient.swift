@@ -12,9 +12,10 @@ enum HTTPOutcome: Sendable, Equatable {
 }
 
 /// Why no HTTP response came back; the `reason` label of send failures. `credentials`: a
-/// configured secret file held no usable secret, so nothing was sent.
+/// configured secret file held no usable secret, so nothing was sent; `token`: the OAuth 2.0
+/// token endpoint or STS handed out no token, so nothing was sent.
 enum HTTPFailure: String, Sendable, CaseIterable {
-    case connect, timeout, tls, transfer, setup, credentials
+    case connect, timeout, tls, transfer, setup, credentials, token
 }
 
 /// What a remote-write 2.0 receiver says it wrote: its X-Prometheus-Remote-Write-*-Written

@@ -73,6 +73,9 @@ final class AWSCredentialProvider {
 }
 
 /// Why a request has no credentials to go with it: nothing is sent, the batch is retried.
+/// `failure`: `credentials` for a secret that is missing here, `token` for a token endpoint or
+/// STS that did not hand one out.
 struct CredentialError: Error, Equatable {
     var message: String
+    var failure = HTTPFailure.credentials
 }

@@ -32,7 +32,7 @@ final class AssumedRole {
         switch client.perform(method: "POST", body: body) {
         case .response(200, _, let text, _):
             guard let keys = Self.keys(in: text) else {
-                return .failure(CredentialError(message: "STS AssumeRole for \(arn) answered 200 without credentials; nothing was sent"))
+                return .failure(CredentialError(message: "STS AssumeRole for \(arn) answered 200 without credentials; nothing was sent", failure: .token))
             }
             let expires = Self.tag("Expiration", in: text).flatMap { try? Date($0, strategy: .iso8601) }
                 ?? now.addingTimeInterval(TimeInterval(Self.duration))
@@ -40,9 +40,9 @@ final class AssumedRole {
             return .success(keys)
         case .response(let status, _, let text, _):
             let reason = [Self.tag("Code", in: text), Self.tag("Message", in: text)].compactMap { $0 }.joined(separator: ": ")
-            return .failure(CredentialError(message: "STS AssumeRole for \(arn) answered \(status)\(reason.isEmpty ? "" : " (\(reason))"); nothing was sent"))
+            return .failure(CredentialError(message: "STS AssumeRole for \(arn) answered \(status)\(reason.isEmpty ? "" : " (\(reason))"); nothing was sent", failure: .token))
         case .failure(let failure, let message):
-            return .failure(CredentialError(message: "STS AssumeRole for \(arn) failed (\(failure.rawValue): \(message)); nothing was sent"))
+            return .failure(CredentialError(message: "STS AssumeRole for \(arn) failed (\(failure.rawValue): \(message)); nothing was sent", failure: .token))
         }
     }
 

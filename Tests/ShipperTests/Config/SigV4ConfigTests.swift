@@ -75,7 +75,7 @@ struct SigV4ConfigTests {
         do {
             _ = try Config.parse(both, file: "shipper.yml", environment: [:], hostname: "h")
         } catch {
-            #expect(error.description == "shipper.yml:4: remote_write[0].sigv4: set one of basic_auth, bearer_token_file and sigv4, not several")
+            #expect(error.description == "shipper.yml:4: remote_write[0].sigv4: set one of basic_auth, bearer_token_file, sigv4 and oauth2, not several")
         }
     }
 

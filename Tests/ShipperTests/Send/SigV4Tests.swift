@@ -192,7 +192,7 @@ struct SigV4Tests {
         #expect(result.stderr.contains(
             "error=\"STS AssumeRole for arn:aws:iam::123456789012:role/edge-writer answered 403 (SignatureDoesNotMatch: not signed right); nothing was sent\""),
             "\(result.stderr)")
-        #expect(result.stderr.contains("send.failure=credentials"), "\(result.stderr)")
+        #expect(result.stderr.contains("send.failure=token"), "\(result.stderr)")
         #expect(result.stderr.contains("samples.dropped=0"), "\(result.stderr)")
         #expect(!receiver.log.contains("verified"), "\(receiver.log)")
         withExtendedLifetime(holder) {}

@@ -166,8 +166,6 @@ final class ReceiverProcess: @unchecked Sendable {
         upstream: String, keys: [String: (secret: String, token: String?)],
         sts: (key: String, secret: String, token: String, expiresIn: Int)? = nil, port: UInt16? = nil
     ) async throws -> ReceiverProcess {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/sigv4_receiver.py").path
         return try await start(
             name: "sigv4-receiver", executable: "/usr/bin/python3",
             arguments: { port, directory in
@@ -183,8 +181,39 @@ final class ReceiverProcess: @unchecked Sendable {
                 }
                 let file = directory.appendingPathComponent("settings.json")
                 try JSONSerialization.data(withJSONObject: settings).write(to: file)
-                return [script, file.path]
+                return [fixture("sigv4_receiver.py"), file.path]
             }, ready: "", port: port, stopSignal: SIGKILL, isReady: { $0.log.contains("listening on") })
+    }
+
+    /// Tests/Fixtures/oauth2_server.py: an OAuth 2.0 token endpoint at /token, which checks the
+    /// client-credentials request it gets, and a gate that lets through to `upstream` only the
+    /// tokens it issued; `control(_:)` takes the endpoint down and up, or revokes every token.
+    static func oauth2(
+        upstream: String, clientID: String, clientSecret: String, scope: String?, params: [String: String] = [:],
+        expiresIn: Int?
+    ) async throws -> ReceiverProcess {
+        try await start(
+            name: "oauth2-server", executable: "/usr/bin/python3",
+            arguments: { port, directory in
+                let settings: [String: Any] = [
+                    "port": Int(port), "upstream": upstream, "client_id": clientID, "client_secret": clientSecret,
+                    "scope": scope.map { $0 as Any } ?? NSNull(), "params": params,
+                    "expires_in": expiresIn.map { $0 as Any } ?? NSNull(),
+                ]
+                let file = directory.appendingPathComponent("settings.json")
+                try JSONSerialization.data(withJSONObject: settings).write(to: file)
+                return [fixture("oauth2_server.py"), file.path]
+            }, ready: "", stopSignal: SIGKILL, isReady: { $0.log.contains("listening on") })
+    }
+
+    /// Tells the oauth2_server.py fixture to go `down`, come `up`, or `revoke` its tokens.
+    func control(_ command: String) async -> Bool {
+        await Network.get(baseURL + "/control/" + command) != nil
+    }
+
+    private static func fixture(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/" + name).path
     }
 
     /// A Pushgateway without persistence, on `port` if given.
