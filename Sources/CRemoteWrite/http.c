@@ -149,14 +149,20 @@ int32_t crw_http_set_proxy(crw_http *http, const char *url, const char *no_proxy
     return 0;
 }
 
-int32_t crw_http_add_proxy_header(crw_http *http, const char *line)
+/* Appends one header line to `list`; the list is unchanged if that fails. */
+static int32_t append_line(struct curl_slist **list, const char *line)
 {
-    struct curl_slist *grown = curl_slist_append(http->proxy_headers, line);
+    struct curl_slist *grown = curl_slist_append(*list, line);
 
     if (!grown)
         return CRW_HTTP_ERR_SETUP;
-    http->proxy_headers = grown;
+    *list = grown;
     return 0;
+}
+
+int32_t crw_http_add_proxy_header(crw_http *http, const char *line)
+{
+    return append_line(&http->proxy_headers, line);
 }
 
 void crw_http_clear_proxy_headers(crw_http *http)
@@ -199,12 +205,7 @@ void crw_http_set_version(crw_http *http, crw_http_version version)
 
 int32_t crw_http_add_header(crw_http *http, const char *line)
 {
-    struct curl_slist *grown = curl_slist_append(http->headers, line);
-
-    if (!grown)
-        return CRW_HTTP_ERR_SETUP;
-    http->headers = grown;
-    return 0;
+    return append_line(&http->headers, line);
 }
 
 void crw_http_clear_headers(crw_http *http)

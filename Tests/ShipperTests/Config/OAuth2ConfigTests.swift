@@ -17,11 +17,7 @@ struct OAuth2ConfigTests {
         }
     }
 
-    static func secret() throws -> String {
-        let file = Scratch.path("client-secret")
-        try "s3cret\n".write(to: file, atomically: true, encoding: .utf8)
-        return file.path
-    }
+    static func secret() throws -> String { try Scratch.file("client-secret", "s3cret\n").path }
 
     @Test func readsEveryKey() throws {
         let secret = try Self.secret()

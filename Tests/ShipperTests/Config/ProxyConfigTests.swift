@@ -24,14 +24,10 @@ struct ProxyConfigTests {
         "remote_write:\n  - url: https://aps.example/api/v1/write\n" + proxy.split(separator: "\n").map { "    " + $0 + "\n" }.joined()
     }
 
-    static func secret(_ text: String) throws -> String {
-        let file = Scratch.path("proxy-authorization")
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        return file.path
-    }
+    static func secretPath(_ text: String) throws -> String { try Scratch.file("proxy-authorization", text).path }
 
     @Test func readsEveryKeyOnBothKindsOfEndpoint() throws {
-        let file = try Self.secret("Basic ZWRnZTpzM2NyZXQ=\n")
+        let file = try Self.secretPath("Basic ZWRnZTpzM2NyZXQ=\n")
         let proxy = """
             proxy_url: http://proxy.internal:3128
             no_proxy: "localhost, .internal,10.0.0.0/8"
@@ -76,14 +72,14 @@ struct ProxyConfigTests {
             + "header 'Host' belongs to the connection and cannot be configured")
         #expect(Self.error(header("\"X-Site\": \"a\\r\\nX: b\"")) == "shipper.yml:5: remote_write[0].proxy_connect_header.X-Site: "
             + "invalid header value; expected one line of visible ASCII characters (no CR, LF or other control characters)")
-        let empty = try Self.secret("\n")
+        let empty = try Self.secretPath("\n")
         #expect(Self.error(header("Proxy-Authorization: {file: \(empty)}")) == "shipper.yml:5: remote_write[0].proxy_connect_header."
             + "Proxy-Authorization.file: '\(empty)' is empty; write the secret to it")
     }
 
     /// check-config names the proxy and the file a header comes from, never a header's secret.
     @Test func checkConfigShowsTheProxyWithoutItsCredentials() async throws {
-        let file = try Self.secret("Basic ZWRnZTpzM2NyZXQ=\n")
+        let file = try Self.secretPath("Basic ZWRnZTpzM2NyZXQ=\n")
         let config = try writeConfig(Self.entry("""
             proxy_url: http://proxy.internal:3128
             no_proxy: localhost,127.0.0.1

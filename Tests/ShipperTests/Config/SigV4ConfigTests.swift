@@ -22,11 +22,7 @@ struct SigV4ConfigTests {
         }
     }
 
-    static func file(_ text: String) throws -> String {
-        let file = Scratch.path("aws")
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        return file.path
-    }
+    static func file(_ text: String) throws -> String { try Scratch.file("aws", text).path }
 
     @Test func readsEachSourceOfKeys() throws {
         let secret = try Self.file("wJalrXUtnFEMI/K7MDENG\n")

@@ -10,8 +10,7 @@ struct OAuth2Tests {
     static let clientSecret = "s3cret with spaces & symbols:/="
 
     static func config(_ prefix: String, _ server: ReceiverProcess, extra: String = "") throws -> String {
-        let secret = Scratch.path("client-secret")
-        try (clientSecret + "\n").write(to: secret, atomically: true, encoding: .utf8)
+        let secret = try Scratch.file("client-secret", clientSecret + "\n")
         return """
             interval: 1s
             maps: {include: ['^\(prefix)']}

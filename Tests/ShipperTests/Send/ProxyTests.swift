@@ -15,8 +15,7 @@ struct ProxyTests {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
         let id = try await holder.create("hash", name: prefix + "h", maxEntries: 8, fill: 3)
-        let authorization = Scratch.path("proxy-authorization")
-        try ("Basic " + Data("edge:s3cret".utf8).base64EncodedString() + "\n").write(to: authorization, atomically: true, encoding: .utf8)
+        let authorization = try Scratch.file("proxy-authorization", "Basic " + Data("edge:s3cret".utf8).base64EncodedString() + "\n")
         return (holder, prefix, id, authorization)
     }
 

@@ -13,7 +13,7 @@ struct SigV4Tests {
     static let key = "AKIAEDGEFLEET0000001"
     static let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
-    /// A map of 3 elements, and a config pushing it to `url` with `sigv4` (indented lines).
+    /// A map of 3 elements, held by another process.
     static func setUp() async throws -> (holder: MapHolder, prefix: String, id: UInt32) {
         let holder = try MapHolder()
         let prefix = uniquePrefix()
@@ -33,19 +33,13 @@ struct SigV4Tests {
         """
     }
 
-    static func file(_ name: String, _ text: String) throws -> URL {
-        let file = Scratch.path(name)
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        return file
-    }
-
     /// The access key and secret key file, through remote-write 2.0 to a receiver that takes
     /// only 1.0 (the fallback re-signs the same data as 1.0); a wrong secret is refused.
     @Test func requestsSignedWithTheConfiguredKeysPassBotocoresCheckAndArriveExact() async throws {
         let (holder, prefix, id) = try await Self.setUp()
         let prometheus = try await ReceiverProcess.prometheus()
         let receiver = try await ReceiverProcess.sigv4(upstream: prometheus.remoteWriteURL, keys: [Self.key: (Self.secret, nil)])
-        let secretFile = try Self.file("aws-secret", Self.secret + "\n")
+        let secretFile = try Scratch.file("aws-secret", Self.secret + "\n")
         let sigv4 = "region: eu-west-1\naccess_key: \(Self.key)\nsecret_key_file: \(secretFile.path)"
         let result = try await ShipperBinary.once(config: Self.config(
             prefix, url: receiver.baseURL, sigv4: sigv4, extra: "    protobuf_message: io.prometheus.write.v2.Request"))
@@ -94,7 +88,7 @@ struct SigV4Tests {
         let (holder, prefix, id) = try await Self.setUp()
         let prometheus = try await ReceiverProcess.prometheus()
         let rotated = (key: "AKIAEDGEFLEET0000002", secret: "rotatedSecretKeyEXAMPLE/0000000000000000")
-        let credentials = try Self.file("aws-credentials", """
+        let credentials = try Scratch.file("aws-credentials", """
             [default]
             aws_access_key_id = AKIAOTHERPROFILE0001
             aws_secret_access_key = notThisOne
@@ -129,7 +123,7 @@ struct SigV4Tests {
 
         // A reload to the configured pair: the next requests are signed with it.
         let before = receiver.log.split(separator: "\n").count
-        let secretFile = try Self.file("aws-secret", Self.secret)
+        let secretFile = try Scratch.file("aws-secret", Self.secret)
         try ("interval: 1s\n" + Self.config(
             prefix, url: "http://127.0.0.1:\(port)",
             sigv4: "region: eu-west-1\naccess_key: \(Self.key)\nsecret_key_file: \(secretFile.path)", extra: "    queue: {max_backoff: 1s}"))
@@ -158,7 +152,7 @@ struct SigV4Tests {
             upstream: prometheus.remoteWriteURL,
             keys: [Self.key: (Self.secret, nil), temporary.key: (temporary.secret, temporary.token)],
             sts: (temporary.key, temporary.secret, temporary.token, 301))
-        let secretFile = try Self.file("aws-secret", Self.secret)
+        let secretFile = try Scratch.file("aws-secret", Self.secret)
         let daemon = try ShipperDaemon(
             config: "interval: 1s\n" + Self.config(
                 prefix, url: receiver.baseURL,
@@ -181,7 +175,7 @@ struct SigV4Tests {
         let (holder, prefix, _) = try await Self.setUp()
         let receiver = try await ReceiverProcess.sigv4(
             upstream: "http://127.0.0.1:9/api/v1/write", keys: [Self.key: (Self.secret, nil)], sts: ("ASIAX", "s", "t", 3600))
-        let wrong = try Self.file("aws-secret", "notTheSecret")
+        let wrong = try Scratch.file("aws-secret", "notTheSecret")
         let result = try await ShipperBinary.once(
             config: Self.config(
                 prefix, url: receiver.baseURL,

@@ -40,6 +40,13 @@ enum Scratch {
     }
 
     /// A new directory for pins on the bpffs, named after `label` (BPFGate mounts the bpffs).
+    /// A new file under the run's root holding `text`, e.g. a secret for a config to name.
+    static func file(_ label: String, _ text: String) throws -> URL {
+        let file = path(label)
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     static func pinDirectory(_ label: String) throws -> String {
         let directory = pinParent + "/" + root.lastPathComponent + "/\(label)-\(UUID())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
