@@ -4,13 +4,13 @@ import Testing
 /// OAuth 2.0 client credentials (`oauth2`) against Tests/Fixtures/oauth2_server.py, a token
 /// endpoint that checks the real token request, and a gate that passes only its tokens on to a
 /// real Prometheus: tokens fetched once and cached, replaced before they expire and after a
-/// 401, and a token endpoint that is down losing nothing.
+/// 401, a token endpoint that is down losing nothing, and a reload that mends a wrong secret.
 @Suite(.requiresBPF, .timeLimit(.minutes(3)))
 struct OAuth2Tests {
     static let clientSecret = "s3cret with spaces & symbols:/="
 
-    static func config(_ prefix: String, _ server: ReceiverProcess, extra: String = "") throws -> String {
-        let secret = try Scratch.file("client-secret", clientSecret + "\n")
+    static func config(_ prefix: String, _ server: ReceiverProcess, secret: String = clientSecret, extra: String = "") throws -> String {
+        let secret = try Scratch.file("client-secret", secret + "\n")
         return """
             interval: 1s
             maps: {include: ['^\(prefix)']}
@@ -109,6 +109,37 @@ struct OAuth2Tests {
         #expect(warnings.count == 1, "\(daemon.log)")
         #expect(warnings.first?.contains("answered 503 (temporarily_unavailable); nothing was sent") == true, "\(daemon.log)")
         #expect(daemon.log.contains("send.failure=token"), "\(daemon.log)")
+        #expect(!daemon.log.contains("samples.dropped"), "\(daemon.log)")
+        withExtendedLifetime(holder) {}
+        await server.stop()
+        await prometheus.stop()
+    }
+
+    /// A wrong client secret: the token endpoint refuses it and the daemon buffers; a reload to
+    /// the right secret's file gets a token, and every buffered interval arrives.
+    @Test func aReloadThatMendsTheSecretDeliversWhatWasBuffered() async throws {
+        let holder = try MapHolder()
+        let prefix = uniquePrefix()
+        let id = try await holder.create("hash", name: prefix + "h", maxEntries: 8, fill: 3)
+        let prometheus = try await ReceiverProcess.prometheus()
+        let server = try await Self.oauth2(prometheus, expiresIn: 3600)
+        let daemon = try ShipperDaemon(config: try Self.config(prefix, server, secret: "wrong"))
+        let file = try #require(daemon.configFile)
+        let buffered = { BufferedRecords.timestamps(in: file.path + ".buffer/central") }
+        #expect(await eventually(within: 120) { buffered().count >= 3 }, "\(daemon.log)")
+        let held = buffered()
+        #expect(Self.lines(server, "refused token request: client not authenticated").count >= 1, "\(server.log)")
+
+        try Self.config(prefix, server).write(to: file, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        let stamps = { try await prometheus.samples("ebpf_map_entries{map_id=\"\(id)\"}[10m]").first?.timestampsMs ?? [] }
+        let returned = Int64(Date().timeIntervalSince1970 * 1000)
+        #expect(await eventually(within: 30) { ((try? await stamps()).flatMap(\.last) ?? 0) > returned }, "\(daemon.log)")
+        #expect(Array(try await stamps().prefix(held.count)) == held)
+        #expect(Self.lines(server, "issued") == ["issued token-1"])
+        #expect(await daemon.terminate() == 0)
+        #expect(daemon.log.contains("msg=\"config reloaded\""), "\(daemon.log)")
+        #expect(daemon.log.contains("answered 401 (invalid_client); nothing was sent"), "\(daemon.log)")
         #expect(!daemon.log.contains("samples.dropped"), "\(daemon.log)")
         withExtendedLifetime(holder) {}
         await server.stop()

@@ -39,8 +39,11 @@ struct ProxyTests {
             proxy_connect_header:
               Proxy-Authorization: {file: \(authorization.path)}
             """
-        let plain = try await ShipperBinary.once(config: Self.config(prefix, url: prometheus.remoteWriteURL, proxy: settings))
+        // Remote-write 2.0 to a receiver that takes only 1.0: the fallback goes through the proxy too.
+        let plain = try await ShipperBinary.once(config: Self.config(
+            prefix, url: prometheus.remoteWriteURL, proxy: settings + "\nprotobuf_message: io.prometheus.write.v2.Request"))
         #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stderr.contains("endpoint takes only remote-write 1.0"), "\(plain.stderr)")
         #expect(try await prometheus.valuesByMap("ebpf_map_entries") == ["\(id)": "3"])
         #expect(proxy.log.contains("Request (file descriptor"), "\(proxy.log)")
         #expect(proxy.log.contains("POST \(prometheus.remoteWriteURL) HTTP/1.1"), "\(proxy.log)")
