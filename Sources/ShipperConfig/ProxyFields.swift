@@ -44,9 +44,8 @@ extension ProxyConfig {
 
     /// The proxy's URL: http or https, a host and a port, no path and no credentials.
     private static func checkedURL(_ text: String, _ value: YAMLValue) throws(ConfigError) -> String {
-        let parsed: EndpointURL
         do {
-            parsed = try EndpointURL(text)
+            _ = try EndpointURL(text)
         } catch {
             if error.message.contains("credentials") {
                 throw value.fail(
@@ -59,7 +58,6 @@ extension ProxyConfig {
         guard afterHost.isEmpty || afterHost == "/" else {
             throw value.fail("invalid proxy URL '\(EndpointURL.hidingQueryValues(text))'; expected http:// or https://, a host and a port, e.g. http://proxy.example:3128")
         }
-        _ = parsed
         return text
     }
 

@@ -28,8 +28,9 @@ final class AWSCredentialProvider {
         }
     }
 
-    /// The keys to sign with now, or why there are none (nothing is sent then).
-    func current(at now: Date) -> Result<AWSCredentials, CredentialError> {
+    /// The keys to sign with now, or why there are none (nothing is sent then). `proxyHeaders`
+    /// go to the entry's proxy with an STS request.
+    func current(at now: Date, proxyHeaders: [String] = []) -> Result<AWSCredentials, CredentialError> {
         let base: AWSCredentials
         switch source {
         case .keys(let accessKey, let path):
@@ -44,7 +45,7 @@ final class AWSCredentialProvider {
             base = keys
         }
         guard let role else { return .success(base) }
-        return role.credentials(signingWith: base, at: now)
+        return role.credentials(signingWith: base, at: now, proxyHeaders: proxyHeaders)
     }
 
     /// The keys of `[name]` in a shared credentials file (INI: `[profile]` sections of

@@ -20,7 +20,7 @@ final class AssumedRole {
         signer = SigV4Signer(url: stsURL, region: region, service: "sts")
     }
 
-    func credentials(signingWith base: AWSCredentials, at now: Date) -> Result<AWSCredentials, CredentialError> {
+    func credentials(signingWith base: AWSCredentials, at now: Date, proxyHeaders: [String]) -> Result<AWSCredentials, CredentialError> {
         if let cached, cached.base == base, now < cached.refreshAt { return .success(cached.keys) }
         let body = Array(
             ("Action=AssumeRole&DurationSeconds=\(Self.duration)&RoleArn=\(SigV4Signer.encode(arn))"
@@ -28,7 +28,7 @@ final class AssumedRole {
         client.setHeaders(
             RequestCredentials.commonHeaders + ["Content-Type: application/x-www-form-urlencoded; charset=utf-8"]
                 + signer.headers(method: "POST", body: body, credentials: base, at: now))
-        client.setProxyHeaders([])
+        client.setProxyHeaders(proxyHeaders)
         switch client.perform(method: "POST", body: body) {
         case .response(200, _, let text, _):
             guard let keys = Self.keys(in: text) else {

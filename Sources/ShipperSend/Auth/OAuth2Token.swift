@@ -29,8 +29,9 @@ final class OAuth2Token {
     /// Forgets the cached token: the receiver refused it (401).
     func invalidate() { cached = nil }
 
-    /// The token to send now, from the cache or the token endpoint.
-    func token(at now: Date) -> Result<String, CredentialError> {
+    /// The token to send now, from the cache or the token endpoint (`proxyHeaders` go to the
+    /// entry's proxy with its request).
+    func token(at now: Date, proxyHeaders: [String]) -> Result<String, CredentialError> {
         if let cached, cached.refreshAt.map({ now < $0 }) ?? true { return .success(cached.token) }
         guard let clientSecret = secret.read() else {
             return .failure(CredentialError(message: "no usable client secret in \(config.clientSecretFile); nothing was sent"))
@@ -42,7 +43,7 @@ final class OAuth2Token {
         client.setHeaders(RequestCredentials.commonHeaders + [
             "Content-Type: application/x-www-form-urlencoded", "Accept: application/json",
         ])
-        client.setProxyHeaders([])
+        client.setProxyHeaders(proxyHeaders)
         client.setBasicAuth(username: Self.formEncode(config.clientID), password: Self.formEncode(clientSecret))
         let problem: String
         switch client.perform(method: "POST", body: body) {

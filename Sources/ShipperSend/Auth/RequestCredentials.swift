@@ -60,17 +60,16 @@ final class RequestCredentials {
     func perform(
         _ client: HTTPClient, method: String, body: [UInt8], protocolHeaders: [String], deadline: ContinuousClock.Instant? = nil
     ) -> HTTPOutcome {
-        if !proxyHeaders.isEmpty {
-            var proxyLines: [String] = []
-            for header in proxyHeaders {
-                if let line = header.line { proxyLines.append(line) }
-                if let file = header.file {
-                    guard let value = file.read() else { return Self.missing(file) }
-                    proxyLines.append("\(header.name): \(value)")
-                }
+        // The proxy's headers go with the token and STS requests too: they cross the same proxy.
+        var proxyLines: [String] = []
+        for header in proxyHeaders {
+            if let line = header.line { proxyLines.append(line) }
+            if let file = header.file {
+                guard let value = file.read() else { return Self.missing(file) }
+                proxyLines.append("\(header.name): \(value)")
             }
-            client.setProxyHeaders(proxyLines)
         }
+        client.setProxyHeaders(proxyLines)
         var lines = Self.commonHeaders + protocolHeaders + headers
         if let username, let password {
             guard let secret = password.read() else { return Self.missing(password) }
@@ -83,7 +82,7 @@ final class RequestCredentials {
         if let sigv4 {
             // Over the very body sent; AWS accepts the signing time to within five minutes.
             let now = Date()
-            switch sigv4.keys.current(at: now) {
+            switch sigv4.keys.current(at: now, proxyHeaders: proxyLines) {
             case .success(let keys): lines += sigv4.signer.headers(method: method, body: body, credentials: keys, at: now)
             case .failure(let error): return .failure(error.failure, message: error.message)
             }
@@ -94,7 +93,7 @@ final class RequestCredentials {
         }
         var refreshed = false
         while true {
-            switch oauth2.token(at: Date()) {
+            switch oauth2.token(at: Date(), proxyHeaders: proxyLines) {
             case .success(let value): client.setHeaders(lines + ["Authorization: Bearer \(value)"])
             case .failure(let error): return .failure(error.failure, message: error.message)
             }

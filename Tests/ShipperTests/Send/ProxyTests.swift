@@ -135,6 +135,30 @@ struct ProxyTests {
         await proxy.stop()
     }
 
+    /// The OAuth 2.0 token request crosses the same proxy as the writes, with the proxy's
+    /// credentials: without them tinyproxy would refuse it.
+    @Test func theTokenRequestGoesThroughTheProxyWithItsCredentials() async throws {
+        let (holder, prefix, id, authorization) = try await Self.setUp()
+        let proxy = try await ReceiverProcess.tinyproxy(user: "edge", password: "s3cret")
+        let prometheus = try await ReceiverProcess.prometheus()
+        let server = try await ReceiverProcess.oauth2(
+            upstream: prometheus.remoteWriteURL, clientID: "edge", clientSecret: "client-s3cret", scope: nil, expiresIn: 3600)
+        let secret = try Scratch.file("client-secret", "client-s3cret")
+        let result = try await ShipperBinary.once(config: Self.config(prefix, url: server.baseURL + "/api/v1/write", proxy: """
+            proxy_url: http://127.0.0.1:\(proxy.port)
+            proxy_connect_header: {Proxy-Authorization: {file: \(authorization.path)}}
+            oauth2: {client_id: edge, client_secret_file: \(secret.path), token_url: '\(server.baseURL)/token'}
+            """))
+        #expect(result.status == 0, "\(result.stderr)\n\(proxy.log)")
+        #expect(try await prometheus.valuesByMap("ebpf_map_entries") == ["\(id)": "3"])
+        #expect(proxy.log.contains("POST \(server.baseURL)/token HTTP/1.1"), "\(proxy.log)")
+        #expect(server.log.contains("issued token-1") && server.log.contains("accepted token-1"), "\(server.log)")
+        withExtendedLifetime(holder) {}
+        await server.stop()
+        await prometheus.stop()
+        await proxy.stop()
+    }
+
     /// no_proxy reaches the receiver directly; the proxy named is down, and never asked.
     @Test func noProxyBypassesIt() async throws {
         let (holder, prefix, id, _) = try await Self.setUp()
