@@ -1,5 +1,7 @@
 import Foundation
 
+@testable import ShipperBuffer
+
 /// The real binary as a daemon (`run`, with a config written to a temporary file, or `serve`).
 final class ShipperDaemon: @unchecked Sendable {
     private let process = Process()
@@ -61,6 +63,19 @@ final class ShipperDaemon: @unchecked Sendable {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
         return line.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
+    }
+
+    /// Waits (at most 60 s) for `text` in the log, then stops the daemon with SIGTERM: true if it
+    /// was logged and the daemon exited 0. How a test sees a failure that is retried without
+    /// racing a deadline against a loaded machine.
+    func stop(afterLogging text: String) async -> Bool {
+        let logged = await eventually(within: 60) { log.contains(text) }
+        return await terminate() == 0 && logged
+    }
+
+    /// The headers of the records left in `endpoint`'s disk buffer (a config written by `writeConfig`).
+    func buffered(_ endpoint: String) -> [Record.Header] {
+        BufferedRecords.headers(in: (configFile?.path ?? "") + ".buffer/" + endpoint)
     }
 
     /// Sends SIGTERM and waits (at most 30 s) for the exit status.
