@@ -87,13 +87,7 @@ extension Config {
             line += " backoff=\(Units.format(endpoint.queue.minBackoff))..\(Units.format(endpoint.queue.maxBackoff))"
             line += " retry_on_http_429=\(endpoint.queue.retryOnHTTP429)"
             line += " protobuf_message=\(endpoint.message.rawValue)"
-            if !endpoint.headers.isEmpty { line += " headers=\(endpoint.headers.map(\.name))" }
-            if let auth = endpoint.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
-            if let file = endpoint.bearerTokenFile { line += " bearer_token=<\(file)>" }
-            if let sigv4 = endpoint.sigv4 { line += sigv4.summary }
-            if let oauth2 = endpoint.oauth2 { line += oauth2.summary }
-            if endpoint.tls.insecureSkipVerify { line += " tls_verify=OFF" }
-            line += endpoint.proxy.summary
+            line += endpoint.connectionSummary
             if let directory = buffer.directory(for: endpoint) {
                 line += " buffer=\(directory) max_size=\(endpoint.bufferMaxSize ?? buffer.maxSize)B"
                 line += " max_age=\(Units.format(endpoint.bufferMaxAge ?? buffer.maxAge))"
@@ -107,11 +101,7 @@ extension Config {
             line += " grouping=" + gateway.grouping.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
             line += " method=\(gateway.method.rawValue) timeout=\(Units.format(gateway.timeout))"
             line += " delete_on_shutdown=\(gateway.deleteOnShutdown)"
-            if let auth = gateway.basicAuth { line += " basic_auth=\(auth.username):<\(auth.passwordFile)>" }
-            if let file = gateway.bearerTokenFile { line += " bearer_token=<\(file)>" }
-            if let sigv4 = gateway.sigv4 { line += sigv4.summary }
-            if let oauth2 = gateway.oauth2 { line += oauth2.summary }
-            line += gateway.proxy.summary
+            line += gateway.connectionSummary
             lines.append(line)
         }
         return lines.joined(separator: "\n") + "\n"

@@ -13,6 +13,20 @@ struct HTTPFields {
         "proxy-connection", "proxy-authorization",
     ]
 
+    /// A configured header's name (a request's or a proxy's): an HTTP token.
+    static func checkName(_ name: (text: String, fail: (String) -> ConfigError)) throws(ConfigError) {
+        guard HTTPSyntax.isToken(name.text) else {
+            throw name.fail("invalid header name; expected letters, digits and !#$%&'*+-.^_`|~ (no spaces or colons)")
+        }
+    }
+
+    /// A configured header's value: one line. The error does not repeat it: it may be a key.
+    static func checkValue(_ value: String, of name: (text: String, fail: (String) -> ConfigError)) throws(ConfigError) {
+        guard HTTPSyntax.isFieldValue(value) else {
+            throw name.fail("invalid header value; expected one line of visible ASCII characters (no CR, LF or other control characters)")
+        }
+    }
+
     var name: String
     var url: String
     var headers: [HTTPHeader] = []
@@ -43,13 +57,8 @@ struct HTTPFields {
                     throw name.fail("header '\(name.text)' is set by the shipper itself and cannot be configured"
                         + (name.text.lowercased() == "authorization" ? "; use bearer_token_file or basic_auth" : ""))
                 }
-                guard HTTPSyntax.isToken(name.text) else {
-                    throw name.fail("invalid header name; expected letters, digits and !#$%&'*+-.^_`|~ (no spaces or colons)")
-                }
-                // The value is not repeated: it may be a key.
-                guard HTTPSyntax.isFieldValue(value) else {
-                    throw name.fail("invalid header value; expected one line of visible ASCII characters (no CR, LF or other control characters)")
-                }
+                try Self.checkName(name)
+                try Self.checkValue(value, of: name)
                 return HTTPHeader(name: name.text, value: value)
             }
         }

@@ -65,9 +65,7 @@ extension ProxyConfig {
     private static func headers(_ value: YAMLValue) throws(ConfigError) -> [ProxyHeader] {
         try value.entries(atMost: ConfigBounds.headers).map { name, entry throws(ConfigError) in
             let lower = name.text.lowercased()
-            guard HTTPSyntax.isToken(name.text) else {
-                throw name.fail("invalid header name; expected letters, digits and !#$%&'*+-.^_`|~ (no spaces or colons)")
-            }
+            try HTTPFields.checkName(name)
             guard !reservedHeaders.contains(lower) else {
                 throw name.fail("header '\(name.text)' belongs to the connection and cannot be configured")
             }
@@ -80,10 +78,7 @@ extension ProxyConfig {
                 throw name.fail("an inline Proxy-Authorization is not accepted; write 'Basic <base64 of user:password>' to a file readable only by the shipper and set {file: path}")
             }
             let text = try entry.string()
-            // The value is not repeated: it may be a key.
-            guard HTTPSyntax.isFieldValue(text) else {
-                throw name.fail("invalid header value; expected one line of visible ASCII characters (no CR, LF or other control characters)")
-            }
+            try HTTPFields.checkValue(text, of: name)
             return ProxyHeader(name: name.text, value: text)
         }
     }

@@ -34,6 +34,7 @@ extension SigV4Config {
     init(_ value: YAMLValue) throws(ConfigError) {
         let fields = try value.mapping(keys: Self.keys)
         let environment = value.context.environment
+        /// An environment variable that is set and not empty.
         let set = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         if let inline = fields["secret_key"] {
             throw inline.fail("an inline secret_key is not accepted; write it to a file readable only by the shipper and set secret_key_file")
@@ -68,7 +69,7 @@ extension SigV4Config {
         case (nil, let file?):
             throw file.fail("secret_key_file needs access_key")
         case (nil, nil):
-            credentials = try Self.chain(profile: profile, environment: environment, in: value)
+            credentials = try Self.chain(profile: profile, environment: set, in: value)
         }
         if let field = fields["role_arn"] {
             let arn = try field.string()
@@ -85,10 +86,9 @@ extension SigV4Config {
     /// shared credentials file; otherwise the environment's keys, else the file's `AWS_PROFILE`
     /// (or `default`) profile. The file must exist now; its profile is looked for at each send,
     /// as the file may be written later.
-    private static func chain(profile: String?, environment: [String: String], in value: YAMLValue) throws(ConfigError)
+    private static func chain(profile: String?, environment set: (String) -> String?, in value: YAMLValue) throws(ConfigError)
         -> AWSCredentialSource
     {
-        let set = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         if profile == nil, let key = set("AWS_ACCESS_KEY_ID") {
             guard let secret = set("AWS_SECRET_ACCESS_KEY") else {
                 throw value.fail("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not; set both, or neither")

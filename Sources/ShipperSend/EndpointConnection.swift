@@ -2,22 +2,6 @@ import Logging
 import ShipperMetrics
 import ShipperConfig
 
-/// What remote-write and Pushgateway entries share for reaching their receiver.
-protocol HTTPEndpointConfig {
-    var name: String { get }
-    var headers: [HTTPHeader] { get }
-    var basicAuth: BasicAuth? { get }
-    var bearerTokenFile: String? { get }
-    var timeout: Duration { get }
-    var tls: TLSConfig { get }
-    var proxy: ProxyConfig { get }
-    var sigv4: SigV4Config? { get }
-    var oauth2: OAuth2Config? { get }
-}
-
-extension RemoteWriteConfig: HTTPEndpointConfig {}
-extension PushgatewayConfig: HTTPEndpointConfig {}
-
 /// What an endpoint's sending thread holds to reach it: the HTTP handle for its URL, the
 /// credentials applied to each request, how its failures are logged, and a logger naming it.
 /// Not Sendable: owned by one sending thread.

@@ -360,6 +360,23 @@ struct ConfigTests {
             + "'http://prom:0/w?token=<hidden>'; the port must be a number from 1 to 65535")
     }
 
+    /// A remote-write entry and a Pushgateway entry say alike how they reach their receiver: a
+    /// gateway whose certificate is not checked says so too.
+    @Test func bothEntryKindsSummariseTheirConnectionAlike() throws {
+        let password = try Scratch.file("password", "s3cret\n")
+        let connection = """
+                headers: {X-Scope-OrgID: fleet-a}
+                basic_auth: {username: edge, password_file: \(password.path)}
+                tls_config: {insecure_skip_verify: true}
+                proxy_url: http://proxy.internal:3128
+            """
+        let config = try parse("remote_write:\n  - url: http://a:9/w\n\(connection)\npushgateway:\n  - url: http://g:9091\n    job: j\n\(connection)\n")
+        let shared = " headers=[\"X-Scope-OrgID\"] basic_auth=edge:<\(password.path)> tls_verify=OFF proxy=http://proxy.internal:3128"
+        let lines = config.summary.split(separator: "\n")
+        #expect(lines.first { $0.hasPrefix("remote_write a:9: ") }?.contains(shared + " buffer=") == true, "\(config.summary)")
+        #expect(lines.first { $0.hasPrefix("pushgateway g:9091: ") }?.hasSuffix(shared) == true, "\(config.summary)")
+    }
+
     /// check-config prints what it read, without a query's values.
     @Test func checkConfigHidesQueryValues() async throws {
         let file = try writeConfig("remote_write:\n  - url: 'http://127.0.0.1:9/w?token=s3cret&tenant=a'\n")
