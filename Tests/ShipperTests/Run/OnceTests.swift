@@ -45,7 +45,7 @@ struct OnceTests {
 
         // Nothing was lost: the next run delivers the first run's batch before its own.
         let receiver = try FakeReceiver(script: [])
-        let second = try await ShipperBinary.once(config: config(url: receiver.url, buffer: buffer), ["--timeout", "10s"])
+        let second = try await ShipperBinary.once(config: config(url: receiver.url, buffer: buffer), ["--timeout", "60s"])
         #expect(second.status == 0, "\(second.stderr)")
         let stamps = receiver.requests.flatMap { request in
             (request.decoded?.series ?? []).filter { $0["__name__"] == "ebpf_map_shipper_build_info" }.flatMap { $0.samples.map(\.timestampMs) }
