@@ -191,9 +191,10 @@ struct OutageTests {
             try? FileManager.default.removeItem(atPath: buffer)
         }
         let port = Network.freePort()
-        // A frame of 60 maps (about 300 series) per cycle, replayed a sample per request: 1 MiB fills in seconds.
+        // A frame of 60 maps (about 300 series, 7.6 KiB) per 100ms cycle, replayed a sample per
+        // request: 1 MiB fills in about 14 s, and turns over twice in about 30 s more.
         let file = try writeConfig("""
-            interval: 200ms
+            interval: 100ms
             maps:
               include: ['^\(prefix)']
             remote_write:
