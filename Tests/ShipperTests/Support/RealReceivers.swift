@@ -87,11 +87,15 @@ final class ReceiverProcess: @unchecked Sendable {
         let fetch = Process()
         fetch.executableURL = GuestKernel.repository.appendingPathComponent("scripts/suite-package")
         fetch.arguments = ["forky", "prometheus"]
-        let output = Pipe()
-        fetch.standardOutput = output
+        // To a file, not a pipe, for the reason `runToEnd` gives.
+        let output = Scratch.path("suite-package")
+        defer { try? FileManager.default.removeItem(at: output) }
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        fetch.standardOutput = handle
         try fetch.run()
-        let root = try await offPool { output.fileHandleForReading.readDataToEndOfFile() }
-        guard await fetch.exited() == 0 else {
+        try handle.close()
+        guard await fetch.exited() == 0, let root = try? Data(contentsOf: output) else {
             throw ReceiverError(description: "scripts/suite-package forky prometheus failed (its stderr is above)")
         }
         let executable = String(decoding: root, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) + "/usr/bin/prometheus"

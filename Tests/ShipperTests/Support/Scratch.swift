@@ -39,7 +39,6 @@ enum Scratch {
         root.appendingPathComponent("\(label)-\(UUID())")
     }
 
-    /// A new directory for pins on the bpffs, named after `label` (BPFGate mounts the bpffs).
     /// A new file under the run's root holding `text`, e.g. a secret for a config to name.
     static func file(_ label: String, _ text: String) throws -> URL {
         let file = path(label)
@@ -47,6 +46,7 @@ enum Scratch {
         return file
     }
 
+    /// A new directory for pins on the bpffs, named after `label` (BPFGate mounts the bpffs).
     static func pinDirectory(_ label: String) throws -> String {
         let directory = pinParent + "/" + root.lastPathComponent + "/\(label)-\(UUID())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

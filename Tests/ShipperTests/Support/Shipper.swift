@@ -31,33 +31,35 @@ enum ShipperBinary {
 
 /// Runs a program to completion on a thread of its own (never the cooperative pool) and awaits
 /// its exit status and output. Its temporary files go under the run's scratch root.
+///
+/// The output goes to files, not pipes: Foundation's `pipe()` is not close-on-exec, and on Linux
+/// `Process` closes in the child only the descriptors up to the highest one open when it prepared
+/// the spawn, so a pipe that another test opens meanwhile leaks into this test's child. A reader waiting for a pipe's end would then
+/// wait for an unrelated Prometheus or guest to exit. A file is whole once the child has exited.
 func runToEnd(
     _ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]
 ) async throws -> ShipperBinary.Result {
     try await offPool {
         let process = Process()
-        let out = Pipe()
-        let err = Pipe()
+        let (out, err) = (Scratch.path("stdout"), Scratch.path("stderr"))
+        defer { for file in [out, err] { try? FileManager.default.removeItem(at: file) } }
+        let handles = try [out, err].map { file in
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+            return try FileHandle(forWritingTo: file)
+        }
         process.executableURL = executable
         process.arguments = arguments
         process.environment = Scratch.environment.merging(environment) { $1 }
         if let directory { process.currentDirectoryURL = directory }
-        process.standardOutput = out
-        process.standardError = err
+        process.standardOutput = handles[0]
+        process.standardError = handles[1]
         try process.run()
-        // stderr is drained on a thread of its own, so that neither pipe can fill and block the
-        // child. Both threads are this helper's own: nothing here waits on the cooperative pool.
-        let stderr = Mutex2(Data())
-        let drained = DispatchSemaphore(value: 0)
-        Thread {
-            stderr.set(err.fileHandleForReading.readDataToEndOfFile())
-            drained.signal()
-        }.start()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
+        for handle in handles { try? handle.close() }
+        // This thread is the helper's own: nothing here waits on the cooperative pool.
         process.waitUntilExit()
+        let (stdout, stderr) = (try Data(contentsOf: out), try Data(contentsOf: err))
         return ShipperBinary.Result(
             status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr.get(), as: UTF8.self))
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 }

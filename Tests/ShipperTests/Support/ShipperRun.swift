@@ -78,12 +78,25 @@ final class ShipperDaemon: @unchecked Sendable {
         BufferedRecords.headers(in: (configFile?.path ?? "") + ".buffer/" + endpoint)
     }
 
+    /// What the pipe holds now, read without waiting for its end: another test's child may have
+    /// inherited its write end (see `runToEnd`) and keep it open long after the daemon exited.
+    private static func drain(_ fd: Int32) -> Data {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            guard count > 0 else { return data }
+            data.append(contentsOf: buffer[..<count])
+        }
+    }
+
     /// Sends SIGTERM and waits (at most 30 s) for the exit status.
     func terminate() async -> Int32? {
         process.terminate()
         guard await eventually(within: 30, { !process.isRunning }) else { return nil }
         errors.fileHandleForReading.readabilityHandler = nil
-        if let rest = try? errors.fileHandleForReading.readToEnd() { collected.update { $0.append(rest) } }
+        collected.update { $0.append(Self.drain(errors.fileHandleForReading.fileDescriptor)) }
         return process.terminationStatus
     }
 }
