@@ -6,7 +6,7 @@ import Testing
 @testable import ShipperBuffer
 
 /// Outages, crashes and damage between the real binary and a real Prometheus that starts late.
-@Suite(.requiresBPF, .timeLimit(.minutes(3)))
+@Suite(.requiresBPF, .timeLimit(.minutes(5)))
 struct OutageTests {
     /// A shipper config pushing `message` every second to a port where nothing listens yet.
     func config(port: UInt16, prefix: String, message: RemoteWriteMessage = .v1) -> String {
