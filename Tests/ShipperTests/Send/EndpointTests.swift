@@ -13,16 +13,7 @@ struct EndpointTests {
         let prefix = uniquePrefix()
         let holder = try MapHolder()
         let id = try await holder.create("hash", name: prefix + "tls", maxEntries: 16, fill: 4)
-        /// The map's series, asked over HTTPS/2 with the test's CA: the JSON answer.
-        let (url, ca) = (prometheus.baseURL + "/api/v1/query?query=ebpf_map_entries%7Bmap_id%3D%22\(id)%22%7D", prometheus.certificate)
-        func query() async throws -> String {
-            try await offPool {
-                let tls = TLSConfig(caFile: ca, certFile: nil, keyFile: nil, insecureSkipVerify: false)
-                let client = try HTTPClient(url: url, timeout: .seconds(30), tls: tls)
-                guard case .response(200, _, let body, true) = client.perform(method: "GET", body: []) else { return "query failed" }
-                return body
-            }
-        }
+        let series = "ebpf_map_entries{map_id=\"\(id)\"}"
         func config(_ tls: String) -> String {
             """
             maps:
@@ -40,13 +31,13 @@ struct EndpointTests {
         let untrusted = try ShipperDaemon(config: config(""))
         #expect(await untrusted.stop(afterLogging: "send.failure=tls"), "\(untrusted.log)")
         #expect(!untrusted.buffered("secure").isEmpty, "the refused batch waits on disk")
-        #expect(try await query().contains("\"result\":[]"), "nothing crossed the refused connection")
+        #expect(try await prometheus.queryOverTLS(series).contains("\"result\":[]"), "nothing crossed the refused connection")
 
         let trusted = try await ShipperBinary.once(config: config("ca_file: \(prometheus.certificate)"), ["--timeout", "60s"])
         #expect(trusted.status == 0, "\(trusted.stderr)")
         #expect(trusted.stderr.contains("http.version=2"), "\(trusted.stderr)")
 
-        #expect(try await query().contains(",\"4\"]"), "over HTTPS/2")
+        #expect(try await prometheus.queryOverTLS(series).contains(",\"4\"]"), "over HTTPS/2")
     }
 
     @Test func credentialsComeFromFilesAndAreNeverLogged() async throws {

@@ -54,17 +54,7 @@ struct ProxyTests {
             prefix, url: tls.remoteWriteURL, proxy: settings,
             tls: "    tls_config: {ca_file: \(tls.certificate)}"))
         #expect(tunnelled.status == 0, "\(tunnelled.stderr)")
-        let (query, certificate) = (tls.baseURL + "/api/v1/query?query=ebpf_map_entries%7Bmap_id%3D%22\(id)%22%7D", tls.certificate)
-        let outcome = try await offPool {
-            try HTTPClient(
-                url: query, timeout: .seconds(30),
-                tls: TLSConfig(caFile: certificate, certFile: nil, keyFile: nil, insecureSkipVerify: false)
-            ).perform(method: "GET", body: [])
-        }
-        guard case .response(200, _, let body, _) = outcome else {
-            Issue.record("query over HTTPS failed")
-            return
-        }
+        let body = try await tls.queryOverTLS("ebpf_map_entries{map_id=\"\(id)\"}")
         #expect(body.contains(",\"3\"]"), "\(body)")
         #expect(proxy.log.contains("CONNECT 127.0.0.1:\(tls.port) HTTP/1.1"), "\(proxy.log)")
 

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 
+@testable import ShipperConfig
+@testable import ShipperSend
+
 /// A real receiver from Debian's packages, started on a free loopback port with a temporary
 /// directory, and stopped (and its directory removed) when the value goes away.
 final class ReceiverProcess: @unchecked Sendable {
@@ -33,9 +36,7 @@ final class ReceiverProcess: @unchecked Sendable {
         receiver.stopSignal = stopSignal
         let process = receiver.process
         process.arguments = try await arguments(receiver.port, receiver.directory)
-        let log = receiver.directory.appendingPathComponent("log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
+        let handle = try Scratch.emptyFile(receiver.directory.appendingPathComponent("log"))
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
@@ -90,8 +91,7 @@ final class ReceiverProcess: @unchecked Sendable {
         // To a file, not a pipe, for the reason `runToEnd` gives.
         let output = Scratch.path("suite-package")
         defer { try? FileManager.default.removeItem(at: output) }
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
+        let handle = try Scratch.emptyFile(output)
         fetch.standardOutput = handle
         try fetch.run()
         try handle.close()
@@ -274,14 +274,31 @@ final class ReceiverProcess: @unchecked Sendable {
         }
     }
 
-    /// The `data.result` array of /api/v1/query.
-    private func results(_ promql: String) async throws -> [[String: Any]] {
+    /// An instant query's JSON answer from a Prometheus serving TLS, checked against its own
+    /// certificate (`query` speaks plain HTTP); "query failed" unless it answered 200 over HTTP/2.
+    func queryOverTLS(_ promql: String) async throws -> String {
+        let (url, ca) = (queryURL(promql), certificate)
+        return try await offPool {
+            let tls = TLSConfig(caFile: ca, certFile: nil, keyFile: nil, insecureSkipVerify: false)
+            guard case .response(200, _, let body, true) = try HTTPClient(url: url, timeout: .seconds(30), tls: tls)
+                .perform(method: "GET", body: [])
+            else { return "query failed" }
+            return body
+        }
+    }
+
+    private func queryURL(_ promql: String) -> String {
         var components = URLComponents(string: baseURL + "/api/v1/query")!
         components.queryItems = [URLQueryItem(name: "query", value: promql)]
         // URLComponents leaves "+" alone, and a form-encoded query reads it as a space: "(.+)" would
         // reach Prometheus as "(. )".
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        guard let data = await Network.get(components.url!.absoluteString) else {
+        return components.url!.absoluteString
+    }
+
+    /// The `data.result` array of /api/v1/query.
+    private func results(_ promql: String) async throws -> [[String: Any]] {
+        guard let data = await Network.get(queryURL(promql)) else {
             throw ReceiverError(description: "\(name) did not answer the query \(promql)")
         }
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]

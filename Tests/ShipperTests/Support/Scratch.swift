@@ -46,6 +46,12 @@ enum Scratch {
         return file
     }
 
+    /// Creates `file` empty and opens it for writing: where a child's output goes.
+    static func emptyFile(_ file: URL) throws -> FileHandle {
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+        return try FileHandle(forWritingTo: file)
+    }
+
     /// A new directory for pins on the bpffs, named after `label` (BPFGate mounts the bpffs).
     static func pinDirectory(_ label: String) throws -> String {
         let directory = pinParent + "/" + root.lastPathComponent + "/\(label)-\(UUID())"

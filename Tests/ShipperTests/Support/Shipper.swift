@@ -43,10 +43,7 @@ func runToEnd(
         let process = Process()
         let (out, err) = (Scratch.path("stdout"), Scratch.path("stderr"))
         defer { for file in [out, err] { try? FileManager.default.removeItem(at: file) } }
-        let handles = try [out, err].map { file in
-            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
-            return try FileHandle(forWritingTo: file)
-        }
+        let handles = try [out, err].map(Scratch.emptyFile)
         process.executableURL = executable
         process.arguments = arguments
         process.environment = Scratch.environment.merging(environment) { $1 }
